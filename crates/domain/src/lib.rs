@@ -1,0 +1,17 @@
+//! Pure domain types of Experience Layer: typed ids, enums, inputs and errors.
+//!
+//! This crate does no I/O and knows neither the database nor HTTP, so every
+//! other layer (and any embedding service) can share its vocabulary.
+
+pub mod email;
+pub mod error;
+pub mod ids;
+pub mod kinds;
+pub mod page;
+pub mod users;
+
+pub use email::Email;
+pub use error::{DomainError, FieldErrors};
+pub use ids::*;
+pub use kinds::{ArtifactKind, MessageRole, MessageStatus, Role};
+pub use page::{Cursor, Order, Page, PageRequest};

@@ -1,0 +1,98 @@
+//! Correlation ids: taken from the request or generated, echoed on every
+//! response, attached to every log line, and readable anywhere in the
+//! request's task (the envelope and problem bodies use it).
+
+use std::time::Instant;
+
+use actix_web::Error;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use tracing::Instrument;
+
+/// The header that carries the id.
+pub const CORRELATION_HEADER: &str = "x-correlation-id";
+
+tokio::task_local! {
+    static CORRELATION_ID: String;
+}
+
+/// The correlation id of the request being served, or an empty string
+/// outside a request.
+pub fn current_correlation_id() -> String {
+    CORRELATION_ID.try_with(Clone::clone).unwrap_or_default()
+}
+
+/// Accepts a client's id only if it is short, printable ASCII.
+fn sanitize(raw: &HeaderValue) -> Option<String> {
+    let value = raw.to_str().ok()?.trim();
+    let ok = !value.is_empty()
+        && value.len() <= 128
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=".contains(&b));
+    ok.then(|| value.to_owned())
+}
+
+/// The middleware: runs the rest of the chain inside the id's scope and span,
+/// logs the request, and sets the response header.
+pub async fn middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let id = req
+        .headers()
+        .get(CORRELATION_HEADER)
+        .and_then(sanitize)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    let span = tracing::info_span!(
+        "request",
+        correlation_id = %id,
+        method = %req.method(),
+        path = %req.path(),
+    );
+    let started = Instant::now();
+    let result = CORRELATION_ID
+        .scope(id.clone(), next.call(req))
+        .instrument(span.clone())
+        .await;
+    let _entered = span.enter();
+    let mut response = match result {
+        Ok(response) => response,
+        Err(err) => {
+            tracing::error!(error = %err, "request failed before a response was built");
+            return Err(err);
+        }
+    };
+    let status = response.status().as_u16();
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if status >= 500 {
+        tracing::warn!(status, elapsed_ms, "request served");
+    } else {
+        tracing::info!(status, elapsed_ms, "request served");
+    }
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(CORRELATION_HEADER), value);
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_short_printable_ids_are_taken_from_clients() {
+        assert_eq!(
+            sanitize(&HeaderValue::from_static("abc-123")),
+            Some("abc-123".to_owned())
+        );
+        assert_eq!(sanitize(&HeaderValue::from_static("has space")), None);
+        assert_eq!(sanitize(&HeaderValue::from_static("")), None);
+        let long = "a".repeat(129);
+        assert_eq!(sanitize(&HeaderValue::from_str(&long).unwrap()), None);
+    }
+}

@@ -1,0 +1,113 @@
+//! The actix-web adapter of Experience Layer.
+//!
+//! Only this crate knows actix-web and the wire envelope. Handlers parse the
+//! request, call a service with the caller's identity, and wrap the result in
+//! the envelope; every failure becomes an RFC 7807 problem.
+
+mod correlation;
+mod envelope;
+mod error;
+mod routes;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::middleware::{ErrorHandlers, from_fn};
+use actix_web::{App, HttpServer, web};
+
+pub use correlation::{CORRELATION_HEADER, current_correlation_id};
+pub use envelope::{API_VERSION, Envelope};
+pub use error::ApiError;
+use xl_services::Services;
+
+/// Settings of the HTTP layer.
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    /// Largest JSON body accepted, in bytes.
+    pub max_json_bytes: usize,
+    /// Worker threads (defaults to the number of cores).
+    pub workers: Option<usize>,
+    /// How long in-flight requests may take to finish at shutdown.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            max_json_bytes: 1024 * 1024,
+            workers: None,
+            shutdown_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Shared state handed to every handler.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The services.
+    pub services: Arc<Services>,
+    /// HTTP settings.
+    pub config: HttpConfig,
+}
+
+/// Registers every route, extractor setting and middleware on an app.
+/// Used by [`server`] and by tests that build an app in-process.
+pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg: &mut web::ServiceConfig| {
+        let max_json = state.config.max_json_bytes;
+        cfg.app_data(web::Data::new(state))
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(max_json)
+                    .error_handler(|err, _req| ApiError::from(err).into()),
+            )
+            .app_data(web::PayloadConfig::default().limit(max_json))
+            .app_data(
+                web::QueryConfig::default().error_handler(|err, _req| ApiError::from(err).into()),
+            )
+            .app_data(
+                web::PathConfig::default().error_handler(|err, _req| ApiError::from(err).into()),
+            )
+            .configure(routes::configure);
+    }
+}
+
+/// The application: routes, extractor settings, the problem+json fallbacks
+/// and the correlation middleware. Tests may add routes to it.
+pub fn app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .configure(configure(state))
+        .default_service(web::to(routes::not_found))
+        .wrap(
+            ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, error::method_not_allowed),
+        )
+        .wrap(from_fn(correlation::middleware))
+}
+
+/// Builds the HTTP server on an already-bound listener (port 0 works, which
+/// is how tests get a free port). The returned server runs when awaited and
+/// stops gracefully on SIGINT/SIGTERM, letting in-flight requests finish.
+pub fn server(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
+    let workers = state.config.workers;
+    let shutdown = state.config.shutdown_timeout;
+    let mut builder =
+        HttpServer::new(move || app(state.clone())).shutdown_timeout(shutdown.as_secs());
+    if let Some(workers) = workers {
+        builder = builder.workers(workers.max(1));
+    }
+    Ok(builder.listen(listener)?.run())
+}

@@ -1,0 +1,539 @@
+//! Configuration from the environment and an optional TOML file.
+//!
+//! Every setting has one name, used both as the environment variable and as
+//! the key in the TOML file named by `XL_CONFIG`; the environment wins. A
+//! missing or bad value is reported as one line naming the setting.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use xl_store::Synchronous;
+
+/// A setting that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {name}: {reason}")]
+pub struct ConfigError {
+    /// The setting's name.
+    pub name: &'static str,
+    /// Why it was refused.
+    pub reason: String,
+}
+
+impl ConfigError {
+    fn new(name: &'static str, reason: impl Into<String>) -> Self {
+        ConfigError {
+            name,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Everything the server can be told.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `XL_BIND`: address to listen on.
+    pub bind: SocketAddr,
+    /// `XL_DATA_DIR`: where the default SQLite file and generated secret live.
+    pub data_dir: PathBuf,
+    /// `DATABASE_URL`: `sqlite://…` or `postgres://…`.
+    pub database_url: String,
+    /// `XL_DB_POOL_SIZE`: read pool (SQLite) or pool (PostgreSQL) size.
+    pub db_pool_size: u32,
+    /// `XL_SQLITE_SYNCHRONOUS`: NORMAL or FULL.
+    pub sqlite_synchronous: Synchronous,
+    /// `JWT_SECRET`: HS256 secret; generated and persisted when absent.
+    pub jwt_secret: Option<String>,
+    /// `JWT_JWKS_URL`: where RS256/ES256 keys are published.
+    pub jwt_jwks_url: Option<String>,
+    /// `ALLOWED_DOMAINS`: email domains allowed to sign in (empty: any).
+    pub allowed_domains: Vec<String>,
+    /// `AUTH_COOKIE_NAME`: cookie that carries the token in browsers.
+    pub auth_cookie_name: String,
+    /// `OPENAI_API_KEY`: enables the OpenAI-compatible provider.
+    pub openai_api_key: Option<String>,
+    /// `OPENAI_BASE_URL`: base URL of the OpenAI-compatible upstream.
+    pub openai_base_url: Option<String>,
+    /// `DEFAULT_AI_MODEL`: model used when a request names none.
+    pub default_ai_model: String,
+    /// `AUTO_COMPLETION_ENABLED`: whether user messages get assistant replies.
+    pub auto_completion_enabled: bool,
+    /// `FILE_STORE`: `file://…` or `s3://…`.
+    pub file_store: String,
+    /// `MAX_UPLOAD_BYTES`: largest upload accepted.
+    pub max_upload_bytes: u64,
+    /// `XL_MAX_JSON_BYTES`: largest JSON body accepted.
+    pub max_json_bytes: usize,
+    /// `CORS_ORIGINS`: origins allowed to call from browsers (`*` for any).
+    pub cors_origins: Vec<String>,
+    /// `XL_LOG_FORMAT`: text or json.
+    pub log_format: LogFormat,
+    /// `XL_LOG`: tracing filter, such as `info` or `xl_http=debug,info`.
+    pub log_filter: String,
+    /// `XL_WORKERS`: HTTP worker threads (default: one per core).
+    pub workers: Option<usize>,
+    /// `XL_SHUTDOWN_TIMEOUT`: grace period for in-flight requests at shutdown.
+    pub shutdown_timeout: Duration,
+}
+
+/// Every setting name, for the TOML check and the documentation.
+pub const SETTINGS: &[&str] = &[
+    "XL_CONFIG",
+    "XL_BIND",
+    "XL_DATA_DIR",
+    "DATABASE_URL",
+    "XL_DB_POOL_SIZE",
+    "XL_SQLITE_SYNCHRONOUS",
+    "JWT_SECRET",
+    "JWT_JWKS_URL",
+    "ALLOWED_DOMAINS",
+    "AUTH_COOKIE_NAME",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "DEFAULT_AI_MODEL",
+    "AUTO_COMPLETION_ENABLED",
+    "FILE_STORE",
+    "MAX_UPLOAD_BYTES",
+    "XL_MAX_JSON_BYTES",
+    "CORS_ORIGINS",
+    "XL_LOG_FORMAT",
+    "XL_LOG",
+    "XL_WORKERS",
+    "XL_SHUTDOWN_TIMEOUT",
+];
+
+/// Raw setting values, before parsing.
+#[derive(Clone, Debug, Default)]
+pub struct Sources {
+    values: HashMap<String, String>,
+}
+
+impl Sources {
+    /// Reads the process environment and, if `XL_CONFIG` names one, the TOML file.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(std::env::vars())
+    }
+
+    /// Builds sources from explicit variables (the TOML file, if named, is read).
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let env: HashMap<String, String> = vars
+            .into_iter()
+            .filter(|(key, _)| SETTINGS.contains(&key.as_str()) || key == "RUST_LOG")
+            .collect();
+        let mut values = match env.get("XL_CONFIG") {
+            Some(path) => read_toml(Path::new(path))?,
+            None => HashMap::new(),
+        };
+        values.extend(env);
+        Ok(Sources { values })
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.values
+            .get(name)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+}
+
+fn read_toml(path: &Path) -> Result<HashMap<String, String>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|err| {
+        ConfigError::new(
+            "XL_CONFIG",
+            format!("cannot read {}: {err}", path.display()),
+        )
+    })?;
+    let table: toml::Table = text.parse().map_err(|err| {
+        ConfigError::new(
+            "XL_CONFIG",
+            format!("{} is not valid TOML: {err}", path.display()),
+        )
+    })?;
+    let mut values = HashMap::new();
+    for (key, value) in table {
+        let Some(name) = SETTINGS.iter().find(|name| **name == key) else {
+            return Err(ConfigError::new(
+                "XL_CONFIG",
+                format!("unknown setting {key} in {}", path.display()),
+            ));
+        };
+        let text = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(n) => n.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Array(items) => items
+                .iter()
+                .map(|item| {
+                    item.as_str()
+                        .map_or_else(|| item.to_string(), str::to_owned)
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+            other => {
+                return Err(ConfigError::new(
+                    "XL_CONFIG",
+                    format!("{name} must be a string, number, boolean or list, not {other}"),
+                ));
+            }
+        };
+        values.insert(key, text);
+    }
+    Ok(values)
+}
+
+impl Config {
+    /// Parses every setting, stopping at the first bad one.
+    pub fn load(sources: &Sources) -> Result<Self, ConfigError> {
+        let bind = match sources.get("XL_BIND") {
+            None => SocketAddr::from(([127, 0, 0, 1], 8787)),
+            Some(raw) => raw.parse().map_err(|_| {
+                ConfigError::new(
+                    "XL_BIND",
+                    format!("{raw:?} is not host:port such as 127.0.0.1:8787"),
+                )
+            })?,
+        };
+        let data_dir = PathBuf::from(sources.get("XL_DATA_DIR").unwrap_or("./data"));
+        let database_url = match sources.get("DATABASE_URL") {
+            None => format!("sqlite://{}", data_dir.join("xl.db").display()),
+            Some(raw) => {
+                let ok = raw.starts_with("sqlite:")
+                    || raw.starts_with("postgres://")
+                    || raw.starts_with("postgresql://");
+                if !ok {
+                    return Err(ConfigError::new(
+                        "DATABASE_URL",
+                        "must start with sqlite: or postgres://",
+                    ));
+                }
+                raw.to_owned()
+            }
+        };
+        let db_pool_size = parse_number(sources, "XL_DB_POOL_SIZE", 8, 1, 256)?;
+        let sqlite_synchronous = match sources.get("XL_SQLITE_SYNCHRONOUS") {
+            None => Synchronous::Normal,
+            Some(raw) => raw
+                .parse()
+                .map_err(|reason: String| ConfigError::new("XL_SQLITE_SYNCHRONOUS", reason))?,
+        };
+        let jwt_secret = match sources.get("JWT_SECRET") {
+            Some(secret) if secret.len() < 32 => {
+                return Err(ConfigError::new(
+                    "JWT_SECRET",
+                    "must be at least 32 bytes long",
+                ));
+            }
+            other => other.map(str::to_owned),
+        };
+        let jwt_jwks_url = parse_http_url(sources, "JWT_JWKS_URL")?;
+        let allowed_domains = parse_list(sources, "ALLOWED_DOMAINS")
+            .into_iter()
+            .map(|domain| {
+                let domain = domain.to_ascii_lowercase();
+                let valid = domain.contains('.')
+                    && domain
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+                if valid {
+                    Ok(domain)
+                } else {
+                    Err(ConfigError::new(
+                        "ALLOWED_DOMAINS",
+                        format!("{domain:?} is not a domain name"),
+                    ))
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let auth_cookie_name = sources
+            .get("AUTH_COOKIE_NAME")
+            .unwrap_or("rpotential_auth")
+            .to_owned();
+        if !auth_cookie_name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(ConfigError::new(
+                "AUTH_COOKIE_NAME",
+                "may contain only letters, digits, - and _",
+            ));
+        }
+        let openai_api_key = sources.get("OPENAI_API_KEY").map(str::to_owned);
+        let openai_base_url = parse_http_url(sources, "OPENAI_BASE_URL")?;
+        let default_ai_model = sources
+            .get("DEFAULT_AI_MODEL")
+            .unwrap_or("gpt-4o")
+            .to_owned();
+        let auto_completion_enabled = parse_bool(sources, "AUTO_COMPLETION_ENABLED", true)?;
+        let file_store = match sources.get("FILE_STORE") {
+            None => format!("file://{}", data_dir.join("files").display()),
+            Some(raw) if raw.starts_with("file://") || raw.starts_with("s3://") => raw.to_owned(),
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "FILE_STORE",
+                    "must start with file:// or s3://",
+                ));
+            }
+        };
+        let max_upload_bytes =
+            parse_number(sources, "MAX_UPLOAD_BYTES", 100 * 1024 * 1024, 1, u64::MAX)?;
+        let max_json_bytes =
+            parse_number(sources, "XL_MAX_JSON_BYTES", 1024 * 1024, 1024, 1 << 30)?;
+        let cors_origins = parse_list(sources, "CORS_ORIGINS");
+        for origin in &cors_origins {
+            if origin != "*" && !(origin.starts_with("http://") || origin.starts_with("https://")) {
+                return Err(ConfigError::new(
+                    "CORS_ORIGINS",
+                    format!("{origin:?} must be * or start with http:// or https://"),
+                ));
+            }
+        }
+        let log_format = match sources.get("XL_LOG_FORMAT") {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(_) => return Err(ConfigError::new("XL_LOG_FORMAT", "must be text or json")),
+        };
+        let log_filter = sources
+            .get("XL_LOG")
+            .or_else(|| sources.get("RUST_LOG"))
+            .unwrap_or("info")
+            .to_owned();
+        if let Err(err) = tracing_subscriber::EnvFilter::try_new(&log_filter) {
+            return Err(ConfigError::new(
+                "XL_LOG",
+                format!("{log_filter:?} is not a log filter: {err}"),
+            ));
+        }
+        let workers = match sources.get("XL_WORKERS") {
+            None => None,
+            Some(_) => Some(parse_number(sources, "XL_WORKERS", 1, 1, 1024)?),
+        };
+        let shutdown_timeout = match sources.get("XL_SHUTDOWN_TIMEOUT") {
+            None => Duration::from_secs(30),
+            Some(raw) => parse_duration(raw)
+                .map_err(|reason| ConfigError::new("XL_SHUTDOWN_TIMEOUT", reason))?,
+        };
+        Ok(Config {
+            bind,
+            data_dir,
+            database_url,
+            db_pool_size,
+            sqlite_synchronous,
+            jwt_secret,
+            jwt_jwks_url,
+            allowed_domains,
+            auth_cookie_name,
+            openai_api_key,
+            openai_base_url,
+            default_ai_model,
+            auto_completion_enabled,
+            file_store,
+            max_upload_bytes,
+            max_json_bytes,
+            cors_origins,
+            log_format,
+            log_filter,
+            workers,
+            shutdown_timeout,
+        })
+    }
+}
+
+fn parse_number<T>(
+    sources: &Sources,
+    name: &'static str,
+    default: T,
+    min: T,
+    max: T,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    let Some(raw) = sources.get(name) else {
+        return Ok(default);
+    };
+    raw.parse::<T>()
+        .ok()
+        .filter(|n| *n >= min && *n <= max)
+        .ok_or_else(|| {
+            ConfigError::new(
+                name,
+                format!("{raw:?} is not a whole number from {min} to {max}"),
+            )
+        })
+}
+
+fn parse_bool(sources: &Sources, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+    match sources.get(name).map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(default),
+        Some("true" | "1" | "yes" | "on") => Ok(true),
+        Some("false" | "0" | "no" | "off") => Ok(false),
+        Some(raw) => Err(ConfigError::new(
+            name,
+            format!("{raw:?} is not true or false"),
+        )),
+    }
+}
+
+fn parse_http_url(sources: &Sources, name: &'static str) -> Result<Option<String>, ConfigError> {
+    match sources.get(name) {
+        None => Ok(None),
+        Some(raw)
+            if (raw.starts_with("http://") || raw.starts_with("https://")) && raw.len() > 8 =>
+        {
+            Ok(Some(raw.trim_end_matches('/').to_owned()))
+        }
+        Some(_) => Err(ConfigError::new(name, "must be an http:// or https:// URL")),
+    }
+}
+
+fn parse_list(sources: &Sources, name: &str) -> Vec<String> {
+    sources
+        .get(name)
+        .map(|raw| {
+            raw.split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Parses `90s`, `15m`, `1h`, `7d` or a bare number of seconds.
+pub fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (digits, unit) = raw.split_at(split);
+    let value: u64 = digits
+        .parse()
+        .map_err(|_| format!("{raw:?} is not a duration such as 90s, 15m, 1h or 7d"))?;
+    let seconds = match unit.trim() {
+        "" | "s" => value,
+        "m" => value.saturating_mul(60),
+        "h" => value.saturating_mul(3600),
+        "d" => value.saturating_mul(86_400),
+        _ => {
+            return Err(format!(
+                "{raw:?} is not a duration such as 90s, 15m, 1h or 7d"
+            ));
+        }
+    };
+    Ok(Duration::from_secs(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let sources =
+            Sources::from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap();
+        Config::load(&sources)
+    }
+
+    #[test]
+    fn nothing_configured_gives_a_working_local_setup() {
+        let config = load(&[]).unwrap();
+        assert_eq!(config.bind.to_string(), "127.0.0.1:8787");
+        assert_eq!(config.database_url, "sqlite://./data/xl.db");
+        assert_eq!(config.auth_cookie_name, "rpotential_auth");
+        assert_eq!(config.default_ai_model, "gpt-4o");
+        assert!(config.auto_completion_enabled);
+        assert_eq!(config.max_upload_bytes, 100 * 1024 * 1024);
+        assert_eq!(config.jwt_secret, None);
+        assert_eq!(config.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn every_bad_value_is_reported_by_name() {
+        let cases: &[(&str, &str)] = &[
+            ("XL_BIND", "localhost"),
+            ("DATABASE_URL", "mysql://x"),
+            ("XL_DB_POOL_SIZE", "0"),
+            ("XL_SQLITE_SYNCHRONOUS", "OFF"),
+            ("JWT_SECRET", "short"),
+            ("JWT_JWKS_URL", "ftp://keys"),
+            ("ALLOWED_DOMAINS", "example.com,not a domain"),
+            ("AUTH_COOKIE_NAME", "bad;cookie"),
+            ("OPENAI_BASE_URL", "localhost:11434"),
+            ("AUTO_COMPLETION_ENABLED", "maybe"),
+            ("FILE_STORE", "/tmp/files"),
+            ("MAX_UPLOAD_BYTES", "-5"),
+            ("XL_MAX_JSON_BYTES", "lots"),
+            ("CORS_ORIGINS", "example.com"),
+            ("XL_LOG_FORMAT", "xml"),
+            ("XL_LOG", "info,[bad"),
+            ("XL_WORKERS", "0"),
+            ("XL_SHUTDOWN_TIMEOUT", "soon"),
+        ];
+        for (name, value) in cases {
+            let err = load(&[(name, value)]).unwrap_err();
+            assert_eq!(err.name, *name, "{name}={value} gave {err}");
+            assert!(err.to_string().starts_with(&format!("invalid {name}: ")));
+            assert!(!err.to_string().contains('\n'), "one line: {err}");
+        }
+    }
+
+    #[test]
+    fn values_are_parsed() {
+        let config = load(&[
+            ("XL_BIND", "0.0.0.0:9000"),
+            ("ALLOWED_DOMAINS", "Example.com, acme.io"),
+            ("AUTO_COMPLETION_ENABLED", "false"),
+            ("XL_SQLITE_SYNCHRONOUS", "full"),
+            ("XL_SHUTDOWN_TIMEOUT", "2m"),
+            ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+        ])
+        .unwrap();
+        assert_eq!(config.bind.port(), 9000);
+        assert_eq!(config.allowed_domains, vec!["example.com", "acme.io"]);
+        assert!(!config.auto_completion_enabled);
+        assert_eq!(config.sqlite_synchronous, Synchronous::Full);
+        assert_eq!(config.shutdown_timeout, Duration::from_secs(120));
+    }
+
+    #[test]
+    fn a_toml_file_supplies_values_and_the_environment_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("xl.toml");
+        std::fs::write(
+            &path,
+            "XL_BIND = \"127.0.0.1:9999\"\nDEFAULT_AI_MODEL = \"gpt-4o-mini\"\nALLOWED_DOMAINS = [\"a.io\", \"b.io\"]\nMAX_UPLOAD_BYTES = 1024\n",
+        )
+        .unwrap();
+        let path = path.display().to_string();
+        let config = load(&[("XL_CONFIG", &path), ("DEFAULT_AI_MODEL", "o1")]).unwrap();
+        assert_eq!(config.bind.port(), 9999);
+        assert_eq!(config.default_ai_model, "o1");
+        assert_eq!(config.allowed_domains, vec!["a.io", "b.io"]);
+        assert_eq!(config.max_upload_bytes, 1024);
+
+        std::fs::write(dir.path().join("bad.toml"), "NOT_A_SETTING = 1\n").unwrap();
+        let bad = dir.path().join("bad.toml").display().to_string();
+        let err = Sources::from_vars([("XL_CONFIG".to_string(), bad)]).unwrap_err();
+        assert_eq!(err.name, "XL_CONFIG");
+        assert!(err.reason.contains("NOT_A_SETTING"));
+    }
+
+    #[test]
+    fn durations_take_units() {
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
+        assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
+        assert_eq!(parse_duration("7d").unwrap(), Duration::from_secs(604_800));
+        assert!(parse_duration("1w").is_err());
+        assert!(parse_duration("h").is_err());
+    }
+}

@@ -1,0 +1,192 @@
+//! The `xl` server: command line, configuration, logging, and start-up and
+//! shutdown of the HTTP server over the store and services.
+//!
+//! `main.rs` only parses arguments; everything else lives here so tests can
+//! drive the same code.
+
+mod cli;
+pub mod config;
+mod secret;
+mod telemetry;
+
+use std::net::TcpListener;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+pub use cli::{Cli, Command, MigrateCommand, TokenArgs};
+pub use config::{Config, ConfigError, Sources};
+use xl_domain::{DomainError, Email};
+use xl_http::{AppState, HttpConfig};
+use xl_llm::{ChatProvider, EchoConfig, EchoProvider};
+use xl_services::auth::{Claims, JwtSigner};
+use xl_services::{Services, ServicesConfig};
+use xl_store::{Store, StoreConfig, StoreError};
+
+/// Why the command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A setting is missing or bad.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// An argument is bad.
+    #[error(transparent)]
+    Input(#[from] DomainError),
+    /// The database failed.
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    /// The network or file system failed.
+    #[error("{0}")]
+    Io(String),
+}
+
+impl RunError {
+    /// The process exit code: 2 for bad configuration or arguments, 1 otherwise.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            RunError::Config(_) | RunError::Input(_) => ExitCode::from(2),
+            _ => ExitCode::FAILURE,
+        }
+    }
+}
+
+/// Runs one command to completion.
+pub fn run(cli: Cli) -> Result<(), RunError> {
+    let config = Config::load(&Sources::from_env()?)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| RunError::Io(format!("cannot start the runtime: {err}")))?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            telemetry::init(&config);
+            runtime.block_on(serve(config))
+        }
+        Command::Migrate { command } => {
+            telemetry::init(&config);
+            runtime.block_on(migrate(&config, command))
+        }
+        Command::Token(args) => {
+            let token = mint_token(&config, &args)?;
+            println!("{token}");
+            Ok(())
+        }
+    }
+}
+
+async fn connect(config: &Config) -> Result<Store, RunError> {
+    let mut store_config = StoreConfig::new(config.database_url.clone());
+    store_config.max_connections = config.db_pool_size;
+    store_config.synchronous = config.sqlite_synchronous;
+    Ok(Store::connect(&store_config).await?)
+}
+
+/// Applies migrations, then serves until SIGINT or SIGTERM; in-flight
+/// requests finish and the database is closed cleanly.
+async fn serve(config: Config) -> Result<(), RunError> {
+    let store = connect(&config).await?;
+    store.migrate_up(None).await?;
+    // The secret is resolved now so a bad data directory stops start-up.
+    secret::jwt_secret(&config)?;
+    let llm: Arc<dyn ChatProvider> = Arc::new(EchoProvider::new(EchoConfig::default()));
+    if config.openai_api_key.is_some() {
+        tracing::warn!("OPENAI_API_KEY is set, but this build serves only the offline echo model");
+    }
+    let services = Services::new(
+        store.clone(),
+        llm,
+        ServicesConfig {
+            default_model: config.default_ai_model.clone(),
+            auto_completion_enabled: config.auto_completion_enabled,
+        },
+    );
+    let listener = TcpListener::bind(config.bind)
+        .map_err(|err| RunError::Io(format!("cannot listen on {}: {err}", config.bind)))?;
+    let address = listener
+        .local_addr()
+        .map_err(|err| RunError::Io(err.to_string()))?;
+    let state = AppState {
+        services: Arc::new(services),
+        config: HttpConfig {
+            max_json_bytes: config.max_json_bytes,
+            workers: config.workers,
+            shutdown_timeout: config.shutdown_timeout,
+        },
+    };
+    let server = xl_http::server(listener, state).map_err(|err| RunError::Io(err.to_string()))?;
+    tracing::info!(%address, database = %redact(&config.database_url), "serving");
+    server
+        .await
+        .map_err(|err| RunError::Io(format!("server failed: {err}")))?;
+    tracing::info!("shutting down: closing the database");
+    store.close().await?;
+    tracing::info!("shutdown complete");
+    Ok(())
+}
+
+async fn migrate(config: &Config, command: MigrateCommand) -> Result<(), RunError> {
+    let store = connect(config).await?;
+    match command {
+        MigrateCommand::Up { steps } => store.migrate_up(steps).await?,
+        MigrateCommand::Down { steps } => store.migrate_down(Some(steps)).await?,
+        MigrateCommand::Fresh => store.migrate_fresh().await?,
+        MigrateCommand::Status => {}
+    }
+    for migration in store.migration_status().await? {
+        let state = if migration.applied {
+            "applied"
+        } else {
+            "pending"
+        };
+        println!("{state:8} {}", migration.name);
+    }
+    store.close().await?;
+    Ok(())
+}
+
+fn mint_token(config: &Config, args: &TokenArgs) -> Result<String, RunError> {
+    let email = Email::parse(&args.email)?;
+    let name = args.name.clone().unwrap_or_else(|| {
+        email
+            .as_str()
+            .split('@')
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    });
+    let ttl =
+        config::parse_duration(&args.ttl).map_err(|reason| DomainError::invalid("ttl", reason))?;
+    let mut claims = Claims::for_user(&email, &name, args.role, ttl);
+    claims.org = args.org.clone();
+    let secret = secret::jwt_secret(config)?;
+    JwtSigner::new(secret.as_bytes())
+        .sign(&claims)
+        .map_err(|err| RunError::Io(err.to_string()))
+}
+
+/// Hides the password of a database URL for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn database_passwords_are_not_logged() {
+        assert_eq!(
+            redact("postgres://xl:secret@db:5432/xl"),
+            "postgres://xl:***@db:5432/xl"
+        );
+        assert_eq!(redact("sqlite://./data/xl.db"), "sqlite://./data/xl.db");
+    }
+}

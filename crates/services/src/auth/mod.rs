@@ -1,0 +1,5 @@
+//! Authentication: who is calling.
+
+pub mod tokens;
+
+pub use tokens::{Claims, JwtSigner};

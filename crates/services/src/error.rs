@@ -1,0 +1,54 @@
+//! The one error type of the service layer; each variant says the HTTP status
+//! an adapter should give it.
+
+use xl_domain::DomainError;
+use xl_store::StoreError;
+
+/// Why a service call did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The input is malformed. Returns 400 Bad Request.
+    #[error(transparent)]
+    Invalid(#[from] DomainError),
+    /// The caller is not authenticated. Returns 401 Unauthorized.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The caller may not do this. Returns 403 Forbidden.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The resource does not exist or is not visible to the caller. Returns 404 Not Found.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The request conflicts with existing state. Returns 409 Conflict.
+    #[error("{0}")]
+    Conflict(String),
+    /// A dependency is down. Returns 503 Service Unavailable.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A storage failure. Returns 500 Internal Server Error (cause logged only).
+    #[error("storage failure")]
+    Store(#[source] StoreError),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound(resource) => ServiceError::NotFound(resource),
+            other => ServiceError::Store(other),
+        }
+    }
+}
+
+impl ServiceError {
+    /// Maps a unique-constraint violation to a 409 with the given message,
+    /// passing every other error through.
+    pub fn on_unique(message: impl Into<String>) -> impl FnOnce(StoreError) -> ServiceError {
+        move |err| {
+            if err.is_conflict() {
+                ServiceError::Conflict(message.into())
+            } else {
+                ServiceError::from(err)
+            }
+        }
+    }
+}

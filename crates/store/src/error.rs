@@ -1,0 +1,36 @@
+//! The one error type of the store layer.
+
+use sea_orm::{DbErr, SqlErr};
+
+/// What can go wrong talking to the database.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint was violated. Services map it to 409 Conflict.
+    #[error("unique constraint violated: {0}")]
+    Conflict(String),
+    /// A row a statement depended on is gone. Returns 404 Not Found.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The database URL or options are unusable. Stops start-up.
+    #[error("invalid database configuration: {0}")]
+    Config(String),
+    /// Anything else the database reported. Returns 500 (cause logged, not sent).
+    #[error(transparent)]
+    Db(DbErr),
+}
+
+impl StoreError {
+    /// Whether this is a unique-constraint violation.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, StoreError::Conflict(_))
+    }
+}
+
+impl From<DbErr> for StoreError {
+    fn from(err: DbErr) -> Self {
+        match err.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(detail)) => StoreError::Conflict(detail),
+            _ => StoreError::Db(err),
+        }
+    }
+}

@@ -1,0 +1,541 @@
+//! Checks every entity against the real migrations: a row of each table round-trips, and deleting an org cascades.
+
+use chrono::{DateTime, Utc};
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
+    EntityTrait, IntoActiveModel, ModelTrait, PaginatorTrait, QueryFilter,
+};
+use serde_json::json;
+use uuid::Uuid;
+use xl_store::entity::prelude::*;
+use xl_store::entity::{
+    api_keys, artifact_files, artifact_versions, artifacts, audit_log, completions, events, files,
+    idempotency_keys, message_files, message_revisions, messages, orgs, preferences, reactions,
+    sessions, thread_members, thread_tags, threads, users,
+};
+
+/// Opens a fresh in-memory database with foreign keys enforced and the schema applied.
+async fn database() -> DatabaseConnection {
+    // An in-memory SQLite database lives and dies with its connection, so the pool holds one.
+    let mut options = ConnectOptions::new("sqlite::memory:");
+    options.max_connections(1).min_connections(1);
+    let db = Database::connect(options).await.unwrap();
+    db.execute_unprepared("PRAGMA foreign_keys = ON")
+        .await
+        .unwrap();
+    Migrator::up(&db, None).await.unwrap();
+    db
+}
+
+/// Inserts `model` through its active model and checks that the row written is the row given.
+async fn insert<M>(db: &DatabaseConnection, model: M) -> M
+where
+    M: ModelTrait + PartialEq + IntoActiveModel<<M::Entity as EntityTrait>::ActiveModel>,
+    M::Entity: EntityTrait<Model = M>,
+    <M::Entity as EntityTrait>::ActiveModel: Send,
+{
+    // A model converts into an active model of unchanged values; `reset_all` marks them set.
+    let inserted = model
+        .clone()
+        .into_active_model()
+        .reset_all()
+        .insert(db)
+        .await
+        .unwrap();
+    assert_eq!(inserted, model);
+    inserted
+}
+
+/// Now, truncated to what PostgreSQL keeps (microseconds), so values compare equal after a round trip.
+fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(Utc::now().timestamp_micros()).unwrap()
+}
+
+#[tokio::test]
+async fn every_table_round_trips_and_deleting_an_org_cascades() {
+    let db = database().await;
+    let now = now();
+
+    let org = insert(
+        &db,
+        orgs::Model {
+            id: Uuid::now_v7(),
+            slug: "acme".into(),
+            name: "Acme".into(),
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .await;
+    assert_eq!(
+        Orgs::find_by_id(org.id).one(&db).await.unwrap(),
+        Some(org.clone())
+    );
+
+    let user = insert(
+        &db,
+        users::Model {
+            id: Uuid::now_v7(),
+            org_id: org.id,
+            subject: Some("oidc|42".into()),
+            email: "ada@example.com".into(),
+            name: "Ada".into(),
+            role: "admin".into(),
+            avatar_url: Some("https://example.com/ada.png".into()),
+            last_seen_at: Some(now),
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .await;
+    assert_eq!(
+        Users::find_by_id(user.id).one(&db).await.unwrap(),
+        Some(user.clone())
+    );
+
+    let session = insert(
+        &db,
+        sessions::Model {
+            id: Uuid::now_v7(),
+            user_id: user.id,
+            family_id: Uuid::now_v7(),
+            parent_id: Some(Uuid::now_v7()),
+            token_hash: "token-hash".into(),
+            user_agent: Some("curl/8".into()),
+            ip: Some("127.0.0.1".into()),
+            created_at: now,
+            last_used_at: now,
+            expires_at: now,
+            rotated_at: Some(now),
+            revoked_at: Some(now),
+            revoked_reason: Some("rotated".into()),
+        },
+    )
+    .await;
+    assert_eq!(
+        Sessions::find_by_id(session.id).one(&db).await.unwrap(),
+        Some(session)
+    );
+
+    let api_key = insert(
+        &db,
+        api_keys::Model {
+            id: Uuid::now_v7(),
+            user_id: user.id,
+            org_id: org.id,
+            name: "ci".into(),
+            prefix: "xl_1234".into(),
+            key_hash: "key-hash".into(),
+            created_at: now,
+            last_used_at: Some(now),
+            expires_at: Some(now),
+            revoked_at: None,
+        },
+    )
+    .await;
+    assert_eq!(
+        ApiKeys::find_by_id(api_key.id).one(&db).await.unwrap(),
+        Some(api_key.clone())
+    );
+
+    let preference = insert(
+        &db,
+        preferences::Model {
+            user_id: user.id,
+            data: json!({ "theme": "dark", "font_size": 14 }),
+            updated_at: now,
+        },
+    )
+    .await;
+    assert_eq!(
+        Preferences::find_by_id(user.id).one(&db).await.unwrap(),
+        Some(preference)
+    );
+
+    let audit = insert(
+        &db,
+        audit_log::Model {
+            id: Uuid::now_v7(),
+            org_id: Some(org.id),
+            actor_id: Some(user.id),
+            action: "user.login".into(),
+            target_type: Some("user".into()),
+            target_id: Some(user.id.to_string()),
+            ip: Some("127.0.0.1".into()),
+            correlation_id: Some("corr-1".into()),
+            details: Some(json!({ "method": "oidc" })),
+            created_at: now,
+        },
+    )
+    .await;
+    assert_eq!(
+        AuditLog::find_by_id(audit.id).one(&db).await.unwrap(),
+        Some(audit)
+    );
+
+    let thread = insert(
+        &db,
+        threads::Model {
+            id: Uuid::now_v7(),
+            org_id: org.id,
+            owner_id: user.id,
+            title: Some("Plans".into()),
+            description: Some("Where we plan.".into()),
+            system_prompt: Some("Be brief.".into()),
+            model: Some("gpt-4o-mini".into()),
+            metadata: json!({}),
+            auto_reply: true,
+            pinned: true,
+            archived: false,
+            current_leaf_id: None,
+            last_event_seq: 1 << 40,
+            message_count: 2,
+            last_message_at: Some(now),
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+        },
+    )
+    .await;
+    assert_eq!(
+        Threads::find_by_id(thread.id).one(&db).await.unwrap(),
+        Some(thread.clone())
+    );
+
+    let tag = insert(
+        &db,
+        thread_tags::Model {
+            thread_id: thread.id,
+            tag: "work".into(),
+        },
+    )
+    .await;
+    let found = ThreadTags::find()
+        .filter(thread_tags::Column::ThreadId.eq(thread.id))
+        .filter(thread_tags::Column::Tag.eq("work"))
+        .one(&db)
+        .await
+        .unwrap();
+    assert_eq!(found, Some(tag));
+
+    let member = insert(
+        &db,
+        thread_members::Model {
+            thread_id: thread.id,
+            user_id: user.id,
+            role: "owner".into(),
+            added_by: Some(user.id),
+            created_at: now,
+        },
+    )
+    .await;
+    let found = ThreadMembers::find_by_id((thread.id, user.id))
+        .one(&db)
+        .await
+        .unwrap();
+    assert_eq!(found, Some(member));
+
+    let question = insert(
+        &db,
+        messages::Model {
+            id: Uuid::now_v7(),
+            thread_id: thread.id,
+            org_id: org.id,
+            parent_id: None,
+            user_id: Some(user.id),
+            role: "user".into(),
+            content: "What is 2 + 2?".into(),
+            blocks: Some(json!([{ "type": "text", "text": "What is 2 + 2?" }])),
+            metadata: None,
+            status: "complete".into(),
+            model: None,
+            error: None,
+            token_count: Some(7),
+            edited_at: Some(now),
+            deleted_at: None,
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .await;
+    assert_eq!(
+        Messages::find_by_id(question.id).one(&db).await.unwrap(),
+        Some(question.clone())
+    );
+
+    // A reply exercises the self-referencing `parent_id` foreign key.
+    let answer = insert(
+        &db,
+        messages::Model {
+            id: Uuid::now_v7(),
+            parent_id: Some(question.id),
+            user_id: None,
+            role: "assistant".into(),
+            content: "4".into(),
+            blocks: None,
+            metadata: Some(json!({ "finish_reason": "stop" })),
+            model: Some("gpt-4o-mini".into()),
+            error: Some("none".into()),
+            edited_at: None,
+            ..question.clone()
+        },
+    )
+    .await;
+    assert_eq!(
+        Messages::find_by_id(answer.id).one(&db).await.unwrap(),
+        Some(answer.clone())
+    );
+
+    let revision = insert(
+        &db,
+        message_revisions::Model {
+            id: Uuid::now_v7(),
+            message_id: question.id,
+            editor_id: Some(user.id),
+            content: "What is 2 + 3?".into(),
+            blocks: None,
+            metadata: Some(json!({ "reason": "typo" })),
+            created_at: now,
+        },
+    )
+    .await;
+    let found = MessageRevisions::find_by_id(revision.id)
+        .one(&db)
+        .await
+        .unwrap();
+    assert_eq!(found, Some(revision));
+
+    let reaction = insert(
+        &db,
+        reactions::Model {
+            id: Uuid::now_v7(),
+            message_id: answer.id,
+            user_id: user.id,
+            name: "thumbs_up".into(),
+            created_at: now,
+        },
+    )
+    .await;
+    assert_eq!(
+        Reactions::find_by_id(reaction.id).one(&db).await.unwrap(),
+        Some(reaction)
+    );
+
+    let idempotency = insert(
+        &db,
+        idempotency_keys::Model {
+            id: Uuid::now_v7(),
+            org_id: org.id,
+            user_id: user.id,
+            key: "req-1".into(),
+            method: "POST".into(),
+            path: "/v1/threads".into(),
+            request_hash: "request-hash".into(),
+            status_code: 201,
+            response_body: "{}".into(),
+            created_at: now,
+            expires_at: now,
+        },
+    )
+    .await;
+    let found = IdempotencyKeys::find_by_id(idempotency.id)
+        .one(&db)
+        .await
+        .unwrap();
+    assert_eq!(found, Some(idempotency));
+
+    let event = insert(
+        &db,
+        events::Model {
+            id: Uuid::now_v7(),
+            thread_id: thread.id,
+            seq: 1 << 40,
+            kind: "message.created".into(),
+            message_id: Some(answer.id),
+            actor_id: Some(user.id),
+            payload: json!({ "message_id": answer.id }),
+            created_at: now,
+        },
+    )
+    .await;
+    assert_eq!(
+        Events::find_by_id(event.id).one(&db).await.unwrap(),
+        Some(event)
+    );
+
+    let file = insert(
+        &db,
+        files::Model {
+            id: Uuid::now_v7(),
+            org_id: org.id,
+            user_id: Some(user.id),
+            thread_id: Some(thread.id),
+            filename: "notes.txt".into(),
+            content_type: "text/plain".into(),
+            size_bytes: 5 << 32,
+            sha256: "0".repeat(64),
+            storage_key: "org/notes.txt".into(),
+            has_preview: true,
+            created_at: now,
+            deleted_at: None,
+        },
+    )
+    .await;
+    assert_eq!(
+        Files::find_by_id(file.id).one(&db).await.unwrap(),
+        Some(file.clone())
+    );
+
+    let attachment = insert(
+        &db,
+        message_files::Model {
+            message_id: question.id,
+            file_id: file.id,
+            position: 3,
+        },
+    )
+    .await;
+    let found = MessageFiles::find_by_id((question.id, file.id))
+        .one(&db)
+        .await
+        .unwrap();
+    assert_eq!(found, Some(attachment));
+
+    let artifact = insert(
+        &db,
+        artifacts::Model {
+            id: Uuid::now_v7(),
+            org_id: org.id,
+            user_id: user.id,
+            thread_id: Some(thread.id),
+            message_id: Some(answer.id),
+            kind: "document".into(),
+            title: "Sums".into(),
+            description: Some("Small sums.".into()),
+            current_version: 1,
+            metadata: json!({ "language": "en" }),
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+        },
+    )
+    .await;
+    assert_eq!(
+        Artifacts::find_by_id(artifact.id).one(&db).await.unwrap(),
+        Some(artifact.clone())
+    );
+
+    let version = insert(
+        &db,
+        artifact_versions::Model {
+            id: Uuid::now_v7(),
+            artifact_id: artifact.id,
+            version: 1,
+            title: "Sums".into(),
+            content: json!({ "text": "2 + 2 = 4" }),
+            change_note: Some("First draft.".into()),
+            created_by: Some(user.id),
+            created_at: now,
+        },
+    )
+    .await;
+    let found = ArtifactVersions::find_by_id(version.id)
+        .one(&db)
+        .await
+        .unwrap();
+    assert_eq!(found, Some(version));
+
+    let artifact_file = insert(
+        &db,
+        artifact_files::Model {
+            artifact_id: artifact.id,
+            file_id: file.id,
+        },
+    )
+    .await;
+    let found = ArtifactFiles::find_by_id((artifact.id, file.id))
+        .one(&db)
+        .await
+        .unwrap();
+    assert_eq!(found, Some(artifact_file));
+
+    let completion = insert(
+        &db,
+        completions::Model {
+            id: Uuid::now_v7(),
+            org_id: org.id,
+            user_id: Some(user.id),
+            api_key_id: Some(api_key.id),
+            thread_id: Some(thread.id),
+            message_id: Some(answer.id),
+            model: "gpt-4o-mini".into(),
+            provider: "openai".into(),
+            stream: true,
+            status: "ok".into(),
+            request: json!({ "messages": [] }),
+            response: Some(json!({ "choices": [] })),
+            error: None,
+            prompt_tokens: 7,
+            completion_tokens: 1,
+            total_tokens: 8,
+            cost_micros: 1 << 33,
+            latency_ms: 250,
+            first_byte_ms: Some(90),
+            created_at: now,
+            finished_at: Some(now),
+        },
+    )
+    .await;
+    let found = Completions::find_by_id(completion.id)
+        .one(&db)
+        .await
+        .unwrap();
+    assert_eq!(found, Some(completion));
+
+    // Every table hangs off the org, so deleting it must leave every table empty.
+    Orgs::delete_by_id(org.id).exec(&db).await.unwrap();
+    assert_eq!(Users::find().count(&db).await.unwrap(), 0);
+    let remaining = [
+        ("orgs", Orgs::find().count(&db).await.unwrap()),
+        ("sessions", Sessions::find().count(&db).await.unwrap()),
+        ("api_keys", ApiKeys::find().count(&db).await.unwrap()),
+        ("preferences", Preferences::find().count(&db).await.unwrap()),
+        ("audit_log", AuditLog::find().count(&db).await.unwrap()),
+        ("threads", Threads::find().count(&db).await.unwrap()),
+        ("thread_tags", ThreadTags::find().count(&db).await.unwrap()),
+        (
+            "thread_members",
+            ThreadMembers::find().count(&db).await.unwrap(),
+        ),
+        ("messages", Messages::find().count(&db).await.unwrap()),
+        (
+            "message_revisions",
+            MessageRevisions::find().count(&db).await.unwrap(),
+        ),
+        ("reactions", Reactions::find().count(&db).await.unwrap()),
+        (
+            "idempotency_keys",
+            IdempotencyKeys::find().count(&db).await.unwrap(),
+        ),
+        ("events", Events::find().count(&db).await.unwrap()),
+        ("files", Files::find().count(&db).await.unwrap()),
+        (
+            "message_files",
+            MessageFiles::find().count(&db).await.unwrap(),
+        ),
+        ("artifacts", Artifacts::find().count(&db).await.unwrap()),
+        (
+            "artifact_versions",
+            ArtifactVersions::find().count(&db).await.unwrap(),
+        ),
+        (
+            "artifact_files",
+            ArtifactFiles::find().count(&db).await.unwrap(),
+        ),
+        ("completions", Completions::find().count(&db).await.unwrap()),
+    ];
+    for (table, count) in remaining {
+        assert_eq!(count, 0, "{table} still has rows after its org was deleted");
+    }
+}
