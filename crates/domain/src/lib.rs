@@ -3,6 +3,8 @@
 //! This crate does no I/O and knows neither the database nor HTTP, so every
 //! other layer (and any embedding service) can share its vocabulary.
 
+pub mod auth;
+pub mod blocks;
 pub mod email;
 pub mod error;
 pub mod ids;
@@ -10,6 +12,7 @@ pub mod kinds;
 pub mod page;
 pub mod users;
 
+pub use auth::{Actor, ApiKey, Credential, Org, Session};
 pub use email::Email;
 pub use error::{DomainError, FieldErrors};
 pub use ids::*;

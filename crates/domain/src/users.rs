@@ -1,4 +1,4 @@
-//! Users as the domain sees them, and the input that creates one.
+//! Users as the domain sees them, and the inputs that create and change one.
 
 use chrono::{DateTime, Utc};
 use garde::Validate;
@@ -21,13 +21,15 @@ pub struct User {
     pub role: Role,
     /// A picture, if known.
     pub avatar_url: Option<String>,
+    /// When the user was last seen.
+    pub last_seen_at: Option<DateTime<Utc>>,
     /// When the user was first seen.
     pub created_at: DateTime<Utc>,
     /// When the user was last changed.
     pub updated_at: DateTime<Utc>,
 }
 
-/// Input that creates a user.
+/// Input that creates a user (administrators only).
 #[derive(Clone, Debug, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
@@ -41,6 +43,47 @@ pub struct NewUser {
     #[garde(skip)]
     #[serde(default)]
     pub role: Option<Role>,
+    /// A picture.
+    #[garde(inner(url, length(max = 2048)))]
+    #[serde(default)]
+    pub avatar_url: Option<String>,
+}
+
+/// Input that changes a user. Absent fields stay as they are; `role` is
+/// accepted from administrators only.
+#[derive(Clone, Debug, Default, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct UserUpdate {
+    /// A new display name.
+    #[garde(inner(length(chars, min = 1, max = 200)))]
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A new picture; `null` removes it.
+    #[garde(inner(inner(url, length(max = 2048))))]
+    #[serde(default, deserialize_with = "double_option")]
+    pub avatar_url: Option<Option<String>>,
+    /// A new role (administrators only).
+    #[garde(skip)]
+    #[serde(default)]
+    pub role: Option<Role>,
+}
+
+/// Filters of the user list.
+#[derive(Clone, Debug, Default)]
+pub struct UserFilter {
+    /// Only users whose email contains this text.
+    pub email: Option<String>,
+    /// Only users with this role.
+    pub role: Option<Role>,
+}
+
+/// Tells a field that is absent (`None`) from one that is `null` (`Some(None)`).
+fn double_option<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 #[cfg(test)]
@@ -53,9 +96,18 @@ mod tests {
             email: "nope".into(),
             name: String::new(),
             role: None,
+            avatar_url: Some("not a url".into()),
         };
         let errors = crate::FieldErrors::from(input.validate().unwrap_err());
         let fields: Vec<&str> = errors.fields().collect();
-        assert_eq!(fields, vec!["email", "name"]);
+        assert_eq!(fields, vec!["avatar_url", "email", "name"]);
+    }
+
+    #[test]
+    fn an_explicit_null_differs_from_an_absent_field() {
+        let absent: UserUpdate = serde_json::from_str("{}").unwrap();
+        assert_eq!(absent.avatar_url, None);
+        let null: UserUpdate = serde_json::from_str(r#"{"avatar_url":null}"#).unwrap();
+        assert_eq!(null.avatar_url, Some(None));
     }
 }

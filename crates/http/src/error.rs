@@ -39,6 +39,9 @@ pub enum ApiError {
         /// Why.
         detail: String,
     },
+    /// A browser without a session is sent to the login page. Returns 302 Found.
+    #[error("sign-in required")]
+    LoginRedirect(String),
     /// The caller may not do this. Returns 403 Forbidden.
     #[error("{0}")]
     Forbidden(String),
@@ -88,6 +91,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest { kind, .. } => (StatusCode::BAD_REQUEST, kind, "Bad Request"),
             ApiError::Unauthorized { kind, .. } => (StatusCode::UNAUTHORIZED, kind, "Unauthorized"),
+            ApiError::LoginRedirect(_) => (StatusCode::FOUND, "login-required", "Found"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not Found"),
             ApiError::MethodNotAllowed => (
@@ -168,6 +172,11 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        if let ApiError::LoginRedirect(location) = self {
+            return HttpResponse::Found()
+                .insert_header((actix_web::http::header::LOCATION, location.as_str()))
+                .finish();
+        }
         let (status, kind, title) = self.parts();
         if let ApiError::Internal(cause) = self {
             tracing::error!(cause = %cause, "internal error");
@@ -211,9 +220,16 @@ impl From<ServiceError> for ApiError {
     fn from(err: ServiceError) -> Self {
         match err {
             ServiceError::Invalid(domain) => domain.into(),
-            ServiceError::Unauthenticated(detail) => ApiError::Unauthorized {
-                kind: "unauthorized",
-                detail,
+            ServiceError::Unauthenticated(failure) => ApiError::Unauthorized {
+                kind: failure.slug(),
+                detail: failure.to_string(),
+            },
+            ServiceError::Unprocessable(errors) => ApiError::Unprocessable {
+                detail: format!(
+                    "the request cannot be applied: {}",
+                    errors.fields().collect::<Vec<_>>().join(", ")
+                ),
+                errors,
             },
             ServiceError::Forbidden(detail) => ApiError::Forbidden(detail),
             ServiceError::NotFound(resource) => ApiError::NotFound(format!("{resource} not found")),

@@ -4,6 +4,7 @@
 //! request, call a service with the caller's identity, and wrap the result in
 //! the envelope; every failure becomes an RFC 7807 problem.
 
+pub mod auth;
 mod correlation;
 mod envelope;
 mod error;
@@ -33,6 +34,10 @@ pub struct HttpConfig {
     pub workers: Option<usize>,
     /// How long in-flight requests may take to finish at shutdown.
     pub shutdown_timeout: Duration,
+    /// The cookie that carries the access token in browsers.
+    pub auth_cookie_name: String,
+    /// Where browsers without a session are sent (`AUTH_LOGIN_URL`).
+    pub login_url: Option<String>,
 }
 
 impl Default for HttpConfig {
@@ -41,6 +46,8 @@ impl Default for HttpConfig {
             max_json_bytes: 1024 * 1024,
             workers: None,
             shutdown_timeout: Duration::from_secs(30),
+            auth_cookie_name: "rpotential_auth".to_owned(),
+            login_url: None,
         }
     }
 }

@@ -60,6 +60,24 @@ pub struct Config {
     pub allowed_domains: Vec<String>,
     /// `AUTH_COOKIE_NAME`: cookie that carries the token in browsers.
     pub auth_cookie_name: String,
+    /// `AUTH_LOGIN_URL`: where browsers without a session are sent.
+    pub auth_login_url: Option<String>,
+    /// `AUTH_DEV_LOGIN`: enables `POST /api/v1/auth/login` (email + name, no password).
+    pub auth_dev_login: bool,
+    /// `JWT_ISSUER`: required `iss` of tokens (and put in the ones issued here).
+    pub jwt_issuer: Option<String>,
+    /// `JWT_AUDIENCE`: required `aud` of tokens (and put in the ones issued here).
+    pub jwt_audience: Option<String>,
+    /// `ACCESS_TOKEN_TTL`: lifetime of access tokens issued at login/refresh.
+    pub access_token_ttl: Duration,
+    /// `REFRESH_TOKEN_TTL`: lifetime of refresh tokens.
+    pub refresh_token_ttl: Duration,
+    /// `XL_PUBLIC_URL`: the server's public base URL (OAuth redirect URIs).
+    pub public_url: Option<String>,
+    /// `GOOGLE_CLIENT_ID` … : Google sign-in, when configured.
+    pub google: Option<OAuthClient>,
+    /// `GITHUB_CLIENT_ID` … : GitHub sign-in, when configured.
+    pub github: Option<OAuthClient>,
     /// `OPENAI_API_KEY`: enables the OpenAI-compatible provider.
     pub openai_api_key: Option<String>,
     /// `OPENAI_BASE_URL`: base URL of the OpenAI-compatible upstream.
@@ -86,6 +104,21 @@ pub struct Config {
     pub shutdown_timeout: Duration,
 }
 
+/// One OAuth provider's registration and endpoints.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OAuthClient {
+    /// `*_CLIENT_ID`.
+    pub client_id: String,
+    /// `*_CLIENT_SECRET`.
+    pub client_secret: String,
+    /// `*_AUTH_URL`.
+    pub authorize_url: String,
+    /// `*_TOKEN_URL`.
+    pub token_url: String,
+    /// `GOOGLE_USERINFO_URL` or `GITHUB_API_URL`.
+    pub api_url: String,
+}
+
 /// Every setting name, for the TOML check and the documentation.
 pub const SETTINGS: &[&str] = &[
     "XL_CONFIG",
@@ -98,6 +131,23 @@ pub const SETTINGS: &[&str] = &[
     "JWT_JWKS_URL",
     "ALLOWED_DOMAINS",
     "AUTH_COOKIE_NAME",
+    "AUTH_LOGIN_URL",
+    "AUTH_DEV_LOGIN",
+    "JWT_ISSUER",
+    "JWT_AUDIENCE",
+    "ACCESS_TOKEN_TTL",
+    "REFRESH_TOKEN_TTL",
+    "XL_PUBLIC_URL",
+    "GOOGLE_CLIENT_ID",
+    "GOOGLE_CLIENT_SECRET",
+    "GOOGLE_AUTH_URL",
+    "GOOGLE_TOKEN_URL",
+    "GOOGLE_USERINFO_URL",
+    "GITHUB_CLIENT_ID",
+    "GITHUB_CLIENT_SECRET",
+    "GITHUB_AUTH_URL",
+    "GITHUB_TOKEN_URL",
+    "GITHUB_API_URL",
     "OPENAI_API_KEY",
     "OPENAI_BASE_URL",
     "DEFAULT_AI_MODEL",
@@ -269,6 +319,48 @@ impl Config {
                 "may contain only letters, digits, - and _",
             ));
         }
+        let auth_login_url = parse_http_url(sources, "AUTH_LOGIN_URL")?;
+        let auth_dev_login = parse_bool(sources, "AUTH_DEV_LOGIN", false)?;
+        let jwt_issuer = sources.get("JWT_ISSUER").map(str::to_owned);
+        let jwt_audience = sources.get("JWT_AUDIENCE").map(str::to_owned);
+        let access_token_ttl =
+            parse_ttl(sources, "ACCESS_TOKEN_TTL", Duration::from_secs(15 * 60))?;
+        let refresh_token_ttl = parse_ttl(
+            sources,
+            "REFRESH_TOKEN_TTL",
+            Duration::from_secs(30 * 86_400),
+        )?;
+        let public_url = parse_http_url(sources, "XL_PUBLIC_URL")?;
+        let google = parse_oauth(
+            sources,
+            [
+                "GOOGLE_CLIENT_ID",
+                "GOOGLE_CLIENT_SECRET",
+                "GOOGLE_AUTH_URL",
+                "GOOGLE_TOKEN_URL",
+                "GOOGLE_USERINFO_URL",
+            ],
+            [
+                "https://accounts.google.com/o/oauth2/v2/auth",
+                "https://oauth2.googleapis.com/token",
+                "https://openidconnect.googleapis.com/v1/userinfo",
+            ],
+        )?;
+        let github = parse_oauth(
+            sources,
+            [
+                "GITHUB_CLIENT_ID",
+                "GITHUB_CLIENT_SECRET",
+                "GITHUB_AUTH_URL",
+                "GITHUB_TOKEN_URL",
+                "GITHUB_API_URL",
+            ],
+            [
+                "https://github.com/login/oauth/authorize",
+                "https://github.com/login/oauth/access_token",
+                "https://api.github.com",
+            ],
+        )?;
         let openai_api_key = sources.get("OPENAI_API_KEY").map(str::to_owned);
         let openai_base_url = parse_http_url(sources, "OPENAI_BASE_URL")?;
         let default_ai_model = sources
@@ -334,6 +426,15 @@ impl Config {
             jwt_jwks_url,
             allowed_domains,
             auth_cookie_name,
+            auth_login_url,
+            auth_dev_login,
+            jwt_issuer,
+            jwt_audience,
+            access_token_ttl,
+            refresh_token_ttl,
+            public_url,
+            google,
+            github,
             openai_api_key,
             openai_base_url,
             default_ai_model,
@@ -396,6 +497,56 @@ fn parse_http_url(sources: &Sources, name: &'static str) -> Result<Option<String
         }
         Some(_) => Err(ConfigError::new(name, "must be an http:// or https:// URL")),
     }
+}
+
+fn parse_ttl(
+    sources: &Sources,
+    name: &'static str,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    match sources.get(name) {
+        None => Ok(default),
+        Some(raw) => match parse_duration(raw) {
+            Ok(ttl) if !ttl.is_zero() => Ok(ttl),
+            Ok(_) => Err(ConfigError::new(name, "must be longer than zero")),
+            Err(reason) => Err(ConfigError::new(name, reason)),
+        },
+    }
+}
+
+/// An OAuth client: id and secret go together; the endpoints default to the
+/// provider's public ones and may point elsewhere (a mock in tests).
+fn parse_oauth(
+    sources: &Sources,
+    names: [&'static str; 5],
+    defaults: [&str; 3],
+) -> Result<Option<OAuthClient>, ConfigError> {
+    let [id_name, secret_name, auth_name, token_name, api_name] = names;
+    let (client_id, client_secret) = match (sources.get(id_name), sources.get(secret_name)) {
+        (None, None) => return Ok(None),
+        (Some(id), Some(secret)) => (id.to_owned(), secret.to_owned()),
+        (Some(_), None) => {
+            return Err(ConfigError::new(
+                secret_name,
+                format!("is required when {id_name} is set"),
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::new(
+                id_name,
+                format!("is required when {secret_name} is set"),
+            ));
+        }
+    };
+    let [auth_default, token_default, api_default] = defaults;
+    Ok(Some(OAuthClient {
+        client_id,
+        client_secret,
+        authorize_url: parse_http_url(sources, auth_name)?
+            .unwrap_or_else(|| auth_default.to_owned()),
+        token_url: parse_http_url(sources, token_name)?.unwrap_or_else(|| token_default.to_owned()),
+        api_url: parse_http_url(sources, api_name)?.unwrap_or_else(|| api_default.to_owned()),
+    }))
 }
 
 fn parse_list(sources: &Sources, name: &str) -> Vec<String> {
@@ -477,6 +628,13 @@ mod tests {
             ("XL_LOG", "info,[bad"),
             ("XL_WORKERS", "0"),
             ("XL_SHUTDOWN_TIMEOUT", "soon"),
+            ("AUTH_LOGIN_URL", "/login"),
+            ("AUTH_DEV_LOGIN", "sometimes"),
+            ("ACCESS_TOKEN_TTL", "0"),
+            ("REFRESH_TOKEN_TTL", "a month"),
+            ("XL_PUBLIC_URL", "example.com"),
+            ("GOOGLE_CLIENT_SECRET", "s3cret"),
+            ("GITHUB_CLIENT_ID", "only-the-id"),
         ];
         for (name, value) in cases {
             let err = load(&[(name, value)]).unwrap_err();

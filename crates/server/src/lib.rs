@@ -18,7 +18,8 @@ pub use config::{Config, ConfigError, Sources};
 use xl_domain::{DomainError, Email};
 use xl_http::{AppState, HttpConfig};
 use xl_llm::{ChatProvider, EchoConfig, EchoProvider};
-use xl_services::auth::{Claims, JwtSigner};
+use xl_services::auth::oauth::{OAuthConfig, OAuthProviderConfig};
+use xl_services::auth::{AuthConfig, Claims, JwtSigner};
 use xl_services::{Services, ServicesConfig};
 use xl_store::{Store, StoreConfig, StoreError};
 
@@ -85,8 +86,7 @@ async fn connect(config: &Config) -> Result<Store, RunError> {
 async fn serve(config: Config) -> Result<(), RunError> {
     let store = connect(&config).await?;
     store.migrate_up(None).await?;
-    // The secret is resolved now so a bad data directory stops start-up.
-    secret::jwt_secret(&config)?;
+    let jwt_secret = secret::jwt_secret(&config)?;
     let llm: Arc<dyn ChatProvider> = Arc::new(EchoProvider::new(EchoConfig::default()));
     if config.openai_api_key.is_some() {
         tracing::warn!("OPENAI_API_KEY is set, but this build serves only the offline echo model");
@@ -97,6 +97,7 @@ async fn serve(config: Config) -> Result<(), RunError> {
         ServicesConfig {
             default_model: config.default_ai_model.clone(),
             auto_completion_enabled: config.auto_completion_enabled,
+            auth: auth_config(&config, jwt_secret),
         },
     );
     let listener = TcpListener::bind(config.bind)
@@ -110,6 +111,8 @@ async fn serve(config: Config) -> Result<(), RunError> {
             max_json_bytes: config.max_json_bytes,
             workers: config.workers,
             shutdown_timeout: config.shutdown_timeout,
+            auth_cookie_name: config.auth_cookie_name.clone(),
+            login_url: config.auth_login_url.clone(),
         },
     };
     let server = xl_http::server(listener, state).map_err(|err| RunError::Io(err.to_string()))?;
@@ -121,6 +124,30 @@ async fn serve(config: Config) -> Result<(), RunError> {
     store.close().await?;
     tracing::info!("shutdown complete");
     Ok(())
+}
+
+fn auth_config(config: &Config, jwt_secret: String) -> AuthConfig {
+    let provider = |client: &config::OAuthClient| OAuthProviderConfig {
+        client_id: client.client_id.clone(),
+        client_secret: client.client_secret.clone(),
+        authorize_url: client.authorize_url.clone(),
+        token_url: client.token_url.clone(),
+        api_url: client.api_url.clone(),
+    };
+    let mut auth = AuthConfig::new(jwt_secret);
+    auth.jwks_url = config.jwt_jwks_url.clone();
+    auth.issuer = config.jwt_issuer.clone();
+    auth.audience = config.jwt_audience.clone();
+    auth.allowed_domains = config.allowed_domains.clone();
+    auth.access_ttl = config.access_token_ttl;
+    auth.refresh_ttl = config.refresh_token_ttl;
+    auth.dev_login = config.auth_dev_login;
+    auth.oauth = OAuthConfig {
+        google: config.google.as_ref().map(provider),
+        github: config.github.as_ref().map(provider),
+        public_url: config.public_url.clone(),
+    };
+    auth
 }
 
 async fn migrate(config: &Config, command: MigrateCommand) -> Result<(), RunError> {
@@ -157,6 +184,8 @@ fn mint_token(config: &Config, args: &TokenArgs) -> Result<String, RunError> {
         config::parse_duration(&args.ttl).map_err(|reason| DomainError::invalid("ttl", reason))?;
     let mut claims = Claims::for_user(&email, &name, args.role, ttl);
     claims.org = args.org.clone();
+    claims.iss = config.jwt_issuer.clone();
+    claims.aud = config.jwt_audience.clone().map(serde_json::Value::String);
     let secret = secret::jwt_secret(config)?;
     JwtSigner::new(secret.as_bytes())
         .sign(&claims)

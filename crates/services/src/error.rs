@@ -1,7 +1,9 @@
 //! The one error type of the service layer; each variant says the HTTP status
 //! an adapter should give it.
 
-use xl_domain::DomainError;
+use xl_domain::{DomainError, FieldErrors};
+
+use crate::auth::AuthFailure;
 use xl_store::StoreError;
 
 /// Why a service call did not succeed.
@@ -12,7 +14,7 @@ pub enum ServiceError {
     Invalid(#[from] DomainError),
     /// The caller is not authenticated. Returns 401 Unauthorized.
     #[error("{0}")]
-    Unauthenticated(String),
+    Unauthenticated(AuthFailure),
     /// The caller may not do this. Returns 403 Forbidden.
     #[error("{0}")]
     Forbidden(String),
@@ -22,6 +24,10 @@ pub enum ServiceError {
     /// The request conflicts with existing state. Returns 409 Conflict.
     #[error("{0}")]
     Conflict(String),
+    /// Well-formed input that a rule refuses, such as a field the caller may
+    /// not set. Returns 422 Unprocessable Entity.
+    #[error("{0:?}")]
+    Unprocessable(FieldErrors),
     /// A dependency is down. Returns 503 Service Unavailable.
     #[error("{0}")]
     Unavailable(String),

@@ -7,10 +7,12 @@
 pub mod auth;
 mod error;
 pub mod health;
+pub mod users;
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use auth::{Auth, AuthConfig};
 pub use error::ServiceError;
 use xl_llm::ChatProvider;
 use xl_store::Store;
@@ -22,13 +24,17 @@ pub struct ServicesConfig {
     pub default_model: String,
     /// Whether user messages get an automatic assistant reply.
     pub auto_completion_enabled: bool,
+    /// Token issuing and checking.
+    pub auth: AuthConfig,
 }
 
 impl Default for ServicesConfig {
+    /// Defaults with a random JWT secret: suitable for tests and tools.
     fn default() -> Self {
         ServicesConfig {
             default_model: "gpt-4o".to_owned(),
             auto_completion_enabled: true,
+            auth: AuthConfig::new(auth::random_secret("test-secret-")),
         }
     }
 }
@@ -44,16 +50,36 @@ pub struct Services {
     pub config: ServicesConfig,
     /// When the process started serving.
     pub started_at: Instant,
+    /// Client for outbound HTTP (JWKS, OAuth providers).
+    pub http: reqwest::Client,
+    auth: Arc<Auth>,
 }
 
 impl Services {
     /// Bundles the parts.
     pub fn new(store: Store, llm: Arc<dyn ChatProvider>, config: ServicesConfig) -> Self {
+        let http = http_client();
+        let auth = Arc::new(Auth::new(config.auth.clone(), http.clone()));
         Services {
             store,
             llm,
             config,
             started_at: Instant::now(),
+            http,
+            auth,
         }
     }
+}
+
+/// An HTTP client for outbound calls, with rustls on the ring provider
+/// (installed once per process; the first installer wins).
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .build()
+        .unwrap_or_else(|err| {
+            tracing::error!(error = %err, "building the HTTP client failed; using defaults");
+            reqwest::Client::new()
+        })
 }

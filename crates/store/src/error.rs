@@ -11,6 +11,9 @@ pub enum StoreError {
     /// A row a statement depended on is gone. Returns 404 Not Found.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// A stored value does not parse as its domain type. Returns 500.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
     /// The database URL or options are unusable. Stops start-up.
     #[error("invalid database configuration: {0}")]
     Config(String),

@@ -8,6 +8,7 @@
 pub mod entity;
 mod error;
 mod migrate;
+pub mod repo;
 mod store;
 pub mod testing;
 

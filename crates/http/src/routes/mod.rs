@@ -3,7 +3,10 @@
 //! Routes are registered as resources so a known path with the wrong method
 //! answers 405 instead of falling through to 404.
 
+mod api_keys;
+pub mod auth;
 mod health;
+mod users;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -12,10 +15,14 @@ use crate::ApiError;
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/health").get(health::liveness))
+        .configure(users::configure_legacy)
         .service(
             web::scope("/api/v1")
                 .service(web::resource(["", "/"]).get(health::version))
-                .service(web::resource("/health").get(health::readiness)),
+                .service(web::resource("/health").get(health::readiness))
+                .configure(auth::configure)
+                .configure(api_keys::configure)
+                .configure(users::configure),
         );
 }
 

@@ -1,30 +1,35 @@
-//! JSON Web Tokens signed with the server's shared secret (HS256).
+//! The claims of an access token and HS256 signing with the server's secret.
 
 use std::time::Duration;
 
 use chrono::Utc;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use xl_domain::{Email, Role};
 
 use crate::ServiceError;
+use crate::auth::AuthFailure;
 
 /// The claims an access token carries.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Claims {
     /// The subject: a stable id of the user at the issuer.
     pub sub: String,
     /// The user's email address.
     pub email: String,
     /// The display name.
+    #[serde(default)]
     pub name: String,
     /// The email domain.
+    #[serde(default)]
     pub domain: String,
-    /// `USER` or `ADMIN`.
+    /// `USER` or `ADMIN` (any case; absent means USER).
+    #[serde(default = "default_role", deserialize_with = "lenient_role")]
     pub role: Role,
     /// Expiry, seconds since the epoch.
     pub exp: i64,
     /// Issue time, seconds since the epoch.
+    #[serde(default)]
     pub iat: i64,
     /// The organisation, when the issuer assigns one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -32,9 +37,27 @@ pub struct Claims {
     /// The issuer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
-    /// The audience.
+    /// The audience (a string or a list).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
+    pub aud: Option<serde_json::Value>,
+    /// The login session this token was issued for, when this server issued it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+}
+
+fn default_role() -> Role {
+    Role::User
+}
+
+fn lenient_role<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Role, D::Error> {
+    let raw = Option::<String>::deserialize(deserializer)?;
+    match raw {
+        None => Ok(Role::User),
+        Some(raw) => raw
+            .to_ascii_uppercase()
+            .parse()
+            .map_err(serde::de::Error::custom),
+    }
 }
 
 impl Claims {
@@ -53,11 +76,12 @@ impl Claims {
             org: None,
             iss: None,
             aud: None,
+            sid: None,
         }
     }
 }
 
-/// Signs and checks HS256 tokens with one shared secret.
+/// Signs HS256 tokens with one shared secret.
 #[derive(Clone)]
 pub struct JwtSigner {
     encoding: EncodingKey,
@@ -89,7 +113,8 @@ impl JwtSigner {
         )
     }
 
-    /// Verifies signature and expiry, returning the claims.
+    /// Verifies signature and expiry only (no issuer, audience or domain
+    /// rules): for tools that check tokens this signer made.
     pub fn verify(&self, token: &str) -> Result<Claims, ServiceError> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 30;
@@ -97,7 +122,7 @@ impl JwtSigner {
         validation.validate_aud = false;
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
             .map(|data| data.claims)
-            .map_err(|err| ServiceError::Unauthenticated(format!("invalid token: {err}")))
+            .map_err(|err| ServiceError::Unauthenticated(AuthFailure::from_jwt(err)))
     }
 }
 
@@ -121,12 +146,16 @@ mod tests {
     }
 
     #[test]
-    fn expired_tokens_are_refused() {
-        let signer = JwtSigner::new(b"0123456789abcdef0123456789abcdef");
-        let email = Email::parse("ada@example.com").unwrap();
-        let mut claims = Claims::for_user(&email, "Ada", Role::User, Duration::from_secs(60));
-        claims.exp = Utc::now().timestamp() - 3600;
-        let token = signer.sign(&claims).unwrap();
-        assert!(signer.verify(&token).is_err());
+    fn roles_are_read_leniently() {
+        let claims: Claims =
+            serde_json::from_str(r#"{"sub":"1","email":"a@b.co","role":"admin","exp":1}"#).unwrap();
+        assert_eq!(claims.role, Role::Admin);
+        let claims: Claims =
+            serde_json::from_str(r#"{"sub":"1","email":"a@b.co","exp":1}"#).unwrap();
+        assert_eq!(claims.role, Role::User);
+        assert!(
+            serde_json::from_str::<Claims>(r#"{"sub":"1","email":"a@b.co","role":"root","exp":1}"#)
+                .is_err()
+        );
     }
 }

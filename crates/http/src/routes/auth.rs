@@ -1,0 +1,204 @@
+//! Sign-in and sessions: dev login, refresh, logout, me, verify, sessions.
+
+use actix_web::cookie::time::Duration as CookieDuration;
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use xl_domain::SessionId;
+use xl_services::auth::sessions::{ClientInfo, DevLogin, TokenPair};
+
+use crate::auth::{Authenticated, BrowserAuthenticated, MaybeAuthenticated};
+use crate::{ApiError, AppState, Envelope};
+
+/// The cookie that carries the refresh token in browsers.
+pub const REFRESH_COOKIE: &str = "xl_refresh";
+/// The path the refresh cookie is sent to.
+const REFRESH_COOKIE_PATH: &str = "/api/v1/auth";
+
+/// Registers the routes under `/api/v1/auth`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/auth/login").post(login))
+        .service(web::resource("/auth/refresh").post(refresh))
+        .service(web::resource("/auth/logout").post(logout))
+        .service(web::resource("/auth/me").get(me))
+        .service(web::resource("/auth/verify").get(verify))
+        .service(web::resource("/auth/sessions").get(list_sessions))
+        .service(web::resource("/auth/sessions/{id}").delete(revoke_session));
+}
+
+/// The client's user agent and address, kept with a new session.
+pub fn client_info(req: &HttpRequest) -> ClientInfo {
+    ClientInfo {
+        user_agent: req
+            .headers()
+            .get(actix_web::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        ip: req.peer_addr().map(|addr| addr.ip().to_string()),
+    }
+}
+
+/// Whether cookies may be sent over plain HTTP: only for a local host.
+fn is_local(req: &HttpRequest) -> bool {
+    let info = req.connection_info();
+    let host = info.host().split(':').next().unwrap_or_default().to_owned();
+    matches!(host.as_str(), "localhost" | "127.0.0.1" | "[::1]")
+}
+
+/// A cookie with the attributes every auth cookie shares: HttpOnly,
+/// SameSite=Lax, Secure unless the server is addressed as localhost.
+pub fn auth_cookie<'a>(
+    req: &HttpRequest,
+    name: &'a str,
+    value: String,
+    path: &'a str,
+    max_age: u64,
+) -> Cookie<'a> {
+    let mut cookie = Cookie::build(name, value)
+        .path(path)
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(!is_local(req))
+        .finish();
+    cookie.set_max_age(CookieDuration::seconds(
+        i64::try_from(max_age).unwrap_or(i64::MAX),
+    ));
+    cookie
+}
+
+/// A response carrying the pair in the body and in the two cookies.
+pub fn session_response(req: &HttpRequest, state: &AppState, pair: TokenPair) -> HttpResponse {
+    let access = auth_cookie(
+        req,
+        &state.config.auth_cookie_name,
+        pair.access_token.clone(),
+        "/",
+        pair.expires_in,
+    );
+    let refresh = auth_cookie(
+        req,
+        REFRESH_COOKIE,
+        pair.refresh_token.clone(),
+        REFRESH_COOKIE_PATH,
+        pair.refresh_expires_in,
+    );
+    let mut response = Envelope::ok(pair);
+    let _ = response.add_cookie(&access);
+    let _ = response.add_cookie(&refresh);
+    response
+}
+
+async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<DevLogin>,
+) -> Result<HttpResponse, ApiError> {
+    let pair = state
+        .services
+        .dev_login(body.into_inner(), client_info(&req))
+        .await?;
+    Ok(session_response(&req, &state, pair))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefreshBody {
+    #[serde(default)]
+    refresh_token: Option<String>,
+}
+
+/// The refresh token from the body, else from the cookie.
+fn refresh_token(req: &HttpRequest, body: Option<web::Json<RefreshBody>>) -> Option<String> {
+    body.and_then(|b| b.into_inner().refresh_token)
+        .or_else(|| req.cookie(REFRESH_COOKIE).map(|c| c.value().to_owned()))
+        .filter(|token| !token.trim().is_empty())
+}
+
+async fn refresh(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: Option<web::Json<RefreshBody>>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(token) = refresh_token(&req, body) else {
+        return Err(ApiError::invalid_field(
+            "refresh_token",
+            "send it in the body or the xl_refresh cookie",
+        ));
+    };
+    let pair = state.services.refresh(&token, client_info(&req)).await?;
+    Ok(session_response(&req, &state, pair))
+}
+
+#[derive(Serialize)]
+struct LoggedOut {
+    logged_out: bool,
+}
+
+async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: MaybeAuthenticated,
+    body: Option<web::Json<RefreshBody>>,
+) -> Result<HttpResponse, ApiError> {
+    let token = refresh_token(&req, body);
+    state
+        .services
+        .logout(caller.0.as_ref(), token.as_deref())
+        .await?;
+    let mut response = Envelope::ok(LoggedOut { logged_out: true });
+    for (name, path) in [
+        (state.config.auth_cookie_name.as_str(), "/"),
+        (REFRESH_COOKIE, REFRESH_COOKIE_PATH),
+    ] {
+        let cookie = auth_cookie(&req, name, String::new(), path, 0);
+        let _ = response.add_cookie(&cookie);
+    }
+    Ok(response)
+}
+
+#[derive(Serialize)]
+struct Me {
+    user: xl_domain::users::User,
+    actor: xl_domain::Actor,
+}
+
+async fn me(
+    state: web::Data<AppState>,
+    caller: BrowserAuthenticated,
+) -> Result<HttpResponse, ApiError> {
+    let user = state.services.me(&caller.0).await?;
+    Ok(Envelope::ok(Me {
+        user,
+        actor: caller.0,
+    }))
+}
+
+#[derive(Serialize)]
+struct Verified {
+    valid: bool,
+    actor: xl_domain::Actor,
+}
+
+async fn verify(caller: Authenticated) -> HttpResponse {
+    Envelope::ok(Verified {
+        valid: true,
+        actor: caller.0,
+    })
+}
+
+async fn list_sessions(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    Ok(Envelope::ok(state.services.list_sessions(&caller.0).await?))
+}
+
+async fn revoke_session(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id: SessionId = id.parse()?;
+    state.services.revoke_session(&caller.0, id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,86 @@
+//! API keys for integrations: `xl_…` secrets shown once, stored as hashes,
+//! scoped to their user and org, revocable.
+
+use chrono::Utc;
+use garde::Validate;
+use serde::{Deserialize, Serialize};
+use xl_domain::{Actor, ApiKey, ApiKeyId, DomainError};
+use xl_store::StoreError;
+use xl_store::repo;
+use xl_store::repo::api_keys::NewKey;
+
+use super::{API_KEY_PREFIX, hash_secret, random_secret};
+use crate::{ServiceError, Services};
+
+/// Input that creates a key.
+#[derive(Clone, Debug, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct NewApiKey {
+    /// A label to recognise the key by.
+    #[garde(length(chars, min = 1, max = 100))]
+    pub name: String,
+    /// Days until the key stops working; never when absent.
+    #[garde(inner(range(min = 1, max = 3650)))]
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
+}
+
+/// A new key, with its secret (shown this once).
+#[derive(Clone, Debug, Serialize)]
+pub struct CreatedApiKey {
+    /// The key's record.
+    #[serde(flatten)]
+    pub key: ApiKey,
+    /// The secret to send as `Authorization: Bearer xl_…`.
+    pub secret: String,
+}
+
+impl Services {
+    /// Creates a key for the caller.
+    pub async fn create_api_key(
+        &self,
+        actor: &Actor,
+        input: NewApiKey,
+    ) -> Result<CreatedApiKey, ServiceError> {
+        input.validate().map_err(DomainError::from)?;
+        let secret = random_secret(API_KEY_PREFIX);
+        let prefix: String = secret.chars().take(API_KEY_PREFIX.len() + 6).collect();
+        let expires_at = input
+            .expires_in_days
+            .map(|days| Utc::now() + chrono::TimeDelta::days(i64::from(days)));
+        let tx = self.store.begin_write().await?;
+        let key = repo::api_keys::insert(
+            &tx,
+            NewKey {
+                user_id: actor.user_id,
+                org_id: actor.org_id,
+                name: input.name.trim().to_owned(),
+                prefix,
+                key_hash: hash_secret(&secret),
+                expires_at,
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(CreatedApiKey { key, secret })
+    }
+
+    /// The caller's keys.
+    pub async fn list_api_keys(&self, actor: &Actor) -> Result<Vec<ApiKey>, ServiceError> {
+        Ok(repo::api_keys::list_for_user(self.store.reader(), actor.user_id).await?)
+    }
+
+    /// Revokes a key of the caller's (or, for an admin, of anyone in the org).
+    pub async fn revoke_api_key(&self, actor: &Actor, id: ApiKeyId) -> Result<(), ServiceError> {
+        let tx = self.store.begin_write().await?;
+        let Some(key) = repo::api_keys::find(&tx, actor.org_id, id).await? else {
+            return Err(ServiceError::NotFound("api key"));
+        };
+        if key.user_id != actor.user_id && !actor.is_admin() {
+            return Err(ServiceError::NotFound("api key"));
+        }
+        repo::api_keys::revoke(&tx, id).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(())
+    }
+}

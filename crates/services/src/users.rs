@@ -1,0 +1,134 @@
+//! Users within an org: who may see, create, change and delete whom.
+//!
+//! Everything is scoped to the caller's org; a user of another org does not
+//! exist as far as the caller can tell (404, never 403).
+
+use garde::Validate;
+use xl_domain::users::{NewUser, User, UserFilter, UserUpdate};
+use xl_domain::{Actor, DomainError, Email, FieldErrors, Page, PageRequest, Role, UserId};
+use xl_store::StoreError;
+use xl_store::repo;
+use xl_store::repo::users::{NewUserRow, UserChanges};
+
+use crate::{ServiceError, Services};
+
+fn require_admin(actor: &Actor) -> Result<(), ServiceError> {
+    if actor.is_admin() {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden(
+            "this requires the ADMIN role".into(),
+        ))
+    }
+}
+
+impl Services {
+    /// The caller's own profile.
+    pub async fn me(&self, actor: &Actor) -> Result<User, ServiceError> {
+        repo::users::find(self.store.reader(), actor.org_id, actor.user_id)
+            .await?
+            .ok_or(ServiceError::NotFound("user"))
+    }
+
+    /// A user of the caller's org.
+    pub async fn get_user(&self, actor: &Actor, id: UserId) -> Result<User, ServiceError> {
+        repo::users::find(self.store.reader(), actor.org_id, id)
+            .await?
+            .ok_or(ServiceError::NotFound("user"))
+    }
+
+    /// The org's users (administrators only).
+    pub async fn list_users(
+        &self,
+        actor: &Actor,
+        filter: &UserFilter,
+        page: &PageRequest,
+    ) -> Result<Page<User>, ServiceError> {
+        require_admin(actor)?;
+        Ok(repo::users::list(self.store.reader(), actor.org_id, filter, page).await?)
+    }
+
+    /// Adds a user to the caller's org (administrators only).
+    pub async fn create_user(&self, actor: &Actor, input: NewUser) -> Result<User, ServiceError> {
+        require_admin(actor)?;
+        input.validate().map_err(DomainError::from)?;
+        let email = Email::parse(&input.email)?;
+        let tx = self.store.begin_write().await?;
+        let user = repo::users::insert(
+            &tx,
+            NewUserRow {
+                org_id: actor.org_id,
+                subject: None,
+                email,
+                name: input.name.trim().to_owned(),
+                role: input.role.unwrap_or(Role::User),
+                avatar_url: input.avatar_url,
+            },
+        )
+        .await
+        .map_err(ServiceError::on_unique(
+            "a user with this email already exists",
+        ))?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(user)
+    }
+
+    /// Changes a user: anyone may change their own profile fields; an admin
+    /// may change anyone in the org, role included. A non-admin sending
+    /// `role` is refused with 422 naming the field.
+    pub async fn update_user(
+        &self,
+        actor: &Actor,
+        id: UserId,
+        input: UserUpdate,
+    ) -> Result<User, ServiceError> {
+        input.validate().map_err(DomainError::from)?;
+        let tx = self.store.begin_write().await?;
+        let Some(target) = repo::users::find(&tx, actor.org_id, id).await? else {
+            return Err(ServiceError::NotFound("user"));
+        };
+        if target.id != actor.user_id && !actor.is_admin() {
+            return Err(ServiceError::Forbidden(
+                "you may change only your own profile".into(),
+            ));
+        }
+        if input.role.is_some() && !actor.is_admin() {
+            let mut errors = FieldErrors::new();
+            errors.add("role", "only an administrator may set the role");
+            return Err(ServiceError::Unprocessable(errors));
+        }
+        if input.role == Some(Role::User)
+            && target.role == Role::Admin
+            && repo::users::count_admins(&tx, actor.org_id).await? <= 1
+        {
+            return Err(ServiceError::Conflict(
+                "the organisation's last administrator cannot be demoted".into(),
+            ));
+        }
+        let changes = UserChanges {
+            name: input.name.map(|name| name.trim().to_owned()),
+            avatar_url: input.avatar_url,
+            role: input.role,
+        };
+        let user = repo::users::update(&tx, actor.org_id, id, changes)
+            .await?
+            .ok_or(ServiceError::NotFound("user"))?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(user)
+    }
+
+    /// Removes a user of the org and everything they own (administrators
+    /// only; not oneself).
+    pub async fn delete_user(&self, actor: &Actor, id: UserId) -> Result<(), ServiceError> {
+        require_admin(actor)?;
+        if id == actor.user_id {
+            return Err(ServiceError::Conflict("you cannot delete yourself".into()));
+        }
+        let tx = self.store.begin_write().await?;
+        if !repo::users::delete(&tx, actor.org_id, id).await? {
+            return Err(ServiceError::NotFound("user"));
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(())
+    }
+}
