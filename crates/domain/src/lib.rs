@@ -9,7 +9,9 @@ pub mod email;
 pub mod error;
 pub mod ids;
 pub mod kinds;
+pub mod messages;
 pub mod page;
+pub mod threads;
 pub mod users;
 
 pub use auth::{Actor, ApiKey, Credential, Org, Session};
@@ -17,4 +19,5 @@ pub use email::Email;
 pub use error::{DomainError, FieldErrors};
 pub use ids::*;
 pub use kinds::{ArtifactKind, MessageRole, MessageStatus, Role};
+pub use messages::Message;
 pub use page::{Cursor, Order, Page, PageRequest};

@@ -263,7 +263,7 @@ impl From<JsonPayloadError> for ApiError {
 
 /// Tells malformed JSON (400) from well-formed JSON of the wrong shape (422),
 /// naming the field when serde names it.
-fn json_error(err: &serde_json::Error) -> ApiError {
+pub(crate) fn json_error(err: &serde_json::Error) -> ApiError {
     let message = err.to_string();
     if err.is_syntax() || err.is_eof() {
         return ApiError::BadRequest {

@@ -5,9 +5,11 @@
 //! the envelope; every failure becomes an RFC 7807 problem.
 
 pub mod auth;
+mod body;
 mod correlation;
 mod envelope;
 mod error;
+pub mod idempotency;
 mod routes;
 
 use std::net::TcpListener;

@@ -102,6 +102,8 @@ pub struct Config {
     pub workers: Option<usize>,
     /// `XL_SHUTDOWN_TIMEOUT`: grace period for in-flight requests at shutdown.
     pub shutdown_timeout: Duration,
+    /// `XL_THREAD_RETENTION`: how long a deleted thread can be restored.
+    pub thread_retention: Duration,
 }
 
 /// One OAuth provider's registration and endpoints.
@@ -160,6 +162,7 @@ pub const SETTINGS: &[&str] = &[
     "XL_LOG",
     "XL_WORKERS",
     "XL_SHUTDOWN_TIMEOUT",
+    "XL_THREAD_RETENTION",
 ];
 
 /// Raw setting values, before parsing.
@@ -416,6 +419,11 @@ impl Config {
             Some(raw) => parse_duration(raw)
                 .map_err(|reason| ConfigError::new("XL_SHUTDOWN_TIMEOUT", reason))?,
         };
+        let thread_retention = parse_ttl(
+            sources,
+            "XL_THREAD_RETENTION",
+            Duration::from_secs(30 * 86_400),
+        )?;
         Ok(Config {
             bind,
             data_dir,
@@ -447,6 +455,7 @@ impl Config {
             log_filter,
             workers,
             shutdown_timeout,
+            thread_retention,
         })
     }
 }
@@ -633,8 +642,6 @@ mod tests {
             ("ACCESS_TOKEN_TTL", "0"),
             ("REFRESH_TOKEN_TTL", "a month"),
             ("XL_PUBLIC_URL", "example.com"),
-            ("GOOGLE_CLIENT_SECRET", "s3cret"),
-            ("GITHUB_CLIENT_ID", "only-the-id"),
         ];
         for (name, value) in cases {
             let err = load(&[(name, value)]).unwrap_err();
@@ -642,6 +649,16 @@ mod tests {
             assert!(err.to_string().starts_with(&format!("invalid {name}: ")));
             assert!(!err.to_string().contains('\n'), "one line: {err}");
         }
+        // A secret without its client id names the missing id.
+        let err = load(&[("GOOGLE_CLIENT_SECRET", "s3cret")]).unwrap_err();
+        assert_eq!(err.name, "GOOGLE_CLIENT_ID");
+        let err = load(&[
+            ("GOOGLE_CLIENT_ID", "id"),
+            ("GOOGLE_CLIENT_SECRET", "s3cret"),
+            ("GOOGLE_TOKEN_URL", "not-a-url"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.name, "GOOGLE_TOKEN_URL");
     }
 
     #[test]

@@ -98,6 +98,7 @@ async fn serve(config: Config) -> Result<(), RunError> {
             default_model: config.default_ai_model.clone(),
             auto_completion_enabled: config.auto_completion_enabled,
             auth: auth_config(&config, jwt_secret),
+            thread_retention: config.thread_retention,
         },
     );
     let listener = TcpListener::bind(config.bind)

@@ -174,7 +174,7 @@ fn serve_answers_and_shuts_down_cleanly_on_sigterm() {
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let health: serde_json::Value = runtime.block_on(async {
-        let client = reqwest::Client::new();
+        let client = xl_services::http_client();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(response) = client.get(format!("http://{bind}/health")).send().await {

@@ -7,6 +7,10 @@
 pub mod auth;
 mod error;
 pub mod health;
+pub mod idempotency;
+pub mod messages;
+pub mod preferences;
+pub mod threads;
 pub mod users;
 
 use std::sync::Arc;
@@ -26,6 +30,8 @@ pub struct ServicesConfig {
     pub auto_completion_enabled: bool,
     /// Token issuing and checking.
     pub auth: AuthConfig,
+    /// How long a deleted thread can be restored before it is purged.
+    pub thread_retention: std::time::Duration,
 }
 
 impl Default for ServicesConfig {
@@ -35,6 +41,7 @@ impl Default for ServicesConfig {
             default_model: "gpt-4o".to_owned(),
             auto_completion_enabled: true,
             auth: AuthConfig::new(auth::random_secret("test-secret-")),
+            thread_retention: std::time::Duration::from_secs(30 * 86_400),
         }
     }
 }

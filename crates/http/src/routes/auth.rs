@@ -66,8 +66,13 @@ pub fn auth_cookie<'a>(
     cookie
 }
 
-/// A response carrying the pair in the body and in the two cookies.
-pub fn session_response(req: &HttpRequest, state: &AppState, pair: TokenPair) -> HttpResponse {
+/// The access and refresh cookies of a pair, for any response that signs
+/// someone in.
+pub fn session_cookies<'a>(
+    req: &HttpRequest,
+    state: &'a AppState,
+    pair: &TokenPair,
+) -> [Cookie<'a>; 2] {
     let access = auth_cookie(
         req,
         &state.config.auth_cookie_name,
@@ -82,9 +87,16 @@ pub fn session_response(req: &HttpRequest, state: &AppState, pair: TokenPair) ->
         REFRESH_COOKIE_PATH,
         pair.refresh_expires_in,
     );
+    [access, refresh]
+}
+
+/// A response carrying the pair in the body and in the two cookies.
+pub fn session_response(req: &HttpRequest, state: &AppState, pair: TokenPair) -> HttpResponse {
+    let cookies = session_cookies(req, state, &pair);
     let mut response = Envelope::ok(pair);
-    let _ = response.add_cookie(&access);
-    let _ = response.add_cookie(&refresh);
+    for cookie in &cookies {
+        let _ = response.add_cookie(cookie);
+    }
     response
 }
 

@@ -6,6 +6,10 @@
 mod api_keys;
 pub mod auth;
 mod health;
+mod messages;
+mod oauth;
+mod preferences;
+mod threads;
 mod users;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -21,8 +25,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(web::resource(["", "/"]).get(health::version))
                 .service(web::resource("/health").get(health::readiness))
                 .configure(auth::configure)
+                .configure(oauth::configure)
                 .configure(api_keys::configure)
-                .configure(users::configure),
+                .configure(preferences::configure)
+                .configure(users::configure)
+                .configure(threads::configure)
+                .configure(messages::configure),
         );
 }
 

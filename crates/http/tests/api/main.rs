@@ -2,5 +2,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod auth;
 mod helpers;
+mod oauth;
+mod preferences;
+mod users;
 mod wire;

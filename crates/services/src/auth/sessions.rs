@@ -170,11 +170,10 @@ impl Services {
         if let Some(session) = actor.and_then(Actor::session) {
             repo::sessions::revoke_family(&tx, session, "logout").await?;
         }
-        if let Some(token) = refresh_token {
-            if let Some(row) = repo::sessions::find_by_hash(&tx, &hash_secret(token.trim())).await?
-            {
-                repo::sessions::revoke_family(&tx, row.family, "logout").await?;
-            }
+        if let Some(token) = refresh_token
+            && let Some(row) = repo::sessions::find_by_hash(&tx, &hash_secret(token.trim())).await?
+        {
+            repo::sessions::revoke_family(&tx, row.family, "logout").await?;
         }
         tx.commit().await.map_err(StoreError::from)?;
         Ok(())

@@ -26,7 +26,9 @@ pub struct Claims {
     /// `USER` or `ADMIN` (any case; absent means USER).
     #[serde(default = "default_role", deserialize_with = "lenient_role")]
     pub role: Role,
-    /// Expiry, seconds since the epoch.
+    /// Expiry, seconds since the epoch. (Absent only in a token that
+    /// verification refuses; the default lets that refusal name the claim.)
+    #[serde(default)]
     pub exp: i64,
     /// Issue time, seconds since the epoch.
     #[serde(default)]

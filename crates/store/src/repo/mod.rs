@@ -5,9 +5,12 @@
 //! callers (the services) decide which org and user the caller may touch.
 
 pub mod api_keys;
+pub mod idempotency;
+pub mod messages;
 pub mod orgs;
 pub mod preferences;
 pub mod sessions;
+pub mod threads;
 pub mod users;
 
 use xl_domain::{Cursor, Order, PageRequest};

@@ -1,0 +1,29 @@
+//! JSON bodies read as bytes, for handlers that need the raw body too
+//! (idempotency fingerprints), with the same errors as `web::Json`.
+
+use actix_web::HttpRequest;
+use actix_web::http::header::CONTENT_TYPE;
+use serde::de::DeserializeOwned;
+
+use crate::ApiError;
+use crate::error::json_error;
+
+/// Parses a JSON body, refusing other content types (415) and naming the
+/// field of a well-formed body of the wrong shape (422).
+pub fn parse_json<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Result<T, ApiError> {
+    let is_json = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            let ct = ct.to_ascii_lowercase();
+            ct.starts_with("application/json")
+                || (ct.starts_with("application/") && ct.contains("+json"))
+        });
+    if !is_json {
+        return Err(ApiError::UnsupportedMediaType(
+            "the body must be JSON sent with Content-Type: application/json".into(),
+        ));
+    }
+    serde_json::from_slice(body).map_err(|err| json_error(&err))
+}

@@ -1,0 +1,150 @@
+//! Sign-in with Google and GitHub: the redirect to the provider and the
+//! callback that opens a session. The flow itself lives in
+//! `xl_services::auth::oauth`; this module moves its state in and out of the
+//! `xl_oauth` cookie.
+
+use actix_web::http::header::{CACHE_CONTROL, LOCATION};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use serde::Deserialize;
+use xl_services::auth::oauth::{OAuthCallback, Provider, STATE_TTL};
+
+use super::auth::{auth_cookie, client_info, session_cookies};
+use crate::{ApiError, AppState};
+
+/// The cookie that carries the signed state from the start to the callback.
+pub const OAUTH_COOKIE: &str = "xl_oauth";
+/// Only the callbacks need the state cookie.
+const OAUTH_COOKIE_PATH: &str = "/api/v1/auth";
+
+/// Registers the routes under `/api/v1/auth/{google,github}`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/auth/google").get(start_google))
+        .service(web::resource("/auth/google/callback").get(callback_google))
+        .service(web::resource("/auth/github").get(start_github))
+        .service(web::resource("/auth/github/callback").get(callback_github));
+}
+
+#[derive(Debug, Deserialize)]
+struct StartQuery {
+    #[serde(default)]
+    return_to: Option<String>,
+}
+
+/// Providers add parameters of their own (`scope`, `authuser`, `iss`…), so
+/// unknown fields are allowed here.
+#[derive(Debug, Deserialize)]
+struct CallbackQuery {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+async fn start_google(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<StartQuery>,
+) -> Result<HttpResponse, ApiError> {
+    start(Provider::Google, &req, &state, query.into_inner())
+}
+
+async fn start_github(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<StartQuery>,
+) -> Result<HttpResponse, ApiError> {
+    start(Provider::GitHub, &req, &state, query.into_inner())
+}
+
+async fn callback_google(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<CallbackQuery>,
+) -> HttpResponse {
+    callback(Provider::Google, &req, &state, query.into_inner()).await
+}
+
+async fn callback_github(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<CallbackQuery>,
+) -> HttpResponse {
+    callback(Provider::GitHub, &req, &state, query.into_inner()).await
+}
+
+/// `scheme://host` as the client addressed us, for redirect URIs when no
+/// public URL is configured.
+fn request_origin(req: &HttpRequest) -> String {
+    let info = req.connection_info();
+    format!("{}://{}", info.scheme(), info.host())
+}
+
+/// A 302 that no cache may keep: each one carries a one-time state.
+fn redirect(location: &str) -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header((LOCATION, location))
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+fn start(
+    provider: Provider,
+    req: &HttpRequest,
+    state: &AppState,
+    query: StartQuery,
+) -> Result<HttpResponse, ApiError> {
+    let started =
+        state
+            .services
+            .oauth_start(provider, &request_origin(req), query.return_to.as_deref())?;
+    let cookie = auth_cookie(
+        req,
+        OAUTH_COOKIE,
+        started.state_cookie,
+        OAUTH_COOKIE_PATH,
+        STATE_TTL.as_secs(),
+    );
+    let mut response = redirect(&started.authorize_url);
+    let _ = response.add_cookie(&cookie);
+    Ok(response)
+}
+
+/// Signs in and redirects to the page the sign-in started from. Success or
+/// not, the state cookie is cleared: a state is good for one attempt.
+async fn callback(
+    provider: Provider,
+    req: &HttpRequest,
+    state: &AppState,
+    query: CallbackQuery,
+) -> HttpResponse {
+    let state_cookie = req.cookie(OAUTH_COOKIE);
+    let result = state
+        .services
+        .oauth_callback(
+            provider,
+            &request_origin(req),
+            OAuthCallback {
+                code: query.code,
+                state: query.state,
+                error: query.error,
+            },
+            state_cookie.as_ref().map(|cookie| cookie.value()),
+            client_info(req),
+        )
+        .await;
+    let mut response = match result {
+        Ok(signed_in) => {
+            let mut response = redirect(&signed_in.return_to);
+            for cookie in &session_cookies(req, state, &signed_in.tokens) {
+                let _ = response.add_cookie(cookie);
+            }
+            response
+        }
+        Err(err) => ApiError::from(err).error_response(),
+    };
+    let cleared = auth_cookie(req, OAUTH_COOKIE, String::new(), OAUTH_COOKIE_PATH, 0);
+    let _ = response.add_cookie(&cleared);
+    response
+}

@@ -1,0 +1,255 @@
+//! Messages in threads: posting (with the thread's current branch moving to
+//! the new message), reading a branch or the whole tree, editing with
+//! history, and deleting as tombstones.
+
+use xl_domain::messages::{Branch, MessageUpdate, NewMessage, Revision};
+use xl_domain::threads::auto_title;
+use xl_domain::{
+    Actor, DomainError, Message, MessageId, MessageRole, MessageStatus, Page, PageRequest, ThreadId,
+};
+use xl_store::repo::messages::{Gate, NewMessageRow};
+use xl_store::{StoreError, Tx, repo};
+
+use crate::threads::Access;
+use crate::{ServiceError, Services};
+
+/// Checks a gate against the access wanted; a thread the caller may not
+/// see is not found.
+pub(crate) fn admit(
+    actor: &Actor,
+    gate: Option<Gate>,
+    access: Access,
+) -> Result<Gate, ServiceError> {
+    let gate = gate
+        .filter(|g| !g.deleted)
+        .ok_or(ServiceError::NotFound("thread"))?;
+    if gate.member.is_none() && !actor.is_admin() {
+        return Err(ServiceError::NotFound("thread"));
+    }
+    if access == Access::Manage && gate.owner_id != actor.user_id && !actor.is_admin() {
+        return Err(ServiceError::Forbidden(
+            "only the thread's owner or an administrator may do this".into(),
+        ));
+    }
+    Ok(gate)
+}
+
+impl Services {
+    pub(crate) async fn gate_in_tx(
+        &self,
+        tx: &Tx,
+        actor: &Actor,
+        thread: ThreadId,
+        access: Access,
+    ) -> Result<Gate, ServiceError> {
+        admit(
+            actor,
+            repo::messages::gate(tx, actor.org_id, actor.user_id, thread).await?,
+            access,
+        )
+    }
+
+    /// Posts a message. People post as USER; administrators and integrations
+    /// may also post ASSISTANT or SYSTEM messages. The parent defaults to the
+    /// thread's current leaf, and the new message becomes the leaf. A thread
+    /// without a title takes one from its first user message.
+    pub async fn post_message(
+        &self,
+        actor: &Actor,
+        thread: ThreadId,
+        input: NewMessage,
+    ) -> Result<Message, ServiceError> {
+        input.check()?;
+        let role = input.role.unwrap_or(MessageRole::User);
+        if role != MessageRole::User && !actor.is_admin() {
+            return Err(ServiceError::Invalid(DomainError::invalid(
+                "role",
+                "you may post only USER messages",
+            )));
+        }
+        let attachments = input.attachments.clone().unwrap_or_default();
+        let tx = self.store.begin_write().await?;
+        let gate = self.gate_in_tx(&tx, actor, thread, Access::Write).await?;
+        let parent = match input.parent_id {
+            Some(parent) => {
+                if repo::messages::find_in_thread(&tx, thread, parent)
+                    .await?
+                    .is_none()
+                {
+                    return Err(ServiceError::Invalid(DomainError::invalid(
+                        "parent_id",
+                        "is not a message of this thread",
+                    )));
+                }
+                Some(parent)
+            }
+            None => gate.current_leaf,
+        };
+        if !attachments.is_empty() {
+            let found = repo::messages::count_files(&tx, actor.org_id, &attachments).await?;
+            if found != attachments.len() as u64 {
+                return Err(ServiceError::Invalid(DomainError::invalid(
+                    "attachments",
+                    "every file must exist in your organisation",
+                )));
+            }
+        }
+        let content = input.content.unwrap_or_default();
+        let title_source = if content.trim().is_empty() {
+            input
+                .blocks
+                .as_ref()
+                .map(xl_domain::messages::blocks_text)
+                .unwrap_or_default()
+        } else {
+            content.clone()
+        };
+        let message = repo::messages::insert(
+            &tx,
+            NewMessageRow {
+                id: MessageId::new(),
+                thread_id: thread,
+                org_id: actor.org_id,
+                parent_id: parent,
+                user_id: Some(actor.user_id),
+                role,
+                content,
+                blocks: input.blocks,
+                metadata: input.metadata,
+                status: MessageStatus::Complete,
+                model: None,
+                attachments,
+            },
+        )
+        .await?;
+        if role == MessageRole::User
+            && let Some(title) = auto_title(&title_source)
+        {
+            repo::threads::set_title_if_empty(&tx, thread, &title).await?;
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(message)
+    }
+
+    /// A page of the thread's messages: the current branch (newest first by
+    /// default) or every message.
+    pub async fn list_messages(
+        &self,
+        actor: &Actor,
+        thread: ThreadId,
+        branch: Branch,
+        page: &PageRequest,
+    ) -> Result<Page<Message>, ServiceError> {
+        let db = self.store.reader();
+        let gate = admit(
+            actor,
+            repo::messages::gate(db, actor.org_id, actor.user_id, thread).await?,
+            Access::Read,
+        )?;
+        Ok(match branch {
+            Branch::Current => {
+                repo::messages::list_branch(db, thread, gate.current_leaf, page).await?
+            }
+            Branch::All => repo::messages::list_all(db, thread, page).await?,
+        })
+    }
+
+    /// A message the caller may read.
+    pub async fn get_message(&self, actor: &Actor, id: MessageId) -> Result<Message, ServiceError> {
+        let db = self.store.reader();
+        let message = repo::messages::find(db, actor.org_id, id)
+            .await?
+            .ok_or(ServiceError::NotFound("message"))?;
+        admit(
+            actor,
+            repo::messages::gate(db, actor.org_id, actor.user_id, message.thread_id).await?,
+            Access::Read,
+        )
+        .map_err(|_| ServiceError::NotFound("message"))?;
+        Ok(message)
+    }
+
+    /// Finds a message for a change by its author (or an org admin).
+    async fn message_for_change(
+        &self,
+        tx: &Tx,
+        actor: &Actor,
+        id: MessageId,
+    ) -> Result<Message, ServiceError> {
+        let message = repo::messages::find(tx, actor.org_id, id)
+            .await?
+            .ok_or(ServiceError::NotFound("message"))?;
+        admit(
+            actor,
+            repo::messages::gate(tx, actor.org_id, actor.user_id, message.thread_id).await?,
+            Access::Read,
+        )
+        .map_err(|_| ServiceError::NotFound("message"))?;
+        if message.user_id != Some(actor.user_id) && !actor.is_admin() {
+            return Err(ServiceError::Forbidden(
+                "only the author or an administrator may change a message".into(),
+            ));
+        }
+        if message.deleted_at.is_some() {
+            return Err(ServiceError::Conflict(
+                "the message has been deleted".into(),
+            ));
+        }
+        Ok(message)
+    }
+
+    /// Edits a message (author or admin), keeping the previous version.
+    pub async fn edit_message(
+        &self,
+        actor: &Actor,
+        id: MessageId,
+        input: MessageUpdate,
+    ) -> Result<Message, ServiceError> {
+        input.check()?;
+        let tx = self.store.begin_write().await?;
+        let message = self.message_for_change(&tx, actor, id).await?;
+        let content_after = input.content.as_deref().unwrap_or(&message.content);
+        let blocks_after = match &input.blocks {
+            Some(blocks) => blocks.as_ref(),
+            None => message.blocks.as_ref(),
+        };
+        if content_after.trim().is_empty()
+            && blocks_after.is_none_or(|b| b.as_array().is_none_or(Vec::is_empty))
+        {
+            return Err(ServiceError::Invalid(DomainError::invalid(
+                "content",
+                "a message needs content or blocks",
+            )));
+        }
+        let edited = repo::messages::edit(
+            &tx,
+            id,
+            actor.user_id,
+            input.content,
+            input.blocks,
+            input.metadata,
+        )
+        .await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(edited)
+    }
+
+    /// Deletes a message (author or admin): a tombstone stays so the tree is whole.
+    pub async fn delete_message(&self, actor: &Actor, id: MessageId) -> Result<(), ServiceError> {
+        let tx = self.store.begin_write().await?;
+        self.message_for_change(&tx, actor, id).await?;
+        repo::messages::tombstone(&tx, id).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    /// The stored versions of a message the caller may read, newest first.
+    pub async fn message_revisions(
+        &self,
+        actor: &Actor,
+        id: MessageId,
+    ) -> Result<Vec<Revision>, ServiceError> {
+        self.get_message(actor, id).await?;
+        Ok(repo::messages::revisions(self.store.reader(), id).await?)
+    }
+}

@@ -1,0 +1,280 @@
+//! Threads: who may see and change them, and their life from creation to
+//! soft deletion, restore and purge.
+//!
+//! Access: a thread is visible to its members and to administrators of its
+//! org; settings, deletion and membership are for its owner and org admins.
+//! A thread the caller may not see is reported as not found, never as
+//! forbidden, so ids do not leak across users or orgs.
+
+use chrono::{TimeDelta, Utc};
+use garde::Validate;
+use xl_domain::threads::{
+    Member, MemberRole, NewThread, Thread, ThreadFilter, ThreadUpdate, normalize_tags,
+    validate_metadata,
+};
+use xl_domain::{Actor, DomainError, Page, PageRequest, ThreadId, UserId};
+use xl_store::repo;
+use xl_store::repo::threads::{NewThreadRow, ThreadAccess, ThreadChanges};
+use xl_store::{StoreError, Tx};
+
+use crate::{ServiceError, Services};
+
+/// What the caller wants to do with a thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Read it and what is in it.
+    Read,
+    /// Post and react in it.
+    Write,
+    /// Change its settings, members, or delete it.
+    Manage,
+}
+
+/// Checks a caller's access to a thread and returns it. Deleted threads are
+/// visible only to `Manage` callers asking with `include_deleted`.
+pub(crate) fn authorize(
+    actor: &Actor,
+    found: Option<ThreadAccess>,
+    access: Access,
+    include_deleted: bool,
+) -> Result<Thread, ServiceError> {
+    let not_found = || ServiceError::NotFound("thread");
+    let Some(ThreadAccess { thread, member }) = found else {
+        return Err(not_found());
+    };
+    if thread.org_id != actor.org_id {
+        return Err(not_found());
+    }
+    if thread.deleted_at.is_some() && !include_deleted {
+        return Err(not_found());
+    }
+    let visible = member.is_some() || actor.is_admin();
+    if !visible {
+        return Err(not_found());
+    }
+    if access == Access::Manage && member != Some(MemberRole::Owner) && !actor.is_admin() {
+        return Err(ServiceError::Forbidden(
+            "only the thread's owner or an administrator may do this".into(),
+        ));
+    }
+    Ok(thread)
+}
+
+impl Services {
+    /// The thread, if the caller may access it in this way (reads on the read pool).
+    pub async fn thread_for(
+        &self,
+        actor: &Actor,
+        id: ThreadId,
+        access: Access,
+    ) -> Result<Thread, ServiceError> {
+        let found =
+            repo::threads::access(self.store.reader(), actor.org_id, actor.user_id, id).await?;
+        authorize(actor, found, access, false)
+    }
+
+    /// The same check inside a write transaction.
+    pub(crate) async fn thread_in_tx(
+        &self,
+        tx: &Tx,
+        actor: &Actor,
+        id: ThreadId,
+        access: Access,
+    ) -> Result<Thread, ServiceError> {
+        let found = repo::threads::access(tx, actor.org_id, actor.user_id, id).await?;
+        authorize(actor, found, access, false)
+    }
+
+    /// Creates a thread owned by the caller.
+    pub async fn create_thread(
+        &self,
+        actor: &Actor,
+        input: NewThread,
+    ) -> Result<Thread, ServiceError> {
+        input.validate().map_err(DomainError::from)?;
+        let metadata = match input.metadata {
+            Some(value) => {
+                validate_metadata("metadata", &value)?;
+                value
+            }
+            None => serde_json::json!({}),
+        };
+        let tags = normalize_tags(input.tags.as_deref().unwrap_or_default())?;
+        let tx = self.store.begin_write().await?;
+        let thread = repo::threads::insert(
+            &tx,
+            NewThreadRow {
+                org_id: actor.org_id,
+                owner_id: actor.user_id,
+                title: trimmed(input.title),
+                description: input.description,
+                system_prompt: input.system_prompt,
+                model: trimmed(input.model),
+                metadata,
+                auto_reply: input.auto_reply.unwrap_or(true),
+                pinned: input.pinned.unwrap_or(false),
+                tags,
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(thread)
+    }
+
+    /// A thread the caller may read.
+    pub async fn get_thread(&self, actor: &Actor, id: ThreadId) -> Result<Thread, ServiceError> {
+        self.thread_for(actor, id, Access::Read).await
+    }
+
+    /// The threads the caller is a member of.
+    pub async fn list_threads(
+        &self,
+        actor: &Actor,
+        filter: &ThreadFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Thread>, ServiceError> {
+        Ok(repo::threads::list_for_member(
+            self.store.reader(),
+            actor.org_id,
+            actor.user_id,
+            filter,
+            page,
+        )
+        .await?)
+    }
+
+    /// Changes a thread's settings (owner or admin).
+    pub async fn update_thread(
+        &self,
+        actor: &Actor,
+        id: ThreadId,
+        input: ThreadUpdate,
+    ) -> Result<Thread, ServiceError> {
+        input.validate().map_err(DomainError::from)?;
+        if let Some(metadata) = &input.metadata {
+            validate_metadata("metadata", metadata)?;
+        }
+        let tags = input.tags.as_deref().map(normalize_tags).transpose()?;
+        let tx = self.store.begin_write().await?;
+        self.thread_in_tx(&tx, actor, id, Access::Manage).await?;
+        repo::threads::update(
+            &tx,
+            id,
+            ThreadChanges {
+                title: input.title.map(trimmed),
+                description: input.description,
+                metadata: input.metadata,
+                system_prompt: input.system_prompt,
+                model: input.model.map(trimmed),
+                auto_reply: input.auto_reply,
+                pinned: input.pinned,
+                archived: input.archived,
+                tags,
+            },
+        )
+        .await?;
+        let thread = self.thread_in_tx(&tx, actor, id, Access::Read).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(thread)
+    }
+
+    /// Deletes a thread softly (owner or admin): it disappears at once and can
+    /// be restored until the retention window passes.
+    pub async fn delete_thread(&self, actor: &Actor, id: ThreadId) -> Result<(), ServiceError> {
+        let tx = self.store.begin_write().await?;
+        self.thread_in_tx(&tx, actor, id, Access::Manage).await?;
+        repo::threads::set_deleted(&tx, id, Some(Utc::now())).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    /// Restores a deleted thread within the retention window (owner or admin).
+    pub async fn restore_thread(
+        &self,
+        actor: &Actor,
+        id: ThreadId,
+    ) -> Result<Thread, ServiceError> {
+        let tx = self.store.begin_write().await?;
+        let found = repo::threads::access(&tx, actor.org_id, actor.user_id, id).await?;
+        let thread = authorize(actor, found, Access::Manage, true)?;
+        if thread.deleted_at.is_none() {
+            return Err(ServiceError::Conflict("the thread is not deleted".into()));
+        }
+        repo::threads::set_deleted(&tx, id, None).await?;
+        let thread = self.thread_in_tx(&tx, actor, id, Access::Read).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(thread)
+    }
+
+    /// Removes for good the threads deleted longer ago than the retention window.
+    pub async fn purge_deleted_threads(&self) -> Result<u64, ServiceError> {
+        let retention =
+            TimeDelta::from_std(self.config.thread_retention).unwrap_or(TimeDelta::days(30));
+        let tx = self.store.begin_write().await?;
+        let purged = repo::threads::purge_deleted_before(&tx, Utc::now() - retention).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        if purged > 0 {
+            tracing::info!(purged, "purged deleted threads past retention");
+        }
+        Ok(purged)
+    }
+
+    /// The thread's members (anyone who may read it).
+    pub async fn list_members(
+        &self,
+        actor: &Actor,
+        id: ThreadId,
+    ) -> Result<Vec<Member>, ServiceError> {
+        self.thread_for(actor, id, Access::Read).await?;
+        Ok(repo::threads::members(self.store.reader(), id).await?)
+    }
+
+    /// Invites a user of the same org (owner or admin).
+    pub async fn add_member(
+        &self,
+        actor: &Actor,
+        id: ThreadId,
+        user: UserId,
+    ) -> Result<Vec<Member>, ServiceError> {
+        let tx = self.store.begin_write().await?;
+        self.thread_in_tx(&tx, actor, id, Access::Manage).await?;
+        if repo::users::find(&tx, actor.org_id, user).await?.is_none() {
+            return Err(ServiceError::NotFound("user"));
+        }
+        repo::threads::add_member(&tx, id, user, MemberRole::Member, Some(actor.user_id)).await?;
+        let members = repo::threads::members(&tx, id).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(members)
+    }
+
+    /// Removes a member (owner or admin; anyone may remove themselves). The
+    /// owner cannot be removed.
+    pub async fn remove_member(
+        &self,
+        actor: &Actor,
+        id: ThreadId,
+        user: UserId,
+    ) -> Result<(), ServiceError> {
+        let tx = self.store.begin_write().await?;
+        let access = if user == actor.user_id {
+            Access::Read
+        } else {
+            Access::Manage
+        };
+        let thread = self.thread_in_tx(&tx, actor, id, access).await?;
+        if thread.owner_id == user {
+            return Err(ServiceError::Conflict(
+                "the owner cannot be removed from the thread".into(),
+            ));
+        }
+        if !repo::threads::remove_member(&tx, id, user).await? {
+            return Err(ServiceError::NotFound("member"));
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(())
+    }
+}
+
+fn trimmed(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}

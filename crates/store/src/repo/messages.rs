@@ -1,0 +1,551 @@
+//! Messages: inserted with the thread's counters and current leaf updated in
+//! the same transaction, listed along the current branch (a walk up the
+//! parent links, bounded by the page size) or across all branches, edited
+//! with their history kept, and deleted as tombstones.
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
+    IntoActiveModel, JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
+    Set, Statement, Value as DbValue,
+};
+use serde_json::Value;
+use uuid::Uuid;
+use xl_domain::messages::Revision;
+use xl_domain::threads::MemberRole;
+use xl_domain::{
+    Cursor, FileId, Message, MessageId, MessageRole, MessageStatus, OrgId, Page, PageRequest,
+    RevisionId, ThreadId, UserId,
+};
+
+use super::{ascending, cursor_id, overfetch};
+use crate::StoreError;
+use crate::entity::{files, message_files, message_revisions, messages, thread_members, threads};
+
+pub(crate) fn to_domain(
+    row: messages::Model,
+    attachments: Vec<FileId>,
+) -> Result<Message, StoreError> {
+    let role = row
+        .role
+        .parse::<MessageRole>()
+        .map_err(|err| StoreError::Corrupt(format!("messages.role of {}: {err}", row.id)))?;
+    let status = row
+        .status
+        .parse::<MessageStatus>()
+        .map_err(|err| StoreError::Corrupt(format!("messages.status of {}: {err}", row.id)))?;
+    Ok(Message {
+        id: MessageId::from_uuid(row.id),
+        thread_id: ThreadId::from_uuid(row.thread_id),
+        parent_id: row.parent_id.map(MessageId::from_uuid),
+        user_id: row.user_id.map(UserId::from_uuid),
+        role,
+        content: row.content,
+        blocks: row.blocks,
+        metadata: row.metadata,
+        status,
+        model: row.model,
+        error: row.error,
+        attachments,
+        edited_at: row.edited_at,
+        deleted_at: row.deleted_at,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+async fn with_attachments<C: ConnectionTrait>(
+    db: &C,
+    rows: Vec<messages::Model>,
+) -> Result<Vec<Message>, StoreError> {
+    let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+    let mut files: HashMap<Uuid, Vec<FileId>> = HashMap::new();
+    if !ids.is_empty() {
+        let links = message_files::Entity::find()
+            .filter(message_files::Column::MessageId.is_in(ids))
+            .order_by_asc(message_files::Column::Position)
+            .all(db)
+            .await?;
+        for link in links {
+            files
+                .entry(link.message_id)
+                .or_default()
+                .push(FileId::from_uuid(link.file_id));
+        }
+    }
+    rows.into_iter()
+        .map(|row| {
+            let attached = files.remove(&row.id).unwrap_or_default();
+            to_domain(row, attached)
+        })
+        .collect()
+}
+
+/// What a caller needs to know about a thread before touching its messages,
+/// read in one query.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Gate {
+    /// The thread's owner.
+    pub owner_id: UserId,
+    /// The last message of the current branch.
+    pub current_leaf: Option<MessageId>,
+    /// Whether the thread is deleted.
+    pub deleted: bool,
+    /// The caller's membership.
+    pub member: Option<MemberRole>,
+    /// Whether the assistant replies in this thread.
+    pub auto_reply: bool,
+}
+
+#[derive(FromQueryResult)]
+struct GateRow {
+    owner_id: Uuid,
+    current_leaf_id: Option<Uuid>,
+    deleted_at: Option<chrono::DateTime<Utc>>,
+    auto_reply: bool,
+    member_role: Option<String>,
+}
+
+/// The gate of a thread in this org, for this user; `None` if there is no
+/// such thread in the org.
+pub async fn gate<C: ConnectionTrait>(
+    db: &C,
+    org: OrgId,
+    user: UserId,
+    thread: ThreadId,
+) -> Result<Option<Gate>, StoreError> {
+    let user = user.as_uuid();
+    let row = threads::Entity::find_by_id(thread.as_uuid())
+        .filter(threads::Column::OrgId.eq(org.as_uuid()))
+        .select_only()
+        .column(threads::Column::OwnerId)
+        .column(threads::Column::CurrentLeafId)
+        .column(threads::Column::DeletedAt)
+        .column(threads::Column::AutoReply)
+        .column_as(thread_members::Column::Role, "member_role")
+        .join(
+            JoinType::LeftJoin,
+            threads::Relation::ThreadMembers
+                .def()
+                .on_condition(move |_, right| {
+                    Expr::col((right, thread_members::Column::UserId))
+                        .eq(user)
+                        .into_condition()
+                }),
+        )
+        .into_model::<GateRow>()
+        .one(db)
+        .await?;
+    Ok(row.map(|row| Gate {
+        owner_id: UserId::from_uuid(row.owner_id),
+        current_leaf: row.current_leaf_id.map(MessageId::from_uuid),
+        deleted: row.deleted_at.is_some(),
+        member: row.member_role.map(|role| {
+            if role == "owner" {
+                MemberRole::Owner
+            } else {
+                MemberRole::Member
+            }
+        }),
+        auto_reply: row.auto_reply,
+    }))
+}
+
+/// A message to insert.
+#[derive(Clone, Debug)]
+pub struct NewMessageRow {
+    /// Its id (chosen by the caller so events can name it first).
+    pub id: MessageId,
+    /// The thread.
+    pub thread_id: ThreadId,
+    /// The thread's org.
+    pub org_id: OrgId,
+    /// The parent.
+    pub parent_id: Option<MessageId>,
+    /// The author.
+    pub user_id: Option<UserId>,
+    /// The role.
+    pub role: MessageRole,
+    /// The text.
+    pub content: String,
+    /// Blocks.
+    pub blocks: Option<Value>,
+    /// Client data.
+    pub metadata: Option<Value>,
+    /// Status.
+    pub status: MessageStatus,
+    /// Model of an assistant message.
+    pub model: Option<String>,
+    /// Attached files.
+    pub attachments: Vec<FileId>,
+}
+
+/// Inserts a message, links its files, and makes it the thread's current leaf.
+pub async fn insert<C: ConnectionTrait>(db: &C, row: NewMessageRow) -> Result<Message, StoreError> {
+    let now = Utc::now();
+    let model = messages::ActiveModel {
+        id: Set(row.id.as_uuid()),
+        thread_id: Set(row.thread_id.as_uuid()),
+        org_id: Set(row.org_id.as_uuid()),
+        parent_id: Set(row.parent_id.map(|id| id.as_uuid())),
+        user_id: Set(row.user_id.map(|id| id.as_uuid())),
+        role: Set(row.role.as_str().to_owned()),
+        content: Set(row.content),
+        blocks: Set(row.blocks),
+        metadata: Set(row.metadata),
+        status: Set(row.status.as_str().to_owned()),
+        model: Set(row.model),
+        error: Set(None),
+        token_count: Set(None),
+        edited_at: Set(None),
+        deleted_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    if !row.attachments.is_empty() {
+        let links =
+            row.attachments
+                .iter()
+                .enumerate()
+                .map(|(position, file)| message_files::ActiveModel {
+                    message_id: Set(row.id.as_uuid()),
+                    file_id: Set(file.as_uuid()),
+                    position: Set(i32::try_from(position).unwrap_or(i32::MAX)),
+                });
+        message_files::Entity::insert_many(links)
+            .exec_without_returning(db)
+            .await?;
+    }
+    threads::Entity::update_many()
+        .col_expr(
+            threads::Column::CurrentLeafId,
+            Expr::value(row.id.as_uuid()),
+        )
+        .col_expr(
+            threads::Column::MessageCount,
+            Expr::col(threads::Column::MessageCount).add(1),
+        )
+        .col_expr(threads::Column::LastMessageAt, Expr::value(now))
+        .col_expr(threads::Column::UpdatedAt, Expr::value(now))
+        .filter(threads::Column::Id.eq(row.thread_id.as_uuid()))
+        .exec(db)
+        .await?;
+    to_domain(model, row.attachments)
+}
+
+/// Makes a message the thread's current leaf (switching branches).
+pub async fn set_leaf<C: ConnectionTrait>(
+    db: &C,
+    thread: ThreadId,
+    leaf: MessageId,
+) -> Result<(), StoreError> {
+    threads::Entity::update_many()
+        .col_expr(threads::Column::CurrentLeafId, Expr::value(leaf.as_uuid()))
+        .filter(threads::Column::Id.eq(thread.as_uuid()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// How many of these files exist, undeleted, in the org.
+pub async fn count_files<C: ConnectionTrait>(
+    db: &C,
+    org: OrgId,
+    ids: &[FileId],
+) -> Result<u64, StoreError> {
+    Ok(files::Entity::find()
+        .filter(files::Column::OrgId.eq(org.as_uuid()))
+        .filter(files::Column::DeletedAt.is_null())
+        .filter(files::Column::Id.is_in(ids.iter().map(|id| id.as_uuid())))
+        .count(db)
+        .await?)
+}
+
+/// The message with this id in this org.
+pub async fn find<C: ConnectionTrait>(
+    db: &C,
+    org: OrgId,
+    id: MessageId,
+) -> Result<Option<Message>, StoreError> {
+    let Some(row) = messages::Entity::find_by_id(id.as_uuid())
+        .filter(messages::Column::OrgId.eq(org.as_uuid()))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(with_attachments(db, vec![row]).await?.pop())
+}
+
+/// The message with this id in this thread.
+pub async fn find_in_thread<C: ConnectionTrait>(
+    db: &C,
+    thread: ThreadId,
+    id: MessageId,
+) -> Result<Option<Message>, StoreError> {
+    let Some(row) = messages::Entity::find_by_id(id.as_uuid())
+        .filter(messages::Column::ThreadId.eq(thread.as_uuid()))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(with_attachments(db, vec![row]).await?.pop())
+}
+
+/// One page of every message in the thread, by id.
+pub async fn list_all<C: ConnectionTrait>(
+    db: &C,
+    thread: ThreadId,
+    page: &PageRequest,
+) -> Result<Page<Message>, StoreError> {
+    let mut query =
+        messages::Entity::find().filter(messages::Column::ThreadId.eq(thread.as_uuid()));
+    if let Some(after) = cursor_id(page) {
+        query = if ascending(page) {
+            query.filter(messages::Column::Id.gt(after))
+        } else {
+            query.filter(messages::Column::Id.lt(after))
+        };
+    }
+    query = if ascending(page) {
+        query.order_by_asc(messages::Column::Id)
+    } else {
+        query.order_by_desc(messages::Column::Id)
+    };
+    let rows = query.limit(overfetch(page)).all(db).await?;
+    let messages = with_attachments(db, rows).await?;
+    Ok(Page::from_overfetch(messages, page.limit, |m| {
+        Cursor::after(m.id.as_uuid())
+    }))
+}
+
+/// Placeholders of the backend: `?` for SQLite, `$n` for PostgreSQL.
+fn placeholder(backend: DbBackend, n: usize) -> String {
+    match backend {
+        DbBackend::Postgres => format!("${n}"),
+        _ => "?".to_owned(),
+    }
+}
+
+/// Walks up the parent links from `start`, at most `steps` messages,
+/// returning them leaf-first.
+async fn walk_up<C: ConnectionTrait>(
+    db: &C,
+    thread: ThreadId,
+    start: Uuid,
+    steps: Option<u64>,
+) -> Result<Vec<messages::Model>, StoreError> {
+    let backend = db.get_database_backend();
+    let (p1, p2, p3) = (
+        placeholder(backend, 1),
+        placeholder(backend, 2),
+        placeholder(backend, 3),
+    );
+    let limit = steps.map_or(i64::MAX, |n| i64::try_from(n).unwrap_or(i64::MAX));
+    let sql = format!(
+        "WITH RECURSIVE chain(id, parent_id, depth) AS ( \
+           SELECT id, parent_id, 0 FROM messages WHERE id = {p1} AND thread_id = {p2} \
+           UNION ALL \
+           SELECT m.id, m.parent_id, chain.depth + 1 FROM messages m \
+             JOIN chain ON m.id = chain.parent_id WHERE chain.depth + 1 < {p3} \
+         ) \
+         SELECT messages.* FROM messages JOIN chain ON messages.id = chain.id ORDER BY chain.depth"
+    );
+    let statement = Statement::from_sql_and_values(
+        backend,
+        sql,
+        [
+            DbValue::from(start),
+            DbValue::from(thread.as_uuid()),
+            DbValue::from(limit),
+        ],
+    );
+    Ok(messages::Entity::find()
+        .from_raw_sql(statement)
+        .all(db)
+        .await?)
+}
+
+/// One page of the current branch (the path from the first message to
+/// `leaf`). Newest first walks only `limit + 1` links per page; oldest first
+/// walks the whole branch.
+pub async fn list_branch<C: ConnectionTrait>(
+    db: &C,
+    thread: ThreadId,
+    leaf: Option<MessageId>,
+    page: &PageRequest,
+) -> Result<Page<Message>, StoreError> {
+    let Some(leaf) = leaf else {
+        return Ok(Page::from_overfetch(
+            Vec::new(),
+            page.limit,
+            |m: &Message| Cursor::after(m.id.as_uuid()),
+        ));
+    };
+    let rows = if ascending(page) {
+        let mut chain = walk_up(db, thread, leaf.as_uuid(), None).await?;
+        chain.reverse();
+        let start = match cursor_id(page) {
+            Some(after) => chain
+                .iter()
+                .position(|m| m.id == after)
+                .map_or(chain.len(), |i| i + 1),
+            None => 0,
+        };
+        chain
+            .into_iter()
+            .skip(start)
+            .take(usize::try_from(overfetch(page)).unwrap_or(usize::MAX))
+            .collect()
+    } else {
+        let start = match cursor_id(page) {
+            None => Some(leaf.as_uuid()),
+            Some(after) => messages::Entity::find_by_id(after)
+                .filter(messages::Column::ThreadId.eq(thread.as_uuid()))
+                .one(db)
+                .await?
+                .and_then(|m| m.parent_id),
+        };
+        match start {
+            Some(start) => walk_up(db, thread, start, Some(overfetch(page))).await?,
+            None => Vec::new(),
+        }
+    };
+    let messages = with_attachments(db, rows).await?;
+    Ok(Page::from_overfetch(messages, page.limit, |m| {
+        Cursor::after(m.id.as_uuid())
+    }))
+}
+
+/// The whole current branch, oldest first (for prompts, forks and exports).
+pub async fn branch<C: ConnectionTrait>(
+    db: &C,
+    thread: ThreadId,
+    leaf: MessageId,
+) -> Result<Vec<Message>, StoreError> {
+    let mut rows = walk_up(db, thread, leaf.as_uuid(), None).await?;
+    rows.reverse();
+    with_attachments(db, rows).await
+}
+
+/// The newest leaf under a message (following the newest child at each step),
+/// used when the current branch moves to another sibling.
+pub async fn newest_leaf_under<C: ConnectionTrait>(
+    db: &C,
+    thread: ThreadId,
+    from: MessageId,
+) -> Result<MessageId, StoreError> {
+    let mut current = from.as_uuid();
+    loop {
+        let child = messages::Entity::find()
+            .filter(messages::Column::ThreadId.eq(thread.as_uuid()))
+            .filter(messages::Column::ParentId.eq(current))
+            .order_by_desc(messages::Column::Id)
+            .one(db)
+            .await?;
+        match child {
+            Some(child) => current = child.id,
+            None => return Ok(MessageId::from_uuid(current)),
+        }
+    }
+}
+
+/// Replaces a message's text, blocks or metadata, keeping the old version.
+pub async fn edit<C: ConnectionTrait>(
+    db: &C,
+    id: MessageId,
+    editor: UserId,
+    content: Option<String>,
+    blocks: Option<Option<Value>>,
+    metadata: Option<Value>,
+) -> Result<Message, StoreError> {
+    let Some(row) = messages::Entity::find_by_id(id.as_uuid()).one(db).await? else {
+        return Err(StoreError::NotFound("message"));
+    };
+    let now = Utc::now();
+    message_revisions::ActiveModel {
+        id: Set(RevisionId::new().as_uuid()),
+        message_id: Set(row.id),
+        editor_id: Set(Some(editor.as_uuid())),
+        content: Set(row.content.clone()),
+        blocks: Set(row.blocks.clone()),
+        metadata: Set(row.metadata.clone()),
+        created_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    let mut model = row.into_active_model();
+    if let Some(content) = content {
+        model.content = Set(content);
+    }
+    if let Some(blocks) = blocks {
+        model.blocks = Set(blocks);
+    }
+    if let Some(metadata) = metadata {
+        model.metadata = Set(Some(metadata));
+    }
+    model.edited_at = Set(Some(now));
+    model.updated_at = Set(now);
+    let row = model.update(db).await?;
+    with_attachments(db, vec![row])
+        .await?
+        .pop()
+        .ok_or(StoreError::NotFound("message"))
+}
+
+/// Turns a message into a tombstone: its text, blocks, metadata, files and
+/// history are removed; the row stays so replies keep their parent.
+pub async fn tombstone<C: ConnectionTrait>(db: &C, id: MessageId) -> Result<(), StoreError> {
+    let now = Utc::now();
+    messages::Entity::update_many()
+        .col_expr(messages::Column::Content, Expr::value(""))
+        .col_expr(messages::Column::Blocks, Expr::value(Option::<Value>::None))
+        .col_expr(
+            messages::Column::Metadata,
+            Expr::value(Option::<Value>::None),
+        )
+        .col_expr(messages::Column::DeletedAt, Expr::value(now))
+        .col_expr(messages::Column::UpdatedAt, Expr::value(now))
+        .filter(messages::Column::Id.eq(id.as_uuid()))
+        .exec(db)
+        .await?;
+    message_revisions::Entity::delete_many()
+        .filter(message_revisions::Column::MessageId.eq(id.as_uuid()))
+        .exec(db)
+        .await?;
+    message_files::Entity::delete_many()
+        .filter(message_files::Column::MessageId.eq(id.as_uuid()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The stored versions of a message, newest first.
+pub async fn revisions<C: ConnectionTrait>(
+    db: &C,
+    id: MessageId,
+) -> Result<Vec<Revision>, StoreError> {
+    let rows = message_revisions::Entity::find()
+        .filter(message_revisions::Column::MessageId.eq(id.as_uuid()))
+        .order_by_desc(message_revisions::Column::Id)
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| Revision {
+            id: RevisionId::from_uuid(row.id),
+            message_id: MessageId::from_uuid(row.message_id),
+            editor_id: row.editor_id.map(UserId::from_uuid),
+            content: row.content,
+            blocks: row.blocks,
+            metadata: row.metadata,
+            created_at: row.created_at,
+        })
+        .collect())
+}
