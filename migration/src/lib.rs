@@ -1,7 +1,9 @@
 //! The schema of Experience Layer as one ordered set of sea-orm migrations.
 //!
 //! Every migration is written with sea-query builders only, so the same code
-//! creates and drops the schema on SQLite and on PostgreSQL.
+//! creates and drops the schema on SQLite and on PostgreSQL; the one
+//! exception is `m0005_search`, whose full-text indexes have no builders and
+//! are written in each backend's SQL.
 
 pub use sea_orm_migration::migrator::MigrationStatus;
 pub use sea_orm_migration::prelude::*;
@@ -11,6 +13,7 @@ mod m0001_identity;
 mod m0002_conversations;
 mod m0003_files_artifacts;
 mod m0004_completions;
+mod m0005_search;
 
 /// Applies and rolls back the whole schema.
 pub struct Migrator;
@@ -23,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_conversations::Migration),
             Box::new(m0003_files_artifacts::Migration),
             Box::new(m0004_completions::Migration),
+            Box::new(m0005_search::Migration),
         ]
     }
 }
@@ -49,4 +53,15 @@ pub const TABLES: &[&str] = &[
     "artifact_versions",
     "artifact_files",
     "completions",
+];
+
+/// The tables the search migration adds on SQLite only: the FTS5 virtual
+/// tables and the keys mapping their integer rowids to UUIDs. (FTS5's own
+/// shadow tables, such as `messages_fts_data`, are not listed.) On PostgreSQL
+/// search adds columns and indexes, no tables.
+pub const SQLITE_SEARCH_TABLES: &[&str] = &[
+    "messages_fts_keys",
+    "messages_fts",
+    "threads_fts_keys",
+    "threads_fts",
 ];

@@ -7,10 +7,13 @@ pub mod auth;
 pub mod blocks;
 pub mod email;
 pub mod error;
+pub mod events;
 pub mod ids;
 pub mod kinds;
 pub mod messages;
 pub mod page;
+pub mod reactions;
+pub mod search;
 pub mod threads;
 pub mod users;
 

@@ -246,6 +246,20 @@ mod tests {
             ..NewMessage::default()
         };
         assert!(blocks.check().is_ok());
+        let long = NewMessage {
+            content: Some("x".repeat(MAX_CONTENT_CHARS + 1)),
+            ..NewMessage::default()
+        };
+        let err = long.check().unwrap_err();
+        assert!(err.field_errors().fields().any(|f| f == "content"));
+        let longest = NewMessage {
+            content: Some("é".repeat(MAX_CONTENT_CHARS)),
+            ..NewMessage::default()
+        };
+        assert!(
+            longest.check().is_ok(),
+            "the limit counts characters, not bytes"
+        );
     }
 
     #[test]

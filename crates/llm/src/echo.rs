@@ -5,6 +5,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures_util::stream;
 
+use crate::tokens::{count_message_tokens, count_tokens};
 use crate::{
     ChatChunk, ChatProvider, ChatRequest, ChatResponse, ChatRole, ChunkStream, FinishReason,
     LlmError, ModelInfo, Usage,
@@ -48,8 +49,10 @@ impl EchoProvider {
         }
     }
 
-    /// The reply for a request, and its usage counted in words.
-    fn reply(request: &ChatRequest) -> Result<(String, Usage), LlmError> {
+    /// The reply for a request, why it ended, and its usage counted with
+    /// the model's tokenizer, so echo's usage is comparable to a real model's.
+    fn reply(request: &ChatRequest) -> Result<(String, FinishReason, Usage), LlmError> {
+        request.validate()?;
         let last_user = request
             .messages
             .iter()
@@ -58,26 +61,33 @@ impl EchoProvider {
             .ok_or_else(|| {
                 LlmError::InvalidRequest("messages must include a user message".into())
             })?;
-        let mut text = format!("Echo: {}", last_user.content.trim());
-        let mut completion = word_count(&text);
+        let mut text = format!("Echo: {}", last_user.text().trim());
+        let mut completion = count_tokens(&request.model, &text);
+        let mut finish = FinishReason::Stop;
         if let Some(max) = request
-            .max_tokens
-            .filter(|max| (*max as usize) < completion)
+            .max_output_tokens()
+            .map(|max| max as usize)
+            .filter(|max| *max < completion)
         {
-            text = words(&text).take(max as usize).collect();
-            completion = max as usize;
+            // Whole words only, so the stream stays word by word: the longest
+            // prefix of words within the limit, found by bisection because a
+            // prefix's count is not the sum of its words' counts.
+            let ends: Vec<usize> = words(&text)
+                .scan(0, |end, word| {
+                    *end += word.len();
+                    Some(*end)
+                })
+                .collect();
+            let fits = |end: usize| count_tokens(&request.model, text[..end].trim_end()) <= max;
+            let kept = ends.partition_point(|&end| fits(end));
+            let end = kept.checked_sub(1).map_or(0, |i| ends[i]);
+            text.truncate(text[..end].trim_end().len());
+            completion = count_tokens(&request.model, &text);
+            finish = FinishReason::Length;
         }
-        let prompt: usize = request
-            .messages
-            .iter()
-            .map(|m| word_count(&m.content))
-            .sum();
-        Ok((text, Usage::new(saturate(prompt), saturate(completion))))
+        let prompt = count_message_tokens(&request.model, &request.messages);
+        Ok((text, finish, Usage::from_counts(prompt, completion)))
     }
-}
-
-fn saturate(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// Splits text into words that keep their trailing whitespace, so the pieces
@@ -98,10 +108,6 @@ fn words(text: &str) -> impl Iterator<Item = &str> {
     })
 }
 
-fn word_count(text: &str) -> usize {
-    text.split_whitespace().count()
-}
-
 #[async_trait]
 impl ChatProvider for EchoProvider {
     fn name(&self) -> &str {
@@ -110,19 +116,19 @@ impl ChatProvider for EchoProvider {
 
     async fn complete(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
         self.check_model(&request.model)?;
-        let (content, usage) = Self::reply(request)?;
-        Ok(ChatResponse {
-            id: format!("echo-{}", uuid_like()),
-            model: request.model.clone(),
+        let (content, finish, usage) = Self::reply(request)?;
+        Ok(ChatResponse::text(
+            format!("chatcmpl-echo-{}", uuid_like()),
+            request.model.clone(),
             content,
-            finish_reason: FinishReason::Stop,
+            finish,
             usage,
-        })
+        ))
     }
 
     async fn stream(&self, request: &ChatRequest) -> Result<ChunkStream, LlmError> {
         self.check_model(&request.model)?;
-        let (content, usage) = Self::reply(request)?;
+        let (content, finish, usage) = Self::reply(request)?;
         let pieces: Vec<String> = words(&content).map(str::to_owned).collect();
         let pace = self.config.pace;
         let deltas = stream::unfold(pieces.into_iter(), move |mut pieces| async move {
@@ -134,7 +140,7 @@ impl ChatProvider for EchoProvider {
         });
         let finish = stream::once(async move {
             Ok(ChatChunk::Finish {
-                reason: FinishReason::Stop,
+                reason: finish,
                 usage: Some(usage),
             })
         });
@@ -153,6 +159,7 @@ impl ChatProvider for EchoProvider {
                 id,
                 owned_by: "experience-layer".to_owned(),
                 context_length: 128_000,
+                created: 0,
             })
             .collect())
     }
@@ -191,8 +198,12 @@ mod tests {
     async fn complete_echoes_the_last_user_message() {
         let provider = EchoProvider::default();
         let reply = provider.complete(&request("hello there")).await.unwrap();
-        assert_eq!(reply.content, "Echo: hello there");
-        assert_eq!(reply.usage, Usage::new(4, 3));
+        assert_eq!(reply.content(), "Echo: hello there");
+        assert_eq!(reply.finish_reason(), FinishReason::Stop);
+        // Counted with cl100k_base: 3 priming + (3 + "system" + "be brief")
+        // + (3 + "user" + "hello there") prompt; "Echo", ":", " hello",
+        // " there" reply.
+        assert_eq!(reply.usage, Usage::new(15, 4));
     }
 
     #[tokio::test]
@@ -202,7 +213,12 @@ mod tests {
             models: Vec::new(),
         });
         let req = request("one  two\nthree");
-        let whole = provider.complete(&req).await.unwrap().content;
+        let whole = provider
+            .complete(&req)
+            .await
+            .unwrap()
+            .content()
+            .into_owned();
         let chunks: Vec<ChatChunk> = provider
             .stream(&req)
             .await
@@ -235,8 +251,14 @@ mod tests {
             models: vec!["echo".into()],
         });
         let mut req = request("a b c d e");
-        req.max_tokens = Some(2);
-        assert_eq!(provider.complete(&req).await.unwrap().content, "Echo: a ");
+        req.max_tokens = Some(3);
+        let reply = provider.complete(&req).await.unwrap();
+        // "Echo", ":" and " a" are three tokens.
+        assert_eq!(reply.content(), "Echo: a");
+        assert_eq!(reply.finish_reason(), FinishReason::Length);
+        assert_eq!(reply.usage.completion_tokens, 3);
+        req.max_tokens = Some(1);
+        assert_eq!(provider.complete(&req).await.unwrap().content(), "");
         req.model = "gpt-4o".into();
         assert!(matches!(
             provider.complete(&req).await,

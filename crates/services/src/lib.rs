@@ -6,11 +6,15 @@
 
 pub mod auth;
 mod error;
+pub mod events;
 pub mod health;
 pub mod idempotency;
 pub mod messages;
 pub mod preferences;
+pub mod reactions;
+pub mod search;
 pub mod threads;
+pub mod transfer;
 pub mod users;
 
 use std::sync::Arc;
@@ -59,6 +63,8 @@ pub struct Services {
     pub started_at: Instant,
     /// Client for outbound HTTP (JWKS, OAuth providers).
     pub http: reqwest::Client,
+    /// Live delivery of committed thread events.
+    pub events: Arc<events::EventHub>,
     auth: Arc<Auth>,
 }
 
@@ -73,6 +79,7 @@ impl Services {
             config,
             started_at: Instant::now(),
             http,
+            events: Arc::new(events::EventHub::default()),
             auth,
         }
     }

@@ -85,38 +85,43 @@ impl Services {
         authorize(actor, found, access, false)
     }
 
+    /// Checks a new thread's settings and turns them into a row owned by the caller.
+    pub(crate) fn new_thread_row(
+        actor: &Actor,
+        input: &NewThread,
+    ) -> Result<NewThreadRow, ServiceError> {
+        input.validate().map_err(DomainError::from)?;
+        let metadata = match &input.metadata {
+            Some(value) => {
+                validate_metadata("metadata", value)?;
+                value.clone()
+            }
+            None => serde_json::json!({}),
+        };
+        let tags = normalize_tags(input.tags.as_deref().unwrap_or_default())?;
+        Ok(NewThreadRow {
+            org_id: actor.org_id,
+            owner_id: actor.user_id,
+            title: trimmed(input.title.clone()),
+            description: input.description.clone(),
+            system_prompt: input.system_prompt.clone(),
+            model: trimmed(input.model.clone()),
+            metadata,
+            auto_reply: input.auto_reply.unwrap_or(true),
+            pinned: input.pinned.unwrap_or(false),
+            tags,
+        })
+    }
+
     /// Creates a thread owned by the caller.
     pub async fn create_thread(
         &self,
         actor: &Actor,
         input: NewThread,
     ) -> Result<Thread, ServiceError> {
-        input.validate().map_err(DomainError::from)?;
-        let metadata = match input.metadata {
-            Some(value) => {
-                validate_metadata("metadata", &value)?;
-                value
-            }
-            None => serde_json::json!({}),
-        };
-        let tags = normalize_tags(input.tags.as_deref().unwrap_or_default())?;
+        let row = Self::new_thread_row(actor, &input)?;
         let tx = self.store.begin_write().await?;
-        let thread = repo::threads::insert(
-            &tx,
-            NewThreadRow {
-                org_id: actor.org_id,
-                owner_id: actor.user_id,
-                title: trimmed(input.title),
-                description: input.description,
-                system_prompt: input.system_prompt,
-                model: trimmed(input.model),
-                metadata,
-                auto_reply: input.auto_reply.unwrap_or(true),
-                pinned: input.pinned.unwrap_or(false),
-                tags,
-            },
-        )
-        .await?;
+        let thread = repo::threads::insert(&tx, row).await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(thread)
     }

@@ -102,6 +102,11 @@ pub struct Store {
     backend: Backend,
     writer: DatabaseConnection,
     reader: DatabaseConnection,
+    /// For in-memory SQLite: an idle connection that keeps the shared
+    /// database alive while pool connections come and go (a pool replaces a
+    /// connection whose query was cancelled, and a private `:memory:`
+    /// database would vanish with it).
+    _anchor: Option<DatabaseConnection>,
 }
 
 impl Store {
@@ -122,6 +127,7 @@ impl Store {
                     backend: Backend::Postgres,
                     writer: pool.clone(),
                     reader: pool,
+                    _anchor: None,
                 })
             }
         }
@@ -169,10 +175,13 @@ impl Store {
     /// Flushes the SQLite write-ahead log into the main file and closes every
     /// connection. Call once, at shutdown.
     pub async fn close(self) -> Result<(), StoreError> {
-        if self.backend == Backend::Sqlite {
+        if self.backend == Backend::Sqlite && self._anchor.is_none() {
             self.writer
                 .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
                 .await?;
+        }
+        if let Some(anchor) = &self._anchor {
+            anchor.close_by_ref().await?;
         }
         self.reader.close_by_ref().await?;
         self.writer.close_by_ref().await?;
@@ -181,9 +190,19 @@ impl Store {
 }
 
 async fn connect_sqlite(config: &StoreConfig) -> Result<Store, StoreError> {
-    let base = SqliteConnectOptions::from_str(&config.url)
-        .map_err(|err| StoreError::Config(format!("DATABASE_URL: {err}")))?;
     let in_memory = is_memory_url(&config.url);
+    // Every store gets its own named, shared-cache memory database, so all of
+    // its connections (and the anchor) see the same data.
+    let url = if in_memory {
+        format!(
+            "sqlite:file:xl-memory-{}?mode=memory&cache=shared",
+            uuid::Uuid::now_v7().simple()
+        )
+    } else {
+        config.url.clone()
+    };
+    let base = SqliteConnectOptions::from_str(&url)
+        .map_err(|err| StoreError::Config(format!("DATABASE_URL: {err}")))?;
     if !in_memory {
         let path = base.get_filename();
         if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
@@ -209,7 +228,21 @@ async fn connect_sqlite(config: &StoreConfig) -> Result<Store, StoreError> {
     };
 
     // The writer: exactly one connection, kept open for the life of the store.
-    let mut writer_options = ConnectOptions::new(config.url.clone());
+    let anchor = if in_memory {
+        let mut anchor_options = ConnectOptions::new(url.clone());
+        anchor_options
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(tune);
+        Some(Database::connect(anchor_options).await?)
+    } else {
+        None
+    };
+
+    let mut writer_options = ConnectOptions::new(url.clone());
     writer_options
         .max_connections(1)
         .min_connections(1)
@@ -227,10 +260,11 @@ async fn connect_sqlite(config: &StoreConfig) -> Result<Store, StoreError> {
             backend: Backend::Sqlite,
             reader: writer.clone(),
             writer,
+            _anchor: anchor,
         });
     }
 
-    let mut reader_options = ConnectOptions::new(config.url.clone());
+    let mut reader_options = ConnectOptions::new(url);
     reader_options
         .max_connections(config.max_connections.max(1))
         .min_connections(1)
@@ -242,6 +276,7 @@ async fn connect_sqlite(config: &StoreConfig) -> Result<Store, StoreError> {
         backend: Backend::Sqlite,
         writer,
         reader,
+        _anchor: None,
     })
 }
 

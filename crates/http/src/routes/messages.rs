@@ -7,7 +7,7 @@ use xl_domain::messages::{Branch, MessageUpdate, NewMessage};
 use xl_domain::{DomainError, MessageId, PageRequest, ThreadId};
 
 use crate::auth::Authenticated;
-use crate::body::parse_json;
+use crate::body::{parse_json, read_body};
 use crate::idempotency::idempotent;
 use crate::{ApiError, AppState, Envelope};
 
@@ -66,9 +66,10 @@ async fn create(
     state: web::Data<AppState>,
     caller: Authenticated,
     id: web::Path<String>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let thread: ThreadId = id.parse()?;
+    let body = read_body(payload, state.config.max_json_bytes).await?;
     let input: NewMessage = parse_json(&req, &body)?;
     let actor = caller.0;
     idempotent(&req, &state, &actor, &body, StatusCode::CREATED, || async {

@@ -9,6 +9,8 @@ mod health;
 mod messages;
 mod oauth;
 mod preferences;
+mod reactions;
+mod search;
 mod threads;
 mod users;
 
@@ -30,6 +32,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(preferences::configure)
                 .configure(users::configure)
                 .configure(threads::configure)
+                .configure(reactions::configure)
+                .configure(search::configure)
                 .configure(messages::configure),
         );
 }

@@ -3,14 +3,19 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use xl_domain::threads::{NewThread, ThreadFilter, ThreadUpdate};
-use xl_domain::{DomainError, PageRequest, ThreadId, UserId};
+use xl_domain::{DomainError, MessageId, PageRequest, ThreadId, UserId};
+use xl_services::transfer::ThreadExport;
 
 use crate::auth::Authenticated;
 use crate::{ApiError, AppState, Envelope};
 
 /// Registers `/threads`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // `/threads/import` comes before `/threads/{id}`, which would otherwise match it.
     cfg.service(web::resource("/threads").get(list).post(create))
+        .service(web::resource("/threads/import").post(import))
+        .service(web::resource("/threads/{id}/fork").post(fork))
+        .service(web::resource("/threads/{id}/export").get(export))
         .service(
             web::resource("/threads/{id}")
                 .get(get)
@@ -172,4 +177,66 @@ async fn remove_member(
     let user: UserId = user.parse()?;
     state.services.remove_member(&caller.0, id, user).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ForkAt {
+    message_id: String,
+}
+
+async fn fork(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    id: web::Path<String>,
+    body: web::Json<ForkAt>,
+) -> Result<HttpResponse, ApiError> {
+    let id: ThreadId = id.parse()?;
+    let at: MessageId = body.message_id.parse()?;
+    Ok(Envelope::created(
+        state.services.fork_thread(&caller.0, id, at).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct ExportQuery {
+    format: Option<String>,
+}
+
+async fn export(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    id: web::Path<String>,
+    query: web::Query<ExportQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id: ThreadId = id.parse()?;
+    match query.format.as_deref() {
+        None | Some("json") => Ok(Envelope::ok(
+            state.services.export_thread(&caller.0, id).await?,
+        )),
+        Some("markdown" | "md") => {
+            let text = state.services.export_thread_markdown(&caller.0, id).await?;
+            Ok(HttpResponse::Ok()
+                .content_type("text/markdown; charset=utf-8")
+                .insert_header((
+                    actix_web::http::header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"thread-{id}.md\""),
+                ))
+                .body(text))
+        }
+        Some(_) => Err(DomainError::invalid("format", "must be json or markdown").into()),
+    }
+}
+
+async fn import(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    body: web::Json<ThreadExport>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(Envelope::created(
+        state
+            .services
+            .import_thread(&caller.0, body.into_inner())
+            .await?,
+    ))
 }

@@ -50,6 +50,11 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(configure: impl FnOnce(&mut TestOptions)) -> TestApp {
+    // Errors the server logs (the causes of 5xx) show up in the test output.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("XL_TEST_LOG").unwrap_or_else(|_| "error".into()))
+        .with_test_writer()
+        .try_init();
     let mut options = TestOptions {
         services: ServicesConfig::default(),
         http: HttpConfig {

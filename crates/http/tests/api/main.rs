@@ -6,5 +6,8 @@ mod auth;
 mod helpers;
 mod oauth;
 mod preferences;
+mod reactions;
+mod search;
+mod threads;
 mod users;
 mod wire;

@@ -549,3 +549,91 @@ pub async fn revisions<C: ConnectionTrait>(
         })
         .collect())
 }
+
+/// A message copied in whole (fork and import), with its own times.
+#[derive(Clone, Debug)]
+pub struct CopiedMessage {
+    /// The new id.
+    pub id: MessageId,
+    /// The new parent id.
+    pub parent_id: Option<MessageId>,
+    /// The author (`None` for assistant and system messages).
+    pub user_id: Option<UserId>,
+    /// Role.
+    pub role: MessageRole,
+    /// Text.
+    pub content: String,
+    /// Blocks.
+    pub blocks: Option<Value>,
+    /// Client data.
+    pub metadata: Option<Value>,
+    /// Status.
+    pub status: MessageStatus,
+    /// Model.
+    pub model: Option<String>,
+    /// Original creation time.
+    pub created_at: chrono::DateTime<Utc>,
+    /// Whether it was a tombstone.
+    pub deleted_at: Option<chrono::DateTime<Utc>>,
+}
+
+/// Inserts copied messages (parents before children) into a thread and sets
+/// the thread's counters and current leaf once.
+pub async fn insert_copies<C: ConnectionTrait>(
+    db: &C,
+    thread: ThreadId,
+    org: OrgId,
+    copies: Vec<CopiedMessage>,
+    leaf: Option<MessageId>,
+) -> Result<(), StoreError> {
+    let count = i32::try_from(copies.len()).unwrap_or(i32::MAX);
+    let last = copies.iter().map(|c| c.created_at).max();
+    for chunk in copies.chunks(200) {
+        let rows = chunk.iter().cloned().map(|copy| messages::ActiveModel {
+            id: Set(copy.id.as_uuid()),
+            thread_id: Set(thread.as_uuid()),
+            org_id: Set(org.as_uuid()),
+            parent_id: Set(copy.parent_id.map(|id| id.as_uuid())),
+            user_id: Set(copy.user_id.map(|id| id.as_uuid())),
+            role: Set(copy.role.as_str().to_owned()),
+            content: Set(copy.content),
+            blocks: Set(copy.blocks),
+            metadata: Set(copy.metadata),
+            status: Set(copy.status.as_str().to_owned()),
+            model: Set(copy.model),
+            error: Set(None),
+            token_count: Set(None),
+            edited_at: Set(None),
+            deleted_at: Set(copy.deleted_at),
+            created_at: Set(copy.created_at),
+            updated_at: Set(copy.created_at),
+        });
+        messages::Entity::insert_many(rows)
+            .exec_without_returning(db)
+            .await?;
+    }
+    threads::Entity::update_many()
+        .col_expr(
+            threads::Column::CurrentLeafId,
+            Expr::value(leaf.map(|id| id.as_uuid())),
+        )
+        .col_expr(threads::Column::MessageCount, Expr::value(count))
+        .col_expr(threads::Column::LastMessageAt, Expr::value(last))
+        .filter(threads::Column::Id.eq(thread.as_uuid()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Every message of a thread, by id (oldest first), for export.
+pub async fn all_in_thread<C: ConnectionTrait>(
+    db: &C,
+    thread: ThreadId,
+) -> Result<Vec<Message>, StoreError> {
+    let rows = messages::Entity::find()
+        .filter(messages::Column::ThreadId.eq(thread.as_uuid()))
+        .order_by_asc(messages::Column::Id)
+        .all(db)
+        .await?;
+    with_attachments(db, rows).await
+}

@@ -5,10 +5,13 @@
 //! callers (the services) decide which org and user the caller may touch.
 
 pub mod api_keys;
+pub mod events;
 pub mod idempotency;
 pub mod messages;
 pub mod orgs;
 pub mod preferences;
+pub mod reactions;
+pub mod search;
 pub mod sessions;
 pub mod threads;
 pub mod users;

@@ -6,3 +6,4 @@
 mod concurrency;
 mod entities;
 mod migrations;
+mod search;

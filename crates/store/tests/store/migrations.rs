@@ -6,8 +6,12 @@ use xl_store::{Backend, Store, StoreConfig};
 
 async fn table_names(store: &Store) -> Vec<String> {
     let sql = match store.backend() {
+        // `pragma_table_list` tells FTS5's shadow tables (type `shadow`) from
+        // the virtual tables that own them (type `virtual`); the shadows come
+        // and go with their owner.
         Backend::Sqlite => {
-            "SELECT name FROM sqlite_master WHERE type = 'table' \
+            "SELECT name FROM pragma_table_list WHERE schema = 'main' \
+             AND type IN ('table', 'virtual') \
              AND name NOT LIKE 'sqlite_%' AND name <> 'seaql_migrations' ORDER BY name"
         }
         Backend::Postgres => {
@@ -28,20 +32,81 @@ async fn table_names(store: &Store) -> Vec<String> {
         .collect()
 }
 
-fn expected_tables() -> Vec<String> {
+fn base_tables() -> Vec<String> {
     let mut tables: Vec<String> = migration::TABLES.iter().map(|t| t.to_string()).collect();
     tables.sort();
     tables
 }
 
-async fn up_down_up(store: &Store) {
-    store.migrate_up(None).await.unwrap();
-    assert_eq!(table_names(store).await, expected_tables());
-    let status = store.migration_status().await.unwrap();
-    assert_eq!(status.len(), 4);
-    assert!(status.iter().all(|m| m.applied), "{status:?}");
+/// Every table once all migrations are applied: the search index adds tables
+/// on SQLite only (on PostgreSQL it is columns and indexes).
+fn expected_tables(backend: Backend) -> Vec<String> {
+    let mut tables = base_tables();
+    if backend == Backend::Sqlite {
+        tables.extend(
+            migration::SQLITE_SEARCH_TABLES
+                .iter()
+                .map(|t| t.to_string()),
+        );
+        tables.sort();
+    }
+    tables
+}
 
-    // One step back removes only the last migration's tables.
+/// Every schema object on SQLite (tables of any kind, triggers, indexes)
+/// except SQLite's own and the migrations table.
+async fn sqlite_objects(store: &Store) -> Vec<String> {
+    let rows = store
+        .reader()
+        .query_all_raw(Statement::from_string(
+            store.reader().get_database_backend(),
+            "SELECT type || ' ' || name AS name FROM sqlite_master \
+             WHERE name NOT LIKE 'sqlite_%' AND tbl_name <> 'seaql_migrations' ORDER BY name",
+        ))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|row| row.try_get::<String>("", "name").unwrap())
+        .collect()
+}
+
+/// The columns named `search_vector` (PostgreSQL's search index), by table.
+async fn search_vector_tables(store: &Store) -> Vec<String> {
+    let rows = store
+        .reader()
+        .query_all_raw(Statement::from_string(
+            store.reader().get_database_backend(),
+            "SELECT table_name AS name FROM information_schema.columns \
+             WHERE table_schema = 'public' AND column_name = 'search_vector' ORDER BY table_name",
+        ))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|row| row.try_get::<String>("", "name").unwrap())
+        .collect()
+}
+
+async fn up_down_up(store: &Store) {
+    let backend = store.backend();
+    store.migrate_up(None).await.unwrap();
+    assert_eq!(table_names(store).await, expected_tables(backend));
+    let status = store.migration_status().await.unwrap();
+    assert_eq!(status.len(), 5);
+    assert!(status.iter().all(|m| m.applied), "{status:?}");
+    if backend == Backend::Postgres {
+        assert_eq!(search_vector_tables(store).await, ["messages", "threads"]);
+    }
+
+    // One step back removes only the search index.
+    store.migrate_down(Some(1)).await.unwrap();
+    assert_eq!(table_names(store).await, base_tables());
+    if backend == Backend::Postgres {
+        assert_eq!(search_vector_tables(store).await, Vec::<String>::new());
+    }
+    let status = store.migration_status().await.unwrap();
+    assert_eq!(status.iter().filter(|m| m.applied).count(), 4);
+
+    // The next step back removes only the completions table.
     store.migrate_down(Some(1)).await.unwrap();
     let tables = table_names(store).await;
     assert!(!tables.contains(&"completions".to_owned()));
@@ -51,12 +116,16 @@ async fn up_down_up(store: &Store) {
 
     store.migrate_down(None).await.unwrap();
     assert_eq!(table_names(store).await, Vec::<String>::new());
+    if backend == Backend::Sqlite {
+        // Nothing is left behind: no shadow table, trigger or index either.
+        assert_eq!(sqlite_objects(store).await, Vec::<String>::new());
+    }
 
     store.migrate_up(None).await.unwrap();
-    assert_eq!(table_names(store).await, expected_tables());
+    assert_eq!(table_names(store).await, expected_tables(backend));
 
     store.migrate_fresh().await.unwrap();
-    assert_eq!(table_names(store).await, expected_tables());
+    assert_eq!(table_names(store).await, expected_tables(backend));
 }
 
 #[tokio::test]

@@ -1,0 +1,60 @@
+//! Reactions on a message: list them, toggle one of yours, remove one of yours.
+
+use actix_web::{HttpResponse, web};
+use xl_domain::MessageId;
+use xl_domain::reactions::{NewReaction, ReactionName};
+use xl_services::reactions::Toggled;
+
+use crate::auth::Authenticated;
+use crate::{ApiError, AppState, Envelope};
+
+/// Registers the reaction routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/messages/{id}/reactions")
+            .get(list)
+            .post(toggle),
+    )
+    .service(web::resource("/messages/{id}/reactions/{name}").delete(remove));
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id: MessageId = id.parse()?;
+    Ok(Envelope::ok(
+        state.services.list_reactions(&caller.0, id).await?,
+    ))
+}
+
+/// 201 when the reaction was added, 200 when the same call took it away, so
+/// a client can tell which without comparing summaries.
+async fn toggle(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    id: web::Path<String>,
+    body: web::Json<NewReaction>,
+) -> Result<HttpResponse, ApiError> {
+    let id: MessageId = id.parse()?;
+    let name = ReactionName::parse(&body.name)?;
+    let (toggled, summary) = state.services.toggle_reaction(&caller.0, id, name).await?;
+    Ok(match toggled {
+        Toggled::Added => Envelope::created(summary),
+        Toggled::Removed => Envelope::ok(summary),
+    })
+}
+
+async fn remove(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, name) = path.into_inner();
+    let id: MessageId = id.parse()?;
+    let name = ReactionName::parse(&name)?;
+    Ok(Envelope::ok(
+        state.services.remove_reaction(&caller.0, id, name).await?,
+    ))
+}

@@ -1,0 +1,267 @@
+//! Threads and messages: the rules, without HTTP.
+
+use xl_domain::messages::{Branch, MessageUpdate, NewMessage};
+use xl_domain::threads::{NewThread, ThreadFilter, ThreadUpdate};
+use xl_domain::{MessageRole, PageRequest, Role};
+use xl_services::ServiceError;
+use xl_services::idempotency::Outcome;
+
+use crate::support::{actor, services};
+
+fn text(content: &str) -> NewMessage {
+    NewMessage {
+        content: Some(content.to_owned()),
+        ..NewMessage::default()
+    }
+}
+
+#[tokio::test]
+async fn posting_moves_the_current_leaf_and_branches_stay_apart() {
+    let services = services().await;
+    let ada = actor(&services, "ada@acme.io", Role::User).await;
+    let thread = services
+        .create_thread(&ada, NewThread::default())
+        .await
+        .unwrap();
+    let one = services
+        .post_message(&ada, thread.id, text("one"))
+        .await
+        .unwrap();
+    let two = services
+        .post_message(&ada, thread.id, text("two"))
+        .await
+        .unwrap();
+    assert_eq!(two.parent_id, Some(one.id));
+    let alt = services
+        .post_message(
+            &ada,
+            thread.id,
+            NewMessage {
+                parent_id: Some(one.id),
+                ..text("alt")
+            },
+        )
+        .await
+        .unwrap();
+    let thread = services.get_thread(&ada, thread.id).await.unwrap();
+    assert_eq!(thread.current_leaf_id, Some(alt.id));
+    assert_eq!(
+        thread.title.as_deref(),
+        Some("one"),
+        "auto-titled from the first user message"
+    );
+    assert_eq!(thread.message_count, 3);
+
+    let page = PageRequest::default();
+    let current = services
+        .list_messages(&ada, thread.id, Branch::Current, &page)
+        .await
+        .unwrap();
+    assert_eq!(
+        current
+            .items
+            .iter()
+            .map(|m| m.content.as_str())
+            .collect::<Vec<_>>(),
+        vec!["alt", "one"]
+    );
+    let all = services
+        .list_messages(&ada, thread.id, Branch::All, &page)
+        .await
+        .unwrap();
+    assert_eq!(all.items.len(), 3);
+}
+
+#[tokio::test]
+async fn access_follows_membership_org_and_role() {
+    let services = services().await;
+    let owner = actor(&services, "owner@acme.io", Role::User).await;
+    let member = actor(&services, "member@acme.io", Role::User).await;
+    let stranger = actor(&services, "stranger@acme.io", Role::User).await;
+    let admin = actor(&services, "admin@acme.io", Role::Admin).await;
+    let rival_admin = actor(&services, "admin@globex.com", Role::Admin).await;
+    let thread = services
+        .create_thread(&owner, NewThread::default())
+        .await
+        .unwrap();
+    services
+        .add_member(&owner, thread.id, member.user_id)
+        .await
+        .unwrap();
+    let message = services
+        .post_message(&owner, thread.id, text("hi"))
+        .await
+        .unwrap();
+
+    assert!(services.get_thread(&member, thread.id).await.is_ok());
+    assert!(
+        services
+            .post_message(&member, thread.id, text("me too"))
+            .await
+            .is_ok()
+    );
+    assert!(
+        services.get_thread(&admin, thread.id).await.is_ok(),
+        "org admins see every thread of the org"
+    );
+    for outsider in [&stranger, &rival_admin] {
+        assert!(matches!(
+            services.get_thread(outsider, thread.id).await,
+            Err(ServiceError::NotFound(_))
+        ));
+        assert!(matches!(
+            services.get_message(outsider, message.id).await,
+            Err(ServiceError::NotFound(_))
+        ));
+        assert!(matches!(
+            services.post_message(outsider, thread.id, text("x")).await,
+            Err(ServiceError::NotFound(_))
+        ));
+    }
+    // Members write but do not manage; the org admin manages.
+    let rename = ThreadUpdate {
+        title: Some(Some("new".into())),
+        ..ThreadUpdate::default()
+    };
+    assert!(matches!(
+        services
+            .update_thread(&member, thread.id, rename.clone())
+            .await,
+        Err(ServiceError::Forbidden(_))
+    ));
+    assert!(
+        services
+            .update_thread(&admin, thread.id, rename)
+            .await
+            .is_ok()
+    );
+    // Only the author edits.
+    let edit = MessageUpdate {
+        content: Some("edited".into()),
+        ..MessageUpdate::default()
+    };
+    assert!(matches!(
+        services
+            .edit_message(&member, message.id, edit.clone())
+            .await,
+        Err(ServiceError::Forbidden(_))
+    ));
+    assert!(
+        services
+            .edit_message(&owner, message.id, edit)
+            .await
+            .is_ok()
+    );
+    assert_eq!(
+        services
+            .message_revisions(&owner, message.id)
+            .await
+            .unwrap()[0]
+            .content,
+        "hi"
+    );
+}
+
+#[tokio::test]
+async fn people_post_as_users_and_deleted_threads_disappear_until_restored() {
+    let services = services().await;
+    let ada = actor(&services, "ada@acme.io", Role::User).await;
+    let thread = services
+        .create_thread(&ada, NewThread::default())
+        .await
+        .unwrap();
+    let as_assistant = NewMessage {
+        role: Some(MessageRole::Assistant),
+        ..text("fake")
+    };
+    assert!(matches!(
+        services.post_message(&ada, thread.id, as_assistant).await,
+        Err(ServiceError::Invalid(_))
+    ));
+
+    services.delete_thread(&ada, thread.id).await.unwrap();
+    assert!(services.get_thread(&ada, thread.id).await.is_err());
+    let listed = services
+        .list_threads(&ada, &ThreadFilter::default(), &PageRequest::default())
+        .await
+        .unwrap();
+    assert!(listed.items.is_empty());
+    services.restore_thread(&ada, thread.id).await.unwrap();
+    assert!(services.get_thread(&ada, thread.id).await.is_ok());
+    // Nothing is purged inside the retention window.
+    services.delete_thread(&ada, thread.id).await.unwrap();
+    assert_eq!(services.purge_deleted_threads().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn deleted_threads_are_purged_after_the_retention_window() {
+    let config = xl_services::ServicesConfig {
+        thread_retention: std::time::Duration::ZERO,
+        ..xl_services::ServicesConfig::default()
+    };
+    let store = xl_store::Store::in_memory().await.unwrap();
+    let services = xl_services::Services::new(
+        store,
+        std::sync::Arc::new(xl_llm::EchoProvider::default()),
+        config,
+    );
+    let ada = actor(&services, "ada@acme.io", Role::User).await;
+    let thread = services
+        .create_thread(&ada, NewThread::default())
+        .await
+        .unwrap();
+    services
+        .post_message(&ada, thread.id, text("bye"))
+        .await
+        .unwrap();
+    services.delete_thread(&ada, thread.id).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    assert_eq!(services.purge_deleted_threads().await.unwrap(), 1);
+    assert!(matches!(
+        services.restore_thread(&ada, thread.id).await,
+        Err(ServiceError::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn idempotency_claims_replay_and_mismatch() {
+    let services = services().await;
+    let ada = actor(&services, "ada@acme.io", Role::User).await;
+    let claim = |body: &'static [u8]| services.idempotency_claim(&ada, "k1", "POST", "/x", body);
+    assert_eq!(claim(b"{}").await.unwrap(), Outcome::Run);
+    assert!(
+        matches!(claim(b"{}").await, Err(ServiceError::Conflict(_))),
+        "in progress"
+    );
+    services
+        .idempotency_complete(&ada, "k1", 201, "{\"id\":1}")
+        .await
+        .unwrap();
+    assert_eq!(
+        claim(b"{}").await.unwrap(),
+        Outcome::Replay {
+            status: 201,
+            body: "{\"id\":1}".into()
+        }
+    );
+    assert!(matches!(
+        claim(b"{\"other\":1}").await,
+        Err(ServiceError::Unprocessable(_))
+    ));
+    // Keys belong to their user.
+    let bob = actor(&services, "bob@acme.io", Role::User).await;
+    assert_eq!(
+        services
+            .idempotency_claim(&bob, "k1", "POST", "/x", b"{}")
+            .await
+            .unwrap(),
+        Outcome::Run
+    );
+    assert!(
+        services
+            .idempotency_claim(&ada, "", "POST", "/x", b"{}")
+            .await
+            .is_err(),
+        "empty keys are refused"
+    );
+}

@@ -1,0 +1,7 @@
+//! Service-level tests: the rules of the services, driven directly against
+//! an in-memory SQLite store with the real migrations.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod conversations;
+mod support;

@@ -1,0 +1,41 @@
+//! Builds services over an in-memory store and signs people up.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use xl_domain::{Actor, Credential, Email, Role};
+use xl_llm::{EchoConfig, EchoProvider};
+use xl_services::auth::Identity;
+use xl_services::{Services, ServicesConfig};
+use xl_store::Store;
+
+pub async fn services() -> Services {
+    let store = Store::in_memory().await.unwrap();
+    let llm = Arc::new(EchoProvider::new(EchoConfig {
+        pace: Duration::ZERO,
+        models: Vec::new(),
+    }));
+    Services::new(store, llm, ServicesConfig::default())
+}
+
+/// Signs a person up (org = email domain) and returns them as an actor.
+pub async fn actor(services: &Services, email: &str, role: Role) -> Actor {
+    let user = services
+        .upsert_identity(Identity {
+            email: Email::parse(email).unwrap(),
+            name: email.split('@').next().unwrap().to_owned(),
+            role,
+            org: None,
+            subject: None,
+            avatar_url: None,
+        })
+        .await
+        .unwrap();
+    Actor {
+        user_id: user.id,
+        org_id: user.org_id,
+        role: user.role,
+        email: user.email,
+        credential: Credential::Jwt { session: None },
+    }
+}

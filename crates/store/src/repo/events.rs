@@ -1,0 +1,96 @@
+//! The per-thread event log. An event's sequence number is taken from
+//! `threads.last_event_seq` in the same transaction that writes the event
+//! (and whatever the event describes), so sequence numbers have no gaps and
+//! an event is visible exactly when its effect is.
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, Statement,
+};
+use serde_json::Value;
+use uuid::Uuid;
+use xl_domain::events::ThreadEvent;
+use xl_domain::{MessageId, ThreadId, UserId};
+
+use crate::StoreError;
+use crate::entity::events;
+
+fn to_domain(row: events::Model) -> ThreadEvent {
+    ThreadEvent {
+        seq: row.seq,
+        thread_id: ThreadId::from_uuid(row.thread_id),
+        kind: row.kind,
+        message_id: row.message_id.map(MessageId::from_uuid),
+        actor_id: row.actor_id.map(UserId::from_uuid),
+        payload: row.payload,
+        created_at: row.created_at,
+    }
+}
+
+/// Appends an event to a thread's log; call inside the write transaction
+/// that makes the change the event describes.
+pub async fn append<C: ConnectionTrait>(
+    db: &C,
+    thread: ThreadId,
+    kind: &str,
+    message: Option<MessageId>,
+    actor: Option<UserId>,
+    payload: Value,
+) -> Result<ThreadEvent, StoreError> {
+    let backend = db.get_database_backend();
+    let placeholder = if backend == DbBackend::Postgres {
+        "$1"
+    } else {
+        "?"
+    };
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            format!(
+                "UPDATE threads SET last_event_seq = last_event_seq + 1 WHERE id = {placeholder} RETURNING last_event_seq"
+            ),
+            [thread.as_uuid().into()],
+        ))
+        .await?
+        .ok_or(StoreError::NotFound("thread"))?;
+    let seq: i64 = row.try_get("", "last_event_seq")?;
+    let model = events::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        thread_id: Set(thread.as_uuid()),
+        seq: Set(seq),
+        kind: Set(kind.to_owned()),
+        message_id: Set(message.map(|id| id.as_uuid())),
+        actor_id: Set(actor.map(|id| id.as_uuid())),
+        payload: Set(payload),
+        created_at: Set(Utc::now()),
+    }
+    .insert(db)
+    .await?;
+    Ok(to_domain(model))
+}
+
+/// Events of a thread after `after`, oldest first, at most `limit`;
+/// only those about `message` when given.
+pub async fn after<C: ConnectionTrait>(
+    db: &C,
+    thread: ThreadId,
+    after: i64,
+    message: Option<MessageId>,
+    limit: u64,
+) -> Result<Vec<ThreadEvent>, StoreError> {
+    let mut query = events::Entity::find()
+        .filter(events::Column::ThreadId.eq(thread.as_uuid()))
+        .filter(events::Column::Seq.gt(after));
+    if let Some(message) = message {
+        query = query.filter(events::Column::MessageId.eq(message.as_uuid()));
+    }
+    Ok(query
+        .order_by_asc(events::Column::Seq)
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(to_domain)
+        .collect())
+}
