@@ -72,6 +72,15 @@ pub enum ApiError {
         /// Field errors.
         errors: FieldErrors,
     },
+    /// Too many requests. Returns 429 Too Many Requests.
+    #[error("{0}")]
+    RateLimited(String),
+    /// An upstream failed. Returns 502 Bad Gateway.
+    #[error("{0}")]
+    BadGateway(String),
+    /// An upstream did not answer in time. Returns 504 Gateway Timeout.
+    #[error("{0}")]
+    GatewayTimeout(String),
     /// A dependency is down. Returns 503 Service Unavailable.
     #[error("{0}")]
     Unavailable(String),
@@ -114,6 +123,17 @@ impl ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "unprocessable-entity",
                 "Unprocessable Entity",
+            ),
+            ApiError::RateLimited(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too Many Requests",
+            ),
+            ApiError::BadGateway(_) => (StatusCode::BAD_GATEWAY, "bad-gateway", "Bad Gateway"),
+            ApiError::GatewayTimeout(_) => (
+                StatusCode::GATEWAY_TIMEOUT,
+                "gateway-timeout",
+                "Gateway Timeout",
             ),
             ApiError::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -235,7 +255,31 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound(resource) => ApiError::NotFound(format!("{resource} not found")),
             ServiceError::Conflict(detail) => ApiError::Conflict(detail),
             ServiceError::Unavailable(detail) => ApiError::Unavailable(detail),
+            ServiceError::Llm(llm) => ApiError::from(llm),
             ServiceError::Store(store) => ApiError::Internal(error_chain(&store)),
+        }
+    }
+}
+
+impl From<xl_llm::LlmError> for ApiError {
+    fn from(err: xl_llm::LlmError) -> Self {
+        use xl_llm::LlmError;
+        match err {
+            LlmError::InvalidRequest(detail) => ApiError::BadRequest {
+                kind: "invalid-request",
+                detail,
+                errors: None,
+            },
+            LlmError::UnknownModel(model) => ApiError::NotFound(format!("model {model} not found")),
+            LlmError::RateLimited => {
+                ApiError::RateLimited("the model provider is rate limiting; retry later".into())
+            }
+            LlmError::Timeout => {
+                ApiError::GatewayTimeout("the model provider did not answer in time".into())
+            }
+            LlmError::Upstream(detail) => {
+                ApiError::BadGateway(format!("the model provider failed: {detail}"))
+            }
         }
     }
 }

@@ -99,6 +99,7 @@ async fn serve(config: Config) -> Result<(), RunError> {
             auto_completion_enabled: config.auto_completion_enabled,
             auth: auth_config(&config, jwt_secret),
             thread_retention: config.thread_retention,
+            models: xl_llm::ModelRegistry::with_defaults(),
         },
     );
     let listener = TcpListener::bind(config.bind)

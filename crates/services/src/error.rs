@@ -31,6 +31,10 @@ pub enum ServiceError {
     /// A dependency is down. Returns 503 Service Unavailable.
     #[error("{0}")]
     Unavailable(String),
+    /// The model call failed; the variant of the inner error names the
+    /// status (400, 404, 429, 502, 504).
+    #[error(transparent)]
+    Llm(#[from] xl_llm::LlmError),
     /// A storage failure. Returns 500 Internal Server Error (cause logged only).
     #[error("storage failure")]
     Store(#[source] StoreError),

@@ -5,6 +5,7 @@
 //! same rules hold for the server and for any Rust program that embeds them.
 
 pub mod auth;
+pub mod completions;
 mod error;
 pub mod events;
 pub mod health;
@@ -22,7 +23,7 @@ use std::time::Instant;
 
 use auth::{Auth, AuthConfig};
 pub use error::ServiceError;
-use xl_llm::ChatProvider;
+use xl_llm::{ChatProvider, ModelRegistry};
 use xl_store::Store;
 
 /// Settings the services need at run time.
@@ -36,6 +37,8 @@ pub struct ServicesConfig {
     pub auth: AuthConfig,
     /// How long a deleted thread can be restored before it is purged.
     pub thread_retention: std::time::Duration,
+    /// Context windows and prices of the models.
+    pub models: ModelRegistry,
 }
 
 impl Default for ServicesConfig {
@@ -46,6 +49,7 @@ impl Default for ServicesConfig {
             auto_completion_enabled: true,
             auth: AuthConfig::new(auth::random_secret("test-secret-")),
             thread_retention: std::time::Duration::from_secs(30 * 86_400),
+            models: ModelRegistry::with_defaults(),
         }
     }
 }
@@ -57,6 +61,8 @@ pub struct Services {
     pub store: Store,
     /// The model provider.
     pub llm: Arc<dyn ChatProvider>,
+    /// Context windows and prices of the known models.
+    pub models: Arc<ModelRegistry>,
     /// Run-time settings.
     pub config: ServicesConfig,
     /// When the process started serving.
@@ -73,9 +79,11 @@ impl Services {
     pub fn new(store: Store, llm: Arc<dyn ChatProvider>, config: ServicesConfig) -> Self {
         let http = http_client();
         let auth = Arc::new(Auth::new(config.auth.clone(), http.clone()));
+        let models = Arc::new(config.models.clone());
         Services {
             store,
             llm,
+            models,
             config,
             started_at: Instant::now(),
             http,

@@ -5,6 +5,7 @@
 //! callers (the services) decide which org and user the caller may touch.
 
 pub mod api_keys;
+pub mod completions;
 pub mod events;
 pub mod idempotency;
 pub mod messages;
