@@ -24,6 +24,19 @@ pub fn current_correlation_id() -> String {
     CORRELATION_ID.try_with(Clone::clone).unwrap_or_default()
 }
 
+/// Runs `work` in a task of its own that outlives the request (a client that
+/// disconnects drops the request's future, not this task), keeping the
+/// request's correlation id and span; the handler awaits its result.
+pub(crate) async fn detached<F>(work: F) -> Result<F::Output, actix_web::rt::task::JoinError>
+where
+    F: std::future::Future + 'static,
+{
+    let scoped = CORRELATION_ID
+        .scope(current_correlation_id(), work)
+        .instrument(tracing::Span::current());
+    actix_web::rt::spawn(scoped).await
+}
+
 /// Accepts a client's id only if it is short, printable ASCII.
 fn sanitize(raw: &HeaderValue) -> Option<String> {
     let value = raw.to_str().ok()?.trim();

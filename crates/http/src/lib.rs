@@ -11,6 +11,7 @@ mod envelope;
 mod error;
 pub mod idempotency;
 mod routes;
+mod sse;
 
 use std::net::TcpListener;
 use std::sync::Arc;

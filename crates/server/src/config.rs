@@ -82,10 +82,23 @@ pub struct Config {
     pub openai_api_key: Option<String>,
     /// `OPENAI_BASE_URL`: base URL of the OpenAI-compatible upstream.
     pub openai_base_url: Option<String>,
+    /// `OPENAI_TIMEOUT`: how long one upstream call (or, streaming, the wait
+    /// for its next event) may take.
+    pub openai_timeout: Duration,
+    /// `OPENAI_MAX_RETRIES`: retries after a 429, a 5xx or a failed
+    /// connection, before the first byte only.
+    pub openai_max_retries: u32,
+    /// `ECHO_PACE_MS`: delay before each word the offline echo model streams.
+    pub echo_pace: Duration,
+    /// `XL_MODELS_FILE`: the model registry, the defaults overridden and
+    /// extended by this TOML file when set.
+    pub models: xl_llm::ModelRegistry,
     /// `DEFAULT_AI_MODEL`: model used when a request names none.
     pub default_ai_model: String,
     /// `AUTO_COMPLETION_ENABLED`: whether user messages get assistant replies.
     pub auto_completion_enabled: bool,
+    /// `DEFAULT_REPLY_MODE`: `sync` or `stream`, for posts without `?reply=`.
+    pub default_reply_mode: xl_services::assistant::ReplyMode,
     /// `FILE_STORE`: `file://…` or `s3://…`.
     pub file_store: String,
     /// `MAX_UPLOAD_BYTES`: largest upload accepted.
@@ -152,8 +165,13 @@ pub const SETTINGS: &[&str] = &[
     "GITHUB_API_URL",
     "OPENAI_API_KEY",
     "OPENAI_BASE_URL",
+    "OPENAI_TIMEOUT",
+    "OPENAI_MAX_RETRIES",
+    "ECHO_PACE_MS",
+    "XL_MODELS_FILE",
     "DEFAULT_AI_MODEL",
     "AUTO_COMPLETION_ENABLED",
+    "DEFAULT_REPLY_MODE",
     "FILE_STORE",
     "MAX_UPLOAD_BYTES",
     "XL_MAX_JSON_BYTES",
@@ -366,11 +384,28 @@ impl Config {
         )?;
         let openai_api_key = sources.get("OPENAI_API_KEY").map(str::to_owned);
         let openai_base_url = parse_http_url(sources, "OPENAI_BASE_URL")?;
+        let openai_timeout = parse_ttl(sources, "OPENAI_TIMEOUT", Duration::from_secs(120))?;
+        let openai_max_retries = parse_number(sources, "OPENAI_MAX_RETRIES", 2, 0, 10)?;
+        let echo_pace =
+            Duration::from_millis(parse_number(sources, "ECHO_PACE_MS", 20, 0, 60_000)?);
+        let models = parse_models(sources)?;
+        // Without a key the offline echo model answers, so it is the default.
+        let default_model = if openai_api_key.is_some() {
+            "gpt-4o"
+        } else {
+            "echo"
+        };
         let default_ai_model = sources
             .get("DEFAULT_AI_MODEL")
-            .unwrap_or("gpt-4o")
+            .unwrap_or(default_model)
             .to_owned();
         let auto_completion_enabled = parse_bool(sources, "AUTO_COMPLETION_ENABLED", true)?;
+        let default_reply_mode = match sources.get("DEFAULT_REPLY_MODE") {
+            None => xl_services::assistant::ReplyMode::default(),
+            Some(raw) => raw
+                .parse()
+                .map_err(|_| ConfigError::new("DEFAULT_REPLY_MODE", "must be sync or stream"))?,
+        };
         let file_store = match sources.get("FILE_STORE") {
             None => format!("file://{}", data_dir.join("files").display()),
             Some(raw) if raw.starts_with("file://") || raw.starts_with("s3://") => raw.to_owned(),
@@ -445,8 +480,13 @@ impl Config {
             github,
             openai_api_key,
             openai_base_url,
+            openai_timeout,
+            openai_max_retries,
+            echo_pace,
+            models,
             default_ai_model,
             auto_completion_enabled,
+            default_reply_mode,
             file_store,
             max_upload_bytes,
             max_json_bytes,
@@ -558,6 +598,21 @@ fn parse_oauth(
     }))
 }
 
+/// The default model registry, with `XL_MODELS_FILE` merged in when set.
+fn parse_models(sources: &Sources) -> Result<xl_llm::ModelRegistry, ConfigError> {
+    let Some(path) = sources.get("XL_MODELS_FILE") else {
+        return Ok(xl_llm::ModelRegistry::with_defaults());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| ConfigError::new("XL_MODELS_FILE", format!("cannot read {path}: {err}")))?;
+    xl_llm::ModelRegistry::from_toml(&text).map_err(|err| {
+        // The registry's messages are one line already; a TOML excerpt
+        // could still carry a line break, and errors here stay one line.
+        let reason = err.to_string().replace(['\n', '\r'], " ");
+        ConfigError::new("XL_MODELS_FILE", format!("{path}: {reason}"))
+    })
+}
+
 fn parse_list(sources: &Sources, name: &str) -> Vec<String> {
     sources
         .get(name)
@@ -609,7 +664,7 @@ mod tests {
         assert_eq!(config.bind.to_string(), "127.0.0.1:8787");
         assert_eq!(config.database_url, "sqlite://./data/xl.db");
         assert_eq!(config.auth_cookie_name, "rpotential_auth");
-        assert_eq!(config.default_ai_model, "gpt-4o");
+        assert_eq!(config.default_ai_model, "echo", "no key: the offline model");
         assert!(config.auto_completion_enabled);
         assert_eq!(config.max_upload_bytes, 100 * 1024 * 1024);
         assert_eq!(config.jwt_secret, None);
@@ -642,6 +697,10 @@ mod tests {
             ("ACCESS_TOKEN_TTL", "0"),
             ("REFRESH_TOKEN_TTL", "a month"),
             ("XL_PUBLIC_URL", "example.com"),
+            ("OPENAI_TIMEOUT", "0"),
+            ("OPENAI_MAX_RETRIES", "eleven"),
+            ("ECHO_PACE_MS", "-1"),
+            ("XL_MODELS_FILE", "/nonexistent/models.toml"),
         ];
         for (name, value) in cases {
             let err = load(&[(name, value)]).unwrap_err();
@@ -700,6 +759,48 @@ mod tests {
         let err = Sources::from_vars([("XL_CONFIG".to_string(), bad)]).unwrap_err();
         assert_eq!(err.name, "XL_CONFIG");
         assert!(err.reason.contains("NOT_A_SETTING"));
+    }
+
+    #[test]
+    fn the_model_provider_settings_are_parsed() {
+        let config = load(&[]).unwrap();
+        assert_eq!(config.openai_timeout, Duration::from_secs(120));
+        assert_eq!(config.openai_max_retries, 2);
+        assert_eq!(config.echo_pace, Duration::from_millis(20));
+        assert!(config.models.get("gpt-4o").is_some());
+
+        let dir = tempfile::tempdir().unwrap();
+        let models = dir.path().join("models.toml");
+        std::fs::write(
+            &models,
+            "[[models]]\nid = \"llama3.1:8b\"\ncontext_window = 131072\ninput_price_per_million = 10\n",
+        )
+        .unwrap();
+        let models = models.display().to_string();
+        let config = load(&[
+            ("OPENAI_API_KEY", "sk-x"),
+            ("OPENAI_TIMEOUT", "2m"),
+            ("OPENAI_MAX_RETRIES", "0"),
+            ("ECHO_PACE_MS", "0"),
+            ("XL_MODELS_FILE", &models),
+        ])
+        .unwrap();
+        assert_eq!(config.default_ai_model, "gpt-4o", "a key: OpenAI's model");
+        assert_eq!(config.openai_timeout, Duration::from_secs(120));
+        assert_eq!(config.openai_max_retries, 0);
+        assert_eq!(config.echo_pace, Duration::ZERO);
+        let llama = config.models.get("llama3.1:8b").unwrap();
+        assert_eq!(llama.context_window, 131_072);
+        assert_eq!(llama.input_price_per_million, 10);
+        assert!(config.models.get("gpt-4o").is_some(), "defaults stay");
+
+        // A bad registry file is refused in one line naming the setting.
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(&bad, "[[models]]\nid = \"new\"\nprice = 1\n").unwrap();
+        let err = load(&[("XL_MODELS_FILE", &bad.display().to_string())]).unwrap_err();
+        assert_eq!(err.name, "XL_MODELS_FILE");
+        assert!(err.reason.contains("price"), "{err}");
+        assert!(!err.to_string().contains('\n'), "one line: {err}");
     }
 
     #[test]

@@ -17,7 +17,9 @@ pub use cli::{Cli, Command, MigrateCommand, TokenArgs};
 pub use config::{Config, ConfigError, Sources};
 use xl_domain::{DomainError, Email};
 use xl_http::{AppState, HttpConfig};
-use xl_llm::{ChatProvider, EchoConfig, EchoProvider};
+use xl_llm::{
+    ChatProvider, EchoConfig, EchoProvider, OPENAI_BASE_URL, OpenAiConfig, OpenAiProvider,
+};
 use xl_services::auth::oauth::{OAuthConfig, OAuthProviderConfig};
 use xl_services::auth::{AuthConfig, Claims, JwtSigner};
 use xl_services::{Services, ServicesConfig};
@@ -87,10 +89,7 @@ async fn serve(config: Config) -> Result<(), RunError> {
     let store = connect(&config).await?;
     store.migrate_up(None).await?;
     let jwt_secret = secret::jwt_secret(&config)?;
-    let llm: Arc<dyn ChatProvider> = Arc::new(EchoProvider::new(EchoConfig::default()));
-    if config.openai_api_key.is_some() {
-        tracing::warn!("OPENAI_API_KEY is set, but this build serves only the offline echo model");
-    }
+    let llm = provider(&config)?;
     let services = Services::new(
         store.clone(),
         llm,
@@ -99,9 +98,15 @@ async fn serve(config: Config) -> Result<(), RunError> {
             auto_completion_enabled: config.auto_completion_enabled,
             auth: auth_config(&config, jwt_secret),
             thread_retention: config.thread_retention,
-            models: xl_llm::ModelRegistry::with_defaults(),
+            models: config.models.clone(),
+            default_reply_mode: config.default_reply_mode,
         },
     );
+    // Replies a previous run left `streaming` can no longer finish.
+    services
+        .recover_interrupted_replies()
+        .await
+        .map_err(|err| RunError::Io(format!("recovering interrupted replies: {err}")))?;
     let listener = TcpListener::bind(config.bind)
         .map_err(|err| RunError::Io(format!("cannot listen on {}: {err}", config.bind)))?;
     let address = listener
@@ -126,6 +131,50 @@ async fn serve(config: Config) -> Result<(), RunError> {
     store.close().await?;
     tracing::info!("shutdown complete");
     Ok(())
+}
+
+/// The model provider: an OpenAI-compatible upstream when `OPENAI_API_KEY`
+/// is set, otherwise the offline echo model, serving the registry's `echo`
+/// models (so `GET /models` and unknown-model 404s tell the truth).
+fn provider(config: &Config) -> Result<Arc<dyn ChatProvider>, RunError> {
+    let Some(api_key) = &config.openai_api_key else {
+        let models: Vec<String> = config
+            .models
+            .for_provider("echo")
+            .map(|spec| spec.id.clone())
+            .collect();
+        tracing::info!(
+            ?models,
+            pace_ms = config.echo_pace.as_millis(),
+            "model provider: the offline echo model (set OPENAI_API_KEY for a real one)"
+        );
+        return Ok(Arc::new(EchoProvider::new(EchoConfig {
+            pace: config.echo_pace,
+            models,
+        })));
+    };
+    let base_url = config
+        .openai_base_url
+        .clone()
+        .unwrap_or_else(|| OPENAI_BASE_URL.to_owned());
+    let openai = OpenAiConfig {
+        timeout: config.openai_timeout,
+        max_retries: config.openai_max_retries,
+        ..OpenAiConfig::new(api_key.clone(), base_url.clone())
+    };
+    let provider = OpenAiProvider::new(openai, xl_services::http_client())
+        .map_err(|err| ConfigError {
+            name: "OPENAI_API_KEY",
+            reason: err.to_string(),
+        })?
+        .with_registry(Arc::new(config.models.clone()));
+    tracing::info!(
+        %base_url,
+        timeout_s = config.openai_timeout.as_secs(),
+        retries = config.openai_max_retries,
+        "model provider: OpenAI-compatible"
+    );
+    Ok(Arc::new(provider))
 }
 
 fn auth_config(config: &Config, jwt_secret: String) -> AuthConfig {

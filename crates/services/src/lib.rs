@@ -4,6 +4,7 @@
 //! speak domain types, and decide who may do what. They know no HTTP, so the
 //! same rules hold for the server and for any Rust program that embeds them.
 
+pub mod assistant;
 pub mod auth;
 pub mod completions;
 mod error;
@@ -11,11 +12,13 @@ pub mod events;
 pub mod health;
 pub mod idempotency;
 pub mod messages;
+pub mod models;
 pub mod preferences;
 pub mod reactions;
 pub mod search;
 pub mod threads;
 pub mod transfer;
+pub mod usage;
 pub mod users;
 
 use std::sync::Arc;
@@ -39,6 +42,9 @@ pub struct ServicesConfig {
     pub thread_retention: std::time::Duration,
     /// Context windows and prices of the models.
     pub models: ModelRegistry,
+    /// How a post that starts an assistant reply is answered when the
+    /// request does not say (`?reply=`).
+    pub default_reply_mode: assistant::ReplyMode,
 }
 
 impl Default for ServicesConfig {
@@ -50,6 +56,7 @@ impl Default for ServicesConfig {
             auth: AuthConfig::new(auth::random_secret("test-secret-")),
             thread_retention: std::time::Duration::from_secs(30 * 86_400),
             models: ModelRegistry::with_defaults(),
+            default_reply_mode: assistant::ReplyMode::Sync,
         }
     }
 }
@@ -72,6 +79,10 @@ pub struct Services {
     /// Live delivery of committed thread events.
     pub events: Arc<events::EventHub>,
     auth: Arc<Auth>,
+    /// The assistant replies this process is generating.
+    generations: Arc<assistant::Generations>,
+    /// The served models, cached (see [`models`]).
+    catalog: Arc<models::ModelCatalog>,
 }
 
 impl Services {
@@ -89,6 +100,8 @@ impl Services {
             http,
             events: Arc::new(events::EventHub::default()),
             auth,
+            generations: Arc::default(),
+            catalog: Arc::default(),
         }
     }
 }

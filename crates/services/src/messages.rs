@@ -7,7 +7,7 @@ use xl_domain::threads::auto_title;
 use xl_domain::{
     Actor, DomainError, Message, MessageId, MessageRole, MessageStatus, Page, PageRequest, ThreadId,
 };
-use xl_store::repo::messages::{Gate, NewMessageRow};
+use xl_store::repo::messages::{Gate, NewMessageRow, Poster};
 use xl_store::{StoreError, Tx, repo};
 
 use crate::threads::Access;
@@ -32,6 +32,19 @@ pub(crate) fn admit(
         ));
     }
     Ok(gate)
+}
+
+/// Checks a message to post before any transaction begins, so bad input
+/// never waits for the writer.
+pub(crate) fn check_post(actor: &Actor, input: &NewMessage) -> Result<(), ServiceError> {
+    input.check()?;
+    if input.role.is_some_and(|role| role != MessageRole::User) && !actor.is_admin() {
+        return Err(ServiceError::Invalid(DomainError::invalid(
+            "role",
+            "you may post only USER messages",
+        )));
+    }
+    Ok(())
 }
 
 impl Services {
@@ -59,34 +72,29 @@ impl Services {
         thread: ThreadId,
         input: NewMessage,
     ) -> Result<Message, ServiceError> {
-        input.check()?;
-        let role = input.role.unwrap_or(MessageRole::User);
-        if role != MessageRole::User && !actor.is_admin() {
-            return Err(ServiceError::Invalid(DomainError::invalid(
-                "role",
-                "you may post only USER messages",
-            )));
-        }
-        let attachments = input.attachments.clone().unwrap_or_default();
+        check_post(actor, &input)?;
         let tx = self.store.begin_write().await?;
-        let gate = self.gate_in_tx(&tx, actor, thread, Access::Write).await?;
-        let parent = match input.parent_id {
-            Some(parent) => {
-                if repo::messages::find_in_thread(&tx, thread, parent)
-                    .await?
-                    .is_none()
-                {
-                    return Err(ServiceError::Invalid(DomainError::invalid(
-                        "parent_id",
-                        "is not a message of this thread",
-                    )));
-                }
-                Some(parent)
-            }
-            None => gate.current_leaf,
-        };
+        let (message, _) = self.insert_message(&tx, actor, thread, input).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(message)
+    }
+
+    /// The writes of posting a message checked with [`check_post`], in the
+    /// caller's transaction: the message, and the thread's leaf and title.
+    /// Also returns the thread's gate as read before the insert.
+    /// Inserts a posted message (checks included) inside the caller's write
+    /// transaction, returning it and whether the thread's assistant replies.
+    pub(crate) async fn insert_message(
+        &self,
+        tx: &Tx,
+        actor: &Actor,
+        thread: ThreadId,
+        input: NewMessage,
+    ) -> Result<(Message, bool), ServiceError> {
+        let role = input.role.unwrap_or(MessageRole::User);
+        let attachments = input.attachments.clone().unwrap_or_default();
         if !attachments.is_empty() {
-            let found = repo::messages::count_files(&tx, actor.org_id, &attachments).await?;
+            let found = repo::messages::count_files(tx, actor.org_id, &attachments).await?;
             if found != attachments.len() as u64 {
                 return Err(ServiceError::Invalid(DomainError::invalid(
                     "attachments",
@@ -94,41 +102,62 @@ impl Services {
                 )));
             }
         }
-        let content = input.content.unwrap_or_default();
-        let title_source = if content.trim().is_empty() {
-            input
-                .blocks
-                .as_ref()
-                .map(xl_domain::messages::blocks_text)
-                .unwrap_or_default()
-        } else {
-            content.clone()
-        };
-        let message = repo::messages::insert(
-            &tx,
-            NewMessageRow {
-                id: MessageId::new(),
-                thread_id: thread,
-                org_id: actor.org_id,
-                parent_id: parent,
-                user_id: Some(actor.user_id),
-                role,
-                content,
-                blocks: input.blocks,
-                metadata: input.metadata,
-                status: MessageStatus::Complete,
-                model: None,
-                attachments,
-            },
-        )
-        .await?;
-        if role == MessageRole::User
-            && let Some(title) = auto_title(&title_source)
-        {
-            repo::threads::set_title_if_empty(&tx, thread, &title).await?;
+        // An explicit parent is checked after access, so a caller cannot
+        // probe another thread's messages through it.
+        if let Some(parent) = input.parent_id {
+            self.gate_in_tx(tx, actor, thread, Access::Write).await?;
+            if repo::messages::find_in_thread(tx, thread, parent)
+                .await?
+                .is_none()
+            {
+                return Err(ServiceError::Invalid(DomainError::invalid(
+                    "parent_id",
+                    "is not a message of this thread",
+                )));
+            }
         }
-        tx.commit().await.map_err(StoreError::from)?;
-        Ok(message)
+        let content = input.content.unwrap_or_default();
+        let title = if role == MessageRole::User {
+            let source = if content.trim().is_empty() {
+                input
+                    .blocks
+                    .as_ref()
+                    .map(xl_domain::messages::blocks_text)
+                    .unwrap_or_default()
+            } else {
+                content.clone()
+            };
+            auto_title(&source)
+        } else {
+            None
+        };
+        let row = NewMessageRow {
+            id: MessageId::new(),
+            thread_id: thread,
+            org_id: actor.org_id,
+            parent_id: input.parent_id,
+            user_id: Some(actor.user_id),
+            role,
+            content,
+            blocks: input.blocks,
+            metadata: input.metadata,
+            status: MessageStatus::Complete,
+            model: None,
+            attachments,
+        };
+        let poster = Poster {
+            org_id: actor.org_id,
+            user_id: actor.user_id,
+            is_admin: actor.is_admin(),
+        };
+        match repo::messages::insert_checked(tx, poster, row, title.as_deref()).await? {
+            Some(posted) => Ok(posted),
+            // Nothing was written: say why (not found, or not allowed).
+            None => {
+                self.gate_in_tx(tx, actor, thread, Access::Write).await?;
+                Err(ServiceError::NotFound("thread"))
+            }
+        }
     }
 
     /// A page of the thread's messages: the current branch (newest first by
@@ -141,16 +170,21 @@ impl Services {
         page: &PageRequest,
     ) -> Result<Page<Message>, ServiceError> {
         let db = self.store.reader();
-        let gate = admit(
-            actor,
-            repo::messages::gate(db, actor.org_id, actor.user_id, thread).await?,
-            Access::Read,
-        )?;
-        Ok(match branch {
-            Branch::Current => {
+        // On SQLite files the hot path reads through rusqlite (see xl_store::fast).
+        let fast = self.store.fast();
+        let gate = match fast {
+            Some(fast) => repo::messages_fast::gate(fast, actor.org_id, actor.user_id, thread)?,
+            None => repo::messages::gate(db, actor.org_id, actor.user_id, thread).await?,
+        };
+        let gate = admit(actor, gate, Access::Read)?;
+        Ok(match (branch, fast) {
+            (Branch::Current, Some(fast)) => {
+                repo::messages_fast::list_branch(fast, thread, gate.current_leaf, page)?
+            }
+            (Branch::Current, None) => {
                 repo::messages::list_branch(db, thread, gate.current_leaf, page).await?
             }
-            Branch::All => repo::messages::list_all(db, thread, page).await?,
+            (Branch::All, _) => repo::messages::list_all(db, thread, page).await?,
         })
     }
 

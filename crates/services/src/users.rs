@@ -114,6 +114,7 @@ impl Services {
             .await?
             .ok_or(ServiceError::NotFound("user"))?;
         tx.commit().await.map_err(StoreError::from)?;
+        self.auth.cache.forget_user(id);
         Ok(user)
     }
 
@@ -129,6 +130,7 @@ impl Services {
             return Err(ServiceError::NotFound("user"));
         }
         tx.commit().await.map_err(StoreError::from)?;
+        self.auth.cache.forget_user(id);
         Ok(())
     }
 }

@@ -14,6 +14,9 @@ pub enum StoreError {
     /// A stored value does not parse as its domain type. Returns 500.
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// A read on the fast SQLite path failed. Returns 500.
+    #[error("sqlite read failed: {0}")]
+    Read(String),
     /// The database URL or options are unusable. Stops start-up.
     #[error("invalid database configuration: {0}")]
     Config(String),

@@ -7,6 +7,7 @@
 
 pub mod entity;
 mod error;
+pub mod fast;
 mod migrate;
 pub mod repo;
 mod store;

@@ -107,6 +107,8 @@ pub struct Store {
     /// connection whose query was cancelled, and a private `:memory:`
     /// database would vanish with it).
     _anchor: Option<DatabaseConnection>,
+    /// For SQLite files: the rusqlite read path of the hottest queries.
+    fast: Option<std::sync::Arc<crate::fast::FastReader>>,
 }
 
 impl Store {
@@ -128,6 +130,7 @@ impl Store {
                     writer: pool.clone(),
                     reader: pool,
                     _anchor: None,
+                    fast: None,
                 })
             }
         }
@@ -153,6 +156,11 @@ impl Store {
     /// The writer connection (for schema work; data writes use [`Store::begin_write`]).
     pub fn writer(&self) -> &DatabaseConnection {
         &self.writer
+    }
+
+    /// The rusqlite read path, for SQLite files.
+    pub fn fast(&self) -> Option<&crate::fast::FastReader> {
+        self.fast.as_deref()
     }
 
     /// Starts a write transaction (`BEGIN IMMEDIATE` on SQLite).
@@ -261,6 +269,7 @@ async fn connect_sqlite(config: &StoreConfig) -> Result<Store, StoreError> {
             reader: writer.clone(),
             writer,
             _anchor: anchor,
+            fast: None,
         });
     }
 
@@ -272,11 +281,17 @@ async fn connect_sqlite(config: &StoreConfig) -> Result<Store, StoreError> {
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(move |options| tune(options).read_only(true));
     let reader = Database::connect(reader_options).await?;
+    let fast = crate::fast::FastReader::new(
+        base.get_filename().to_path_buf(),
+        config.busy_timeout,
+        usize::try_from(config.max_connections).unwrap_or(8),
+    );
     Ok(Store {
         backend: Backend::Sqlite,
         writer,
         reader,
         _anchor: None,
+        fast: Some(std::sync::Arc::new(fast)),
     })
 }
 

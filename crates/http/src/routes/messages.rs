@@ -1,15 +1,18 @@
-//! Messages: list and post in a thread; get, edit, delete; revisions.
+//! Messages: list and post in a thread (with the assistant's reply); get,
+//! edit, delete; revisions; follow, cancel and regenerate a reply.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use xl_domain::messages::{Branch, MessageUpdate, NewMessage};
-use xl_domain::{DomainError, MessageId, PageRequest, ThreadId};
+use xl_domain::{DomainError, Message, MessageId, PageRequest, ThreadId};
+use xl_services::assistant::ReplyMode;
 
 use crate::auth::Authenticated;
 use crate::body::{parse_json, read_body};
+use crate::correlation::detached;
 use crate::idempotency::idempotent;
-use crate::{ApiError, AppState, Envelope};
+use crate::{ApiError, AppState, Envelope, sse};
 
 /// Registers the message routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -25,7 +28,41 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .patch(edit)
             .delete(delete),
     )
-    .service(web::resource("/messages/{id}/revisions").get(revisions));
+    .service(web::resource("/messages/{id}/revisions").get(revisions))
+    .service(web::resource("/messages/{id}/stream").get(stream))
+    .service(web::resource("/messages/{id}/cancel").post(cancel))
+    .service(web::resource("/messages/{id}/regenerate").post(regenerate));
+}
+
+/// `?reply=sync|stream` on requests that may start an assistant reply.
+#[derive(Debug, Deserialize)]
+struct ReplyQuery {
+    reply: Option<String>,
+}
+
+impl ReplyQuery {
+    fn mode(&self, state: &AppState) -> Result<ReplyMode, ApiError> {
+        match self.reply.as_deref() {
+            None | Some("") => Ok(state.services.config.default_reply_mode),
+            Some(raw) => Ok(raw.parse()?),
+        }
+    }
+}
+
+/// What a post answers: the message alone, or, when the assistant replied,
+/// both messages in the seed API's shape.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Posted {
+    Plain(Box<Message>),
+    WithReply(Box<WithReply>),
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WithReply {
+    user_message: Message,
+    assistant_message: Message,
 }
 
 #[derive(Debug, Deserialize)]
@@ -66,16 +103,37 @@ async fn create(
     state: web::Data<AppState>,
     caller: Authenticated,
     id: web::Path<String>,
+    query: web::Query<ReplyQuery>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let thread: ThreadId = id.parse()?;
+    let mode = query.mode(&state)?;
     let body = read_body(payload, state.config.max_json_bytes).await?;
     let input: NewMessage = parse_json(&req, &body)?;
     let actor = caller.0;
-    idempotent(&req, &state, &actor, &body, StatusCode::CREATED, || async {
-        Ok(state.services.post_message(&actor, thread, input).await?)
+    // Detached so that a client leaving during a sync reply never leaves its
+    // Idempotency-Key claimed but unanswered (the retry would be refused as
+    // in progress), whether or not the server drops the handler of a gone
+    // client (actix-http's behaviour here has changed between versions).
+    // The post and the reply go on regardless.
+    detached(async move {
+        idempotent(&req, &state, &actor, &body, StatusCode::CREATED, || async {
+            let posted = state
+                .services
+                .post_message_with_reply(&actor, thread, input, mode)
+                .await?;
+            Ok(match posted.reply {
+                None => Posted::Plain(Box::new(posted.message)),
+                Some(reply) => Posted::WithReply(Box::new(WithReply {
+                    user_message: posted.message,
+                    assistant_message: reply,
+                })),
+            })
+        })
+        .await
     })
     .await
+    .map_err(|err| ApiError::Internal(format!("posting a message failed: {err}")))?
 }
 
 async fn get(
@@ -123,4 +181,81 @@ async fn revisions(
     Ok(Envelope::ok(
         state.services.message_revisions(&caller.0, id).await?,
     ))
+}
+
+#[derive(Debug, Deserialize)]
+struct StreamQuery {
+    after: Option<String>,
+}
+
+/// A resume position: a non-negative event sequence number (empty means
+/// from the start).
+fn parse_seq(field: &str, raw: &str) -> Result<i64, ApiError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(0);
+    }
+    raw.parse::<i64>()
+        .ok()
+        .filter(|seq| *seq >= 0)
+        .ok_or_else(|| ApiError::invalid_field(field, "must be an event id from this stream"))
+}
+
+/// The reply's events as server-sent events, from the start or after
+/// `Last-Event-ID` (or `?after=`), live until it ends.
+async fn stream(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    id: web::Path<String>,
+    query: web::Query<StreamQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id: MessageId = id.parse()?;
+    let after = match req.headers().get("last-event-id") {
+        Some(value) => parse_seq(
+            "Last-Event-ID",
+            value
+                .to_str()
+                .map_err(|_| ApiError::invalid_field("Last-Event-ID", "must be ASCII"))?,
+        )?,
+        None => match query.after.as_deref() {
+            Some(raw) => parse_seq("after", raw)?,
+            None => 0,
+        },
+    };
+    let events = state.services.follow_message(&caller.0, id, after).await?;
+    Ok(sse::response(events))
+}
+
+async fn cancel(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id: MessageId = id.parse()?;
+    Ok(Envelope::ok(
+        state.services.cancel_reply(&caller.0, id).await?,
+    ))
+}
+
+async fn regenerate(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    id: web::Path<String>,
+    query: web::Query<ReplyQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id: MessageId = id.parse()?;
+    let mode = query.mode(&state)?;
+    let actor = caller.0;
+    // Detached for the same reason as a post; the request has no body, so
+    // the key alone identifies a retry.
+    detached(async move {
+        idempotent(&req, &state, &actor, b"", StatusCode::CREATED, || async {
+            Ok(state.services.regenerate_reply(&actor, id, mode).await?)
+        })
+        .await
+    })
+    .await
+    .map_err(|err| ApiError::Internal(format!("regenerating a reply failed: {err}")))?
 }

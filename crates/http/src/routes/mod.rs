@@ -5,13 +5,16 @@
 
 mod api_keys;
 pub mod auth;
+mod completions;
 mod health;
 mod messages;
+mod models;
 mod oauth;
 mod preferences;
 mod reactions;
 mod search;
 mod threads;
+mod usage;
 mod users;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -24,6 +27,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(users::configure_legacy)
         .service(
             web::scope("/api/v1")
+                // actix tries resources in registration order, matching each
+                // dynamic pattern with a regex: the hottest routes go first.
+                .configure(messages::configure)
+                .configure(completions::configure)
                 .service(web::resource(["", "/"]).get(health::version))
                 .service(web::resource("/health").get(health::readiness))
                 .configure(auth::configure)
@@ -34,7 +41,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(threads::configure)
                 .configure(reactions::configure)
                 .configure(search::configure)
-                .configure(messages::configure),
+                .configure(models::configure)
+                .configure(usage::configure),
         );
 }
 

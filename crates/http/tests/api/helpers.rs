@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use xl_domain::{Email, Role};
 use xl_http::{AppState, HttpConfig};
-use xl_llm::{EchoConfig, EchoProvider};
+use xl_llm::{ChatProvider, EchoConfig, EchoProvider};
 use xl_services::auth::Claims;
 use xl_services::{Services, ServicesConfig};
 use xl_store::Store;
@@ -22,6 +22,8 @@ pub const MAX_JSON: usize = 16 * 1024;
 pub struct TestOptions {
     pub services: ServicesConfig,
     pub http: HttpConfig,
+    /// The model provider; the echo provider (no delay) when `None`.
+    pub llm: Option<Arc<dyn ChatProvider>>,
 }
 
 /// A running server and a client pointed at it.
@@ -56,20 +58,29 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut TestOptions)) -> TestApp
         .with_test_writer()
         .try_init();
     let mut options = TestOptions {
-        services: ServicesConfig::default(),
+        // Automatic replies are off unless a test turns them on (the
+        // assistant tests do), so that tests of the message tree see only
+        // the messages they post.
+        services: ServicesConfig {
+            auto_completion_enabled: false,
+            ..ServicesConfig::default()
+        },
         http: HttpConfig {
             max_json_bytes: MAX_JSON,
             workers: Some(1),
             shutdown_timeout: Duration::from_secs(1),
             ..HttpConfig::default()
         },
+        llm: None,
     };
     configure(&mut options);
     let store = Store::in_memory().await.unwrap();
-    let llm = Arc::new(EchoProvider::new(EchoConfig {
-        pace: Duration::ZERO,
-        models: Vec::new(),
-    }));
+    let llm = options.llm.unwrap_or_else(|| {
+        Arc::new(EchoProvider::new(EchoConfig {
+            pace: Duration::ZERO,
+            models: Vec::new(),
+        }))
+    });
     let services = Arc::new(Services::new(store, llm, options.services));
     let state = AppState {
         services: Arc::clone(&services),

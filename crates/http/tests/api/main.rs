@@ -2,12 +2,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod assistant;
 mod auth;
+mod completions;
 mod helpers;
+mod mock_upstream;
 mod oauth;
 mod preferences;
 mod reactions;
 mod search;
 mod threads;
+mod usage;
 mod users;
 mod wire;

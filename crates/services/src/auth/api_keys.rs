@@ -81,6 +81,7 @@ impl Services {
         }
         repo::api_keys::revoke(&tx, id).await?;
         tx.commit().await.map_err(StoreError::from)?;
+        self.auth.cache.forget_api_key(id);
         Ok(())
     }
 }

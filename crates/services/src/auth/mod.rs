@@ -2,6 +2,7 @@
 //! identity provider's, RS256/ES256 through JWKS) or by an API key.
 
 pub mod api_keys;
+pub mod cache;
 mod failure;
 pub mod jwks;
 pub mod oauth;
@@ -50,6 +51,8 @@ pub struct AuthConfig {
     pub dev_login: bool,
     /// Google and GitHub sign-in.
     pub oauth: oauth::OAuthConfig,
+    /// How long an authenticated caller is remembered (zero: not at all).
+    pub actor_cache_ttl: Duration,
 }
 
 impl AuthConfig {
@@ -66,6 +69,7 @@ impl AuthConfig {
             refresh_ttl: Duration::from_secs(30 * 86_400),
             dev_login: false,
             oauth: oauth::OAuthConfig::default(),
+            actor_cache_ttl: Duration::from_secs(30),
         }
     }
 
@@ -83,6 +87,8 @@ pub struct Auth {
     signer: JwtSigner,
     hs256: DecodingKey,
     jwks: Option<JwksCache>,
+    /// Recently authenticated callers.
+    pub cache: cache::ActorCache,
 }
 
 impl Auth {
@@ -91,11 +97,13 @@ impl Auth {
         let signer = JwtSigner::new(config.jwt_secret.as_bytes());
         let hs256 = DecodingKey::from_secret(config.jwt_secret.as_bytes());
         let jwks = config.jwks_url.clone().map(|url| JwksCache::new(url, http));
+        let cache = cache::ActorCache::new(config.actor_cache_ttl);
         Auth {
             config,
             signer,
             hs256,
             jwks,
+            cache,
         }
     }
 
@@ -174,8 +182,13 @@ impl Services {
     /// [`Actor`] scoped to the user's org.
     pub async fn authenticate(&self, credential: &str) -> Result<Actor, ServiceError> {
         let credential = credential.trim();
+        if let Some(actor) = self.auth.cache.get(credential) {
+            return Ok(actor);
+        }
         if credential.starts_with(API_KEY_PREFIX) {
-            return self.authenticate_api_key(credential).await;
+            let actor = self.authenticate_api_key(credential).await?;
+            self.auth.cache.put(credential, &actor, None);
+            return Ok(actor);
         }
         let claims = self
             .auth
@@ -195,7 +208,12 @@ impl Services {
             }
         };
         let user = self.user_for_claims(&claims).await?;
-        Ok(actor_for(&user, Credential::Jwt { session }))
+        let actor = actor_for(&user, Credential::Jwt { session });
+        let left = u64::try_from(claims.exp.saturating_sub(Utc::now().timestamp())).unwrap_or(0);
+        self.auth
+            .cache
+            .put(credential, &actor, Some(Duration::from_secs(left)));
+        Ok(actor)
     }
 
     async fn authenticate_api_key(&self, key: &str) -> Result<Actor, ServiceError> {

@@ -130,6 +130,7 @@ impl Services {
         if token.rotated_at.is_some() || !repo::sessions::mark_rotated(&tx, token.id).await? {
             repo::sessions::revoke_family(&tx, token.family, "refresh token reuse").await?;
             tx.commit().await.map_err(StoreError::from)?;
+            self.auth.cache.forget_session(token.family);
             tracing::warn!(session = %token.family, "refresh token reused; session revoked");
             return Err(ServiceError::Unauthenticated(
                 AuthFailure::RefreshTokenReused,
@@ -169,11 +170,13 @@ impl Services {
         let tx = self.store.begin_write().await?;
         if let Some(session) = actor.and_then(Actor::session) {
             repo::sessions::revoke_family(&tx, session, "logout").await?;
+            self.auth.cache.forget_session(session);
         }
         if let Some(token) = refresh_token
             && let Some(row) = repo::sessions::find_by_hash(&tx, &hash_secret(token.trim())).await?
         {
             repo::sessions::revoke_family(&tx, row.family, "logout").await?;
+            self.auth.cache.forget_session(row.family);
         }
         tx.commit().await.map_err(StoreError::from)?;
         Ok(())
@@ -195,6 +198,7 @@ impl Services {
         }
         repo::sessions::revoke_family(&tx, id, "revoked by user").await?;
         tx.commit().await.map_err(StoreError::from)?;
+        self.auth.cache.forget_session(id);
         Ok(())
     }
 

@@ -94,3 +94,17 @@ pub async fn after<C: ConnectionTrait>(
         .map(to_domain)
         .collect())
 }
+
+/// The sequence number of the thread's newest event (0 if none); `None` if
+/// there is no such thread.
+pub async fn last_seq<C: ConnectionTrait>(
+    db: &C,
+    thread: ThreadId,
+) -> Result<Option<i64>, StoreError> {
+    Ok(crate::entity::threads::Entity::find_by_id(thread.as_uuid())
+        .select_only()
+        .column(crate::entity::threads::Column::LastEventSeq)
+        .into_tuple::<i64>()
+        .one(db)
+        .await?)
+}

@@ -637,3 +637,140 @@ pub async fn all_in_thread<C: ConnectionTrait>(
         .await?;
     with_attachments(db, rows).await
 }
+
+/// Who is posting, for [`insert_checked`].
+#[derive(Clone, Copy, Debug)]
+pub struct Poster {
+    /// The poster's org.
+    pub org_id: OrgId,
+    /// The poster.
+    pub user_id: UserId,
+    /// Whether the poster administers the org (and may post without being a member).
+    pub is_admin: bool,
+}
+
+/// Posts a message in one statement that also checks access and picks the
+/// parent: the thread must be in the poster's org, not deleted, and the
+/// poster a member (or an admin); the parent is `row.parent_id` or else the
+/// thread's current leaf. Then the thread's leaf, counters and (if it has
+/// none) title are updated in a second statement. Returns the message and
+/// whether the thread's assistant replies, or `None`, having written
+/// nothing, when the poster may not post there. Run inside a write
+/// transaction; this is the hot path of posting (two round trips instead of
+/// a gate read, an insert and two updates).
+pub async fn insert_checked<C: ConnectionTrait>(
+    db: &C,
+    poster: Poster,
+    row: NewMessageRow,
+    title: Option<&str>,
+) -> Result<Option<(Message, bool)>, StoreError> {
+    let backend = db.get_database_backend();
+    let p = |n: usize| placeholder(backend, n);
+    let now = Utc::now();
+    let sql = format!(
+        "INSERT INTO messages (id, thread_id, org_id, parent_id, user_id, role, content, blocks, metadata, \
+           status, model, created_at, updated_at) \
+         SELECT {p1}, t.id, t.org_id, COALESCE({p2}, t.current_leaf_id), {p3}, {p4}, {p5}, {p6}, {p7}, {p8}, {p9}, {p10}, {p10b} \
+         FROM threads t \
+         WHERE t.id = {p11} AND t.org_id = {p12} AND t.deleted_at IS NULL \
+           AND ({p13} OR EXISTS (SELECT 1 FROM thread_members tm WHERE tm.thread_id = t.id AND tm.user_id = {p14})) \
+         RETURNING parent_id",
+        p1 = p(1),
+        p2 = p(2),
+        p3 = p(3),
+        p4 = p(4),
+        p5 = p(5),
+        p6 = p(6),
+        p7 = p(7),
+        p8 = p(8),
+        p9 = p(9),
+        p10 = p(10),
+        p10b = p(11),
+        p11 = p(12),
+        p12 = p(13),
+        p13 = p(14),
+        p14 = p(15),
+    );
+    let json = |value: &Option<Value>| DbValue::Json(value.clone().map(Box::new));
+    let values: Vec<DbValue> = vec![
+        row.id.as_uuid().into(),
+        row.parent_id.map(|id| id.as_uuid()).into(),
+        row.user_id.map(|id| id.as_uuid()).into(),
+        row.role.as_str().into(),
+        row.content.clone().into(),
+        json(&row.blocks),
+        json(&row.metadata),
+        row.status.as_str().into(),
+        row.model.clone().into(),
+        now.into(),
+        now.into(),
+        row.thread_id.as_uuid().into(),
+        poster.org_id.as_uuid().into(),
+        poster.is_admin.into(),
+        poster.user_id.as_uuid().into(),
+    ];
+    let Some(inserted) = db
+        .query_one_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let parent: Option<Uuid> = inserted.try_get("", "parent_id")?;
+    if !row.attachments.is_empty() {
+        let links =
+            row.attachments
+                .iter()
+                .enumerate()
+                .map(|(position, file)| message_files::ActiveModel {
+                    message_id: Set(row.id.as_uuid()),
+                    file_id: Set(file.as_uuid()),
+                    position: Set(i32::try_from(position).unwrap_or(i32::MAX)),
+                });
+        message_files::Entity::insert_many(links)
+            .exec_without_returning(db)
+            .await?;
+    }
+    let update = format!(
+        "UPDATE threads SET current_leaf_id = {}, message_count = message_count + 1, last_message_at = {}, \
+           updated_at = {}, title = COALESCE(title, {}) WHERE id = {} RETURNING auto_reply",
+        p(1),
+        p(2),
+        p(3),
+        p(4),
+        p(5)
+    );
+    let updated = db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            update,
+            [
+                row.id.as_uuid().into(),
+                now.into(),
+                now.into(),
+                title.map(str::to_owned).into(),
+                row.thread_id.as_uuid().into(),
+            ],
+        ))
+        .await?
+        .ok_or(StoreError::NotFound("thread"))?;
+    let auto_reply: bool = updated.try_get("", "auto_reply")?;
+    let message = Message {
+        id: row.id,
+        thread_id: row.thread_id,
+        parent_id: parent.map(MessageId::from_uuid),
+        user_id: row.user_id,
+        role: row.role,
+        content: row.content,
+        blocks: row.blocks,
+        metadata: row.metadata,
+        status: row.status,
+        model: row.model,
+        error: None,
+        attachments: row.attachments,
+        edited_at: None,
+        deleted_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    Ok(Some((message, auto_reply)))
+}

@@ -9,12 +9,15 @@ pub mod completions;
 pub mod events;
 pub mod idempotency;
 pub mod messages;
+pub mod messages_fast;
 pub mod orgs;
 pub mod preferences;
 pub mod reactions;
+pub mod replies;
 pub mod search;
 pub mod sessions;
 pub mod threads;
+pub mod usage;
 pub mod users;
 
 use xl_domain::{Cursor, Order, PageRequest};

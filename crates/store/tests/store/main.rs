@@ -5,5 +5,7 @@
 
 mod concurrency;
 mod entities;
+mod fast;
 mod migrations;
 mod search;
+mod usage;

@@ -1,0 +1,138 @@
+//! Server-sent events: the frame format, and a response body that turns a
+//! stream of thread events into frames with periodic keep-alive comments.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use actix_web::HttpResponse;
+use actix_web::http::header;
+use actix_web::web::Bytes;
+use futures_util::{Stream, StreamExt};
+use tokio::time::{Instant, Interval, MissedTickBehavior};
+use xl_domain::events::ThreadEvent;
+use xl_services::assistant::follow::MessageEvents;
+
+/// How often an idle stream sends a comment, so that proxies and clients do
+/// not time the connection out while a model is thinking, and so that the
+/// server notices a client that has gone (actix finds out only when it
+/// writes, and until then keeps the stream and its subscription).
+pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// One event frame: `id`, `event` and one `data` line per line of `data`
+/// (JSON from serde has none, but the format requires it of any text).
+pub fn frame(id: i64, event: &str, data: &str) -> Bytes {
+    let mut out = format!("id: {id}\nevent: {event}\n");
+    for line in data.split('\n') {
+        out.push_str("data: ");
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push('\n');
+    Bytes::from(out)
+}
+
+/// A comment frame, which clients ignore.
+pub fn comment(text: &str) -> Bytes {
+    Bytes::from(format!(": {text}\n\n"))
+}
+
+/// The frame of a thread event: `id` is its sequence number, `data` the
+/// whole event as JSON.
+pub fn event_frame(event: &ThreadEvent) -> Bytes {
+    let data = serde_json::to_string(event).unwrap_or_else(|_| "{}".to_owned());
+    frame(event.seq, &event.kind, &data)
+}
+
+struct Body {
+    events: MessageEvents,
+    keep_alive: Interval,
+}
+
+/// Frames for the events, with a keep-alive comment after every
+/// `keep_alive` without an event; ends when the events end. A failure to
+/// read more events ends the stream (logged): the client reconnects with
+/// `Last-Event-ID` and misses nothing.
+pub fn frames(
+    events: MessageEvents,
+    keep_alive: Duration,
+) -> impl Stream<Item = Result<Bytes, Infallible>> + 'static {
+    let mut interval = tokio::time::interval_at(Instant::now() + keep_alive, keep_alive);
+    interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let body = Body {
+        events,
+        keep_alive: interval,
+    };
+    futures_util::stream::unfold(body, |mut body| async move {
+        tokio::select! {
+            next = body.events.next() => match next {
+                Some(Ok(event)) => {
+                    body.keep_alive.reset();
+                    Some((Ok(event_frame(&event)), body))
+                }
+                Some(Err(err)) => {
+                    tracing::error!(error = %crate::error::error_chain(&err), "an event stream failed");
+                    None
+                }
+                None => None,
+            },
+            _ = body.keep_alive.tick() => Some((Ok(comment("keep-alive")), body)),
+        }
+    })
+}
+
+/// A `text/event-stream` response over the events.
+pub fn response(events: MessageEvents) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        // Tells nginx-style proxies not to buffer the stream.
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(frames(events, KEEP_ALIVE))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_follow_the_event_stream_format() {
+        assert_eq!(
+            frame(7, "message.delta", r#"{"delta":"hi"}"#),
+            Bytes::from("id: 7\nevent: message.delta\ndata: {\"delta\":\"hi\"}\n\n")
+        );
+        assert_eq!(
+            frame(1, "x", "a\nb"),
+            Bytes::from("id: 1\nevent: x\ndata: a\ndata: b\n\n")
+        );
+        assert_eq!(comment("keep-alive"), Bytes::from(": keep-alive\n\n"));
+    }
+
+    #[tokio::test]
+    async fn idle_streams_get_keep_alive_comments_and_end_with_the_events() {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<ThreadEvent>();
+        let events: MessageEvents = Box::pin(futures_util::stream::unfold(rx, |mut rx| async {
+            rx.recv().await.map(|event| (Ok(event), rx))
+        }));
+        let mut body = Box::pin(frames(events, Duration::from_millis(10)));
+        let first = body.next().await.unwrap().unwrap();
+        assert_eq!(first, comment("keep-alive"));
+        tx.send(ThreadEvent {
+            seq: 3,
+            thread_id: xl_domain::ThreadId::new(),
+            kind: "message.delta".into(),
+            message_id: None,
+            actor_id: None,
+            payload: serde_json::json!({"delta": "a"}),
+            created_at: chrono::Utc::now(),
+        })
+        .unwrap();
+        let frame = body.next().await.unwrap().unwrap();
+        let text = String::from_utf8(frame.to_vec()).unwrap();
+        assert!(
+            text.starts_with("id: 3\nevent: message.delta\ndata: {"),
+            "{text}"
+        );
+        drop(tx);
+        assert!(body.next().await.is_none());
+    }
+}

@@ -1,0 +1,484 @@
+//! Generating one reply in a background task: the prompt, the streamed call,
+//! text and `message.delta` events written together, the final status, and
+//! the registry that lets a request stop a generation in progress.
+//!
+//! Batching: the task waits for one chunk, then takes every further chunk the
+//! upstream has already delivered (without waiting), and writes them as one
+//! transaction holding one text append and one `message.delta` event. A fast
+//! upstream or a busy writer therefore yields fewer, larger transactions,
+//! while a slow upstream gets one transaction per chunk and no added delay.
+//! Chunks are concatenated in arrival order, so no text is lost or
+//! reordered.
+//!
+//! Every write is conditional on the message still being `streaming`
+//! ([`repo::replies`]): if a cancel from elsewhere or restart recovery
+//! finished it first, the task stops and leaves their status alone.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use futures_util::{FutureExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use xl_domain::events::{ThreadEvent, kind};
+use xl_domain::{
+    Actor, CompletionId, Cursor, Message, MessageId, MessageStatus, PageRequest, ThreadId,
+};
+use xl_llm::{ChatChunk, ChatRequest, LlmError, Usage, count_message_tokens, count_tokens};
+use xl_store::repo::replies::FinishedReply;
+use xl_store::{StoreError, repo};
+
+use super::context::{ContextBudget, ContextBuilder};
+use crate::completions::{CompletionLink, CompletionStream};
+use crate::{ServiceError, Services};
+
+/// Messages read per page while filling a prompt.
+const PROMPT_PAGE: u32 = 50;
+
+/// Everything a generation needs, fixed when the reply is created.
+#[derive(Clone, Debug)]
+pub(crate) struct ReplyJob {
+    /// Who asked (the poster or the regenerator); the call is recorded as theirs.
+    pub actor: Actor,
+    /// The thread.
+    pub thread: ThreadId,
+    /// The assistant message being written.
+    pub reply: MessageId,
+    /// The message it answers: the prompt is the branch ending here.
+    pub answers: MessageId,
+    /// The model.
+    pub model: String,
+    /// The thread's system prompt.
+    pub system_prompt: Option<String>,
+}
+
+/// A generation in progress, as the registry holds it.
+#[derive(Debug)]
+struct Running {
+    /// Set to `true` to ask the task to stop.
+    stop: watch::Sender<bool>,
+    /// Closed when the task has written its final status.
+    done: watch::Receiver<()>,
+}
+
+/// The generations running in this process, by assistant message.
+#[derive(Debug, Default)]
+pub(crate) struct Generations {
+    running: Mutex<HashMap<MessageId, Running>>,
+}
+
+impl Generations {
+    fn register(&self, id: MessageId) -> (watch::Receiver<bool>, watch::Sender<()>) {
+        let (stop, stop_rx) = watch::channel(false);
+        let (done_tx, done) = watch::channel(());
+        if let Ok(mut running) = self.running.lock() {
+            running.insert(id, Running { stop, done });
+        }
+        (stop_rx, done_tx)
+    }
+
+    fn remove(&self, id: MessageId) {
+        if let Ok(mut running) = self.running.lock() {
+            running.remove(&id);
+        }
+    }
+
+    /// Whether this process is generating the message.
+    pub(crate) fn is_running(&self, id: MessageId) -> bool {
+        self.running
+            .lock()
+            .map(|running| running.contains_key(&id))
+            .unwrap_or(false)
+    }
+
+    /// Asks the generation to stop; returns a receiver that closes when it
+    /// has, or `None` if this process is not generating the message.
+    pub(crate) fn stop(&self, id: MessageId) -> Option<watch::Receiver<()>> {
+        let running = self.running.lock().ok()?;
+        let entry = running.get(&id)?;
+        entry.stop.send_replace(true);
+        Some(entry.done.clone())
+    }
+}
+
+/// Held by the task for its whole life: dropping it (at the end, on a panic,
+/// or when the runtime shuts down) takes the generation out of the registry,
+/// wakes whoever waits for it, and, if no final status was written, makes
+/// sure the message does not stay `streaming`.
+struct Registration {
+    services: Services,
+    job: ReplyJob,
+    settled: bool,
+    _done: watch::Sender<()>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.services.generations.remove(self.job.reply);
+        if self.settled {
+            return;
+        }
+        // Without a runtime (shutdown) restart recovery will do it instead.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let services = self.services.clone();
+            let job = self.job.clone();
+            runtime.spawn(async move {
+                let ending = Ending::Failed("the reply failed unexpectedly".to_owned());
+                if let Err(err) = services.settle(&job, ending, "", Progress::default()).await {
+                    tracing::error!(error = %err, message = %job.reply, "failing an abandoned reply failed");
+                }
+            });
+        }
+    }
+}
+
+/// A started generation.
+pub(crate) struct ReplyHandle {
+    task: JoinHandle<Result<Message, ServiceError>>,
+}
+
+impl ReplyHandle {
+    /// Waits for the reply's final state. Dropping the handle instead leaves
+    /// the generation running (a client that goes away does not stop it).
+    pub(crate) async fn finished(self) -> Result<Message, ServiceError> {
+        match self.task.await {
+            Ok(result) => result,
+            Err(err) => {
+                tracing::error!(error = %err, "a reply task panicked");
+                Err(ServiceError::Unavailable(
+                    "the reply could not be generated".into(),
+                ))
+            }
+        }
+    }
+}
+
+/// How a generation ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// The model finished.
+    Complete,
+    /// The model or the prompt failed; the text is safe to show.
+    Failed(String),
+    /// Someone stopped it.
+    Cancelled,
+}
+
+impl Ending {
+    fn status(&self) -> MessageStatus {
+        match self {
+            Ending::Complete => MessageStatus::Complete,
+            Ending::Failed(_) => MessageStatus::Failed,
+            Ending::Cancelled => MessageStatus::Cancelled,
+        }
+    }
+}
+
+/// What is known about the call when the reply ends.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Progress {
+    completion: Option<CompletionId>,
+    request: Option<ChatRequest>,
+    usage: Option<Usage>,
+    text: String,
+}
+
+/// What one read from the upstream produced.
+#[derive(Debug, Default)]
+struct Batch {
+    text: String,
+    usage: Option<Usage>,
+    end: Option<Ending>,
+}
+
+/// Waits for one chunk, then takes every chunk already delivered. The only
+/// await is for the first chunk, so dropping this future mid-way loses
+/// nothing (`StreamExt::next` is cancel-safe).
+async fn next_batch(stream: &mut CompletionStream) -> Batch {
+    let mut batch = Batch::default();
+    let mut item = stream.next().await;
+    loop {
+        match item {
+            Some(Ok(ChatChunk::Delta(text))) => batch.text.push_str(&text),
+            Some(Ok(ChatChunk::Finish { usage, .. })) => {
+                if usage.is_some() {
+                    batch.usage = usage;
+                }
+            }
+            Some(Ok(ChatChunk::Choice(_))) => {}
+            Some(Err(err)) => {
+                batch.end = Some(Ending::Failed(safe_summary(&err)));
+                return batch;
+            }
+            // The stream ends only after its finish chunk has been read; the
+            // call is recorded as complete once it has ended.
+            None => {
+                batch.end = Some(Ending::Complete);
+                return batch;
+            }
+        }
+        match stream.next().now_or_never() {
+            Some(next) => item = next,
+            None => return batch,
+        }
+    }
+}
+
+/// A failure in words safe to show: `LlmError` messages carry no key and at
+/// most a short excerpt of the upstream's own message.
+fn safe_summary(err: &LlmError) -> String {
+    err.to_string()
+}
+
+/// Resolves once a stop is asked for; never if the registry went away.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    if stop.wait_for(|stop| *stop).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+impl Services {
+    /// Starts generating a reply in a background task.
+    pub(crate) fn start_reply(&self, job: ReplyJob) -> ReplyHandle {
+        let (stop, done) = self.generations.register(job.reply);
+        let mut registration = Registration {
+            services: self.clone(),
+            job: job.clone(),
+            settled: false,
+            _done: done,
+        };
+        let services = self.clone();
+        let task = tokio::spawn(async move {
+            let result = services.generate(&job, stop).await;
+            registration.settled = result.is_ok();
+            drop(registration);
+            result
+        });
+        ReplyHandle { task }
+    }
+
+    /// The prompt: the thread's system prompt and as much of the branch
+    /// ending at the answered message as fits.
+    async fn reply_request(&self, job: &ReplyJob) -> Result<ChatRequest, ServiceError> {
+        let db = self.store.reader();
+        let budget = ContextBudget::for_model(&self.models, &job.model);
+        let mut builder = ContextBuilder::new(&job.model, job.system_prompt.as_deref(), budget);
+        let mut page = PageRequest {
+            limit: PROMPT_PAGE,
+            ..PageRequest::default()
+        };
+        'pages: loop {
+            let found =
+                repo::messages::list_branch(db, job.thread, Some(job.answers), &page).await?;
+            for message in &found.items {
+                if !builder.push_older(message) {
+                    break 'pages;
+                }
+            }
+            match found.items.last() {
+                Some(oldest) if found.has_more => {
+                    page.cursor = Some(Cursor::after(oldest.id.as_uuid()));
+                }
+                _ => break,
+            }
+        }
+        Ok(ChatRequest::new(job.model.clone(), builder.build()))
+    }
+
+    /// Runs a generation to its end and returns the message as it ended.
+    async fn generate(
+        &self,
+        job: &ReplyJob,
+        mut stop: watch::Receiver<bool>,
+    ) -> Result<Message, ServiceError> {
+        let request = match self.reply_request(job).await {
+            Ok(request) => request,
+            Err(err) => {
+                tracing::error!(error = %err, message = %job.reply, "building a prompt failed");
+                let ending = Ending::Failed("the conversation could not be read".into());
+                return self.settle(job, ending, "", Progress::default()).await;
+            }
+        };
+        let mut progress = Progress {
+            request: Some(request.clone()),
+            ..Progress::default()
+        };
+        let link = CompletionLink {
+            thread_id: Some(job.thread),
+            message_id: Some(job.reply),
+        };
+        // The call runs in its own task so that a stop while it connects
+        // does not drop it half-way: it still finishes and records itself
+        // (a stream nobody reads is dropped at once, recorded `cancelled`).
+        let connecting = {
+            let services = self.clone();
+            let actor = job.actor.clone();
+            tokio::spawn(async move { services.complete_stream(&actor, request, link).await })
+        };
+        let connected = tokio::select! {
+            biased;
+            () = stopped(&mut stop) => {
+                return self.settle(job, Ending::Cancelled, "", progress).await;
+            }
+            joined = connecting => joined,
+        };
+        let mut stream = match connected {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(ServiceError::Llm(err))) => {
+                let ending = Ending::Failed(safe_summary(&err));
+                return self.settle(job, ending, "", progress).await;
+            }
+            Ok(Err(err)) => {
+                tracing::error!(error = %err, message = %job.reply, "calling the model failed");
+                let ending = Ending::Failed("the model could not be called".into());
+                return self.settle(job, ending, "", progress).await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, message = %job.reply, "the model call panicked");
+                let ending = Ending::Failed("the model could not be called".into());
+                return self.settle(job, ending, "", progress).await;
+            }
+        };
+        progress.completion = Some(stream.id);
+        loop {
+            let batch = tokio::select! {
+                biased;
+                () = stopped(&mut stop) => {
+                    // Dropping the stream aborts the upstream request.
+                    drop(stream);
+                    return self.settle(job, Ending::Cancelled, "", progress).await;
+                }
+                batch = next_batch(&mut stream) => batch,
+            };
+            if batch.usage.is_some() {
+                progress.usage = batch.usage;
+            }
+            if let Some(ending) = batch.end {
+                drop(stream);
+                return self.settle(job, ending, &batch.text, progress).await;
+            }
+            if batch.text.is_empty() {
+                continue;
+            }
+            if !self.write_delta(job, &batch.text).await? {
+                // Finished elsewhere (cancelled by another process, or
+                // recovered): stop generating and keep their status.
+                drop(stream);
+                return self.reply_message(job).await;
+            }
+            progress.text.push_str(&batch.text);
+        }
+    }
+
+    /// Appends text and its `message.delta` event in one transaction, then
+    /// publishes the event. `false` if the message is no longer streaming.
+    async fn write_delta(&self, job: &ReplyJob, text: &str) -> Result<bool, ServiceError> {
+        let tx = self.store.begin_write().await?;
+        if !repo::replies::append_text(&tx, job.reply, text).await? {
+            return Ok(false);
+        }
+        let event = delta_event(&tx, job, text).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.events.publish(event);
+        Ok(true)
+    }
+
+    /// Writes the last text (if any) and the final status in one transaction
+    /// with their events, unless something else finished the reply first;
+    /// returns the message as it ended.
+    pub(crate) async fn settle(
+        &self,
+        job: &ReplyJob,
+        ending: Ending,
+        last_text: &str,
+        mut progress: Progress,
+    ) -> Result<Message, ServiceError> {
+        progress.text.push_str(last_text);
+        let usage = progress.usage.or_else(|| {
+            let request = progress.request.as_ref()?;
+            let prompt = count_message_tokens(&job.model, &request.messages);
+            let completion = count_tokens(&job.model, &progress.text);
+            Some(Usage::from_counts(prompt, completion))
+        });
+        let mut metadata = json!({ "model": job.model });
+        if let Some(id) = progress.completion {
+            metadata["completionId"] = json!(id);
+        }
+        if let Some(usage) = usage {
+            metadata["usage"] = json!(usage);
+        }
+        let status = ending.status();
+        let error = match ending {
+            Ending::Failed(reason) => Some(reason),
+            Ending::Complete | Ending::Cancelled => None,
+        };
+        let tx = self.store.begin_write().await?;
+        let mut events = Vec::new();
+        let mut open = true;
+        if !last_text.is_empty() {
+            open = repo::replies::append_text(&tx, job.reply, last_text).await?;
+            if open {
+                events.push(delta_event(&tx, job, last_text).await?);
+            }
+        }
+        if open {
+            let finished = FinishedReply {
+                status,
+                error: error.clone(),
+                metadata: Some(metadata.clone()),
+                token_count: usage.map(|u| u.completion_tokens),
+            };
+            if repo::replies::finish(&tx, job.reply, finished).await? {
+                let payload = json!({ "status": status, "error": error, "metadata": metadata });
+                events.push(updated_event(&tx, job.thread, job.reply, None, payload).await?);
+            }
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        for event in events {
+            self.events.publish(event);
+        }
+        self.reply_message(job).await
+    }
+
+    async fn reply_message(&self, job: &ReplyJob) -> Result<Message, ServiceError> {
+        repo::messages::find(self.store.reader(), job.actor.org_id, job.reply)
+            .await?
+            .ok_or(ServiceError::NotFound("message"))
+    }
+}
+
+async fn delta_event(
+    tx: &xl_store::Tx,
+    job: &ReplyJob,
+    text: &str,
+) -> Result<ThreadEvent, StoreError> {
+    repo::events::append(
+        tx,
+        job.thread,
+        kind::MESSAGE_DELTA,
+        Some(job.reply),
+        None,
+        json!({ "delta": text }),
+    )
+    .await
+}
+
+/// The `message.updated` event of a reply's final status.
+pub(crate) async fn updated_event(
+    tx: &xl_store::Tx,
+    thread: ThreadId,
+    reply: MessageId,
+    actor: Option<xl_domain::UserId>,
+    payload: Value,
+) -> Result<ThreadEvent, StoreError> {
+    repo::events::append(
+        tx,
+        thread,
+        kind::MESSAGE_UPDATED,
+        Some(reply),
+        actor,
+        payload,
+    )
+    .await
+}

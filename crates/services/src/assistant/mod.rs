@@ -1,0 +1,343 @@
+//! The assistant in threads: a user message in a thread with auto-reply on
+//! gets an ASSISTANT reply as its child, generated in a background task and
+//! written as it arrives (text and `message.delta` events in the same
+//! transaction), so that it can be followed live, resumed after a
+//! reconnect, cancelled, regenerated, and never left `streaming`.
+//!
+//! - [`context`]: the prompt, fitted to the model's window.
+//! - `generation`: the task, its batching, and the registry of running ones.
+//! - [`follow`]: a message's events for a live client, without gap or duplicate.
+
+pub mod context;
+pub mod follow;
+mod generation;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use xl_domain::events::{ThreadEvent, kind};
+use xl_domain::messages::NewMessage;
+use xl_domain::threads::Thread;
+use xl_domain::{Actor, DomainError, Message, MessageId, MessageRole, MessageStatus, ThreadId};
+use xl_store::repo::messages::NewMessageRow;
+use xl_store::repo::replies::FinishedReply;
+use xl_store::{StoreError, Tx, repo};
+
+pub(crate) use generation::Generations;
+use generation::{ReplyJob, updated_event};
+
+use crate::messages::check_post;
+use crate::threads::Access;
+use crate::{ServiceError, Services};
+
+/// The error a reply interrupted by a restart is left with.
+pub const INTERRUPTED: &str = "interrupted by a server restart";
+/// How long a cancel waits for the generation to write its final status.
+const CANCEL_WAIT: Duration = Duration::from_secs(10);
+/// Replies recovered per read at start-up.
+const RECOVERY_PAGE: u64 = 100;
+
+/// How a request that starts a reply wants it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplyMode {
+    /// Answer once the reply has ended (complete, failed or cancelled).
+    #[default]
+    Sync,
+    /// Answer at once with the reply `streaming`; follow it as events.
+    Stream,
+}
+
+impl FromStr for ReplyMode {
+    type Err = DomainError;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        match raw {
+            "sync" => Ok(ReplyMode::Sync),
+            "stream" => Ok(ReplyMode::Stream),
+            _ => Err(DomainError::invalid("reply", "must be sync or stream")),
+        }
+    }
+}
+
+/// A posted message and the assistant's reply to it, if one was started.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Posted {
+    /// The message as posted.
+    pub message: Message,
+    /// The reply: ended in sync mode, `streaming` in stream mode.
+    pub reply: Option<Message>,
+}
+
+impl Services {
+    /// Posts a message and, if it is a USER message in a thread where the
+    /// assistant replies (auto-reply on for the thread and globally), starts
+    /// a reply as its child. Both messages and their `message.created`
+    /// events commit together, so the reply exists as soon as the post is
+    /// acknowledged. A failed generation never undoes the post: the reply
+    /// ends `failed` with a safe error instead.
+    pub async fn post_message_with_reply(
+        &self,
+        actor: &Actor,
+        thread: ThreadId,
+        input: NewMessage,
+        mode: ReplyMode,
+    ) -> Result<Posted, ServiceError> {
+        check_post(actor, &input)?;
+        let is_user = input.role.unwrap_or(MessageRole::User) == MessageRole::User;
+        let tx = self.store.begin_write().await?;
+        let (message, auto_reply) = self.insert_message(&tx, actor, thread, input).await?;
+        let mut events = Vec::new();
+        let reply = if is_user && auto_reply && self.config.auto_completion_enabled {
+            // The log holds the events of replies (a later change extends it
+            // to every thread event), so a plain post writes none.
+            events.push(created_event(&tx, &message, Some(actor)).await?);
+            let thread = self.thread_in_tx(&tx, actor, thread, Access::Write).await?;
+            let (reply, created, job) = self.insert_reply(&tx, actor, &thread, message.id).await?;
+            events.push(created);
+            Some((reply, job))
+        } else {
+            None
+        };
+        tx.commit().await.map_err(StoreError::from)?;
+        for event in events {
+            self.events.publish(event);
+        }
+        let reply = match reply {
+            Some((reply, job)) => Some(self.run_reply(reply, job, mode).await?),
+            None => None,
+        };
+        Ok(Posted { message, reply })
+    }
+
+    /// Generates another reply to the message an ASSISTANT message answers:
+    /// a sibling of it, which becomes the thread's current leaf.
+    pub async fn regenerate_reply(
+        &self,
+        actor: &Actor,
+        id: MessageId,
+        mode: ReplyMode,
+    ) -> Result<Message, ServiceError> {
+        let tx = self.store.begin_write().await?;
+        let original = repo::messages::find(&tx, actor.org_id, id)
+            .await?
+            .ok_or(ServiceError::NotFound("message"))?;
+        let thread = self
+            .thread_in_tx(&tx, actor, original.thread_id, Access::Write)
+            .await
+            .map_err(hide_thread)?;
+        if original.role != MessageRole::Assistant {
+            return Err(ServiceError::Conflict(
+                "only an assistant reply can be regenerated".into(),
+            ));
+        }
+        let Some(answers) = original.parent_id else {
+            return Err(ServiceError::Conflict(
+                "this reply answers no message".into(),
+            ));
+        };
+        let (reply, created, job) = self.insert_reply(&tx, actor, &thread, answers).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.events.publish(created);
+        self.run_reply(reply, job, mode).await
+    }
+
+    /// Stops a reply being generated: the text so far is kept and the
+    /// status becomes `cancelled`. 409 if it is not being generated.
+    pub async fn cancel_reply(
+        &self,
+        actor: &Actor,
+        id: MessageId,
+    ) -> Result<Message, ServiceError> {
+        let message = self.get_message(actor, id).await?;
+        self.thread_for(actor, message.thread_id, Access::Write)
+            .await
+            .map_err(hide_thread)?;
+        if message.status != MessageStatus::Streaming {
+            return Err(ServiceError::Conflict(
+                "the message is not being generated".into(),
+            ));
+        }
+        match self.generations.stop(id) {
+            Some(mut done) => {
+                // The task drops the upstream stream, writes `cancelled` and
+                // then closes `done`.
+                let wait = async { while done.changed().await.is_ok() {} };
+                if tokio::time::timeout(CANCEL_WAIT, wait).await.is_err() {
+                    tracing::warn!(message = %id, "a cancelled reply is slow to stop");
+                }
+            }
+            // Not generated here (another process, or one that died): the
+            // conditional write stops a live generator at its next delta.
+            None => {
+                let finished = FinishedReply {
+                    status: MessageStatus::Cancelled,
+                    error: None,
+                    metadata: None,
+                    token_count: None,
+                };
+                self.finish_elsewhere(message.thread_id, id, Some(actor), finished)
+                    .await?;
+            }
+        }
+        let ended = repo::messages::find(self.store.reader(), actor.org_id, id)
+            .await?
+            .ok_or(ServiceError::NotFound("message"))?;
+        match ended.status {
+            MessageStatus::Cancelled => Ok(ended),
+            MessageStatus::Streaming => Err(ServiceError::Unavailable(
+                "the reply is still stopping; try again".into(),
+            )),
+            _ => Err(ServiceError::Conflict(
+                "the reply ended before it could be cancelled".into(),
+            )),
+        }
+    }
+
+    /// Fails every reply left `streaming` that this process is not
+    /// generating, keeping its partial text: call once at start-up, when
+    /// no reply can still be running. Returns how many were recovered.
+    pub async fn recover_interrupted_replies(&self) -> Result<u64, ServiceError> {
+        let mut recovered = 0;
+        let mut after = None;
+        loop {
+            let page = repo::replies::streaming(self.store.reader(), after, RECOVERY_PAGE).await?;
+            let Some(last) = page.last() else {
+                break;
+            };
+            after = Some(last.id);
+            for reply in page {
+                if self.generations.is_running(reply.id) {
+                    continue;
+                }
+                let finished = FinishedReply {
+                    status: MessageStatus::Failed,
+                    error: Some(INTERRUPTED.to_owned()),
+                    metadata: None,
+                    token_count: None,
+                };
+                if self
+                    .finish_elsewhere(reply.thread_id, reply.id, None, finished)
+                    .await?
+                {
+                    recovered += 1;
+                }
+            }
+        }
+        if recovered > 0 {
+            tracing::warn!(
+                recovered,
+                "replies interrupted by a restart were marked failed"
+            );
+        }
+        Ok(recovered)
+    }
+
+    /// Sets a reply's final status from outside its generation, with its
+    /// `message.updated` event; `false` if it was no longer streaming.
+    async fn finish_elsewhere(
+        &self,
+        thread: ThreadId,
+        id: MessageId,
+        actor: Option<&Actor>,
+        finished: FinishedReply,
+    ) -> Result<bool, ServiceError> {
+        let payload = json!({
+            "status": finished.status,
+            "error": finished.error,
+        });
+        let tx = self.store.begin_write().await?;
+        if !repo::replies::finish(&tx, id, finished).await? {
+            return Ok(false);
+        }
+        let event = updated_event(&tx, thread, id, actor.map(|a| a.user_id), payload).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.events.publish(event);
+        Ok(true)
+    }
+
+    /// Inserts an empty `streaming` ASSISTANT message answering `answers`
+    /// (it becomes the thread's current leaf) with its `message.created`
+    /// event, and describes the generation to start once this commits.
+    async fn insert_reply(
+        &self,
+        tx: &Tx,
+        actor: &Actor,
+        thread: &Thread,
+        answers: MessageId,
+    ) -> Result<(Message, ThreadEvent, ReplyJob), ServiceError> {
+        let model = thread
+            .model
+            .clone()
+            .unwrap_or_else(|| self.config.default_model.clone());
+        let reply = repo::messages::insert(
+            tx,
+            NewMessageRow {
+                id: MessageId::new(),
+                thread_id: thread.id,
+                org_id: thread.org_id,
+                parent_id: Some(answers),
+                user_id: None,
+                role: MessageRole::Assistant,
+                content: String::new(),
+                blocks: None,
+                metadata: None,
+                status: MessageStatus::Streaming,
+                model: Some(model.clone()),
+                attachments: Vec::new(),
+            },
+        )
+        .await?;
+        let created = created_event(tx, &reply, None).await?;
+        let job = ReplyJob {
+            actor: actor.clone(),
+            thread: thread.id,
+            reply: reply.id,
+            answers,
+            model,
+            system_prompt: thread.system_prompt.clone(),
+        };
+        Ok((reply, created, job))
+    }
+
+    /// Starts a committed reply and, in sync mode, waits for its end.
+    async fn run_reply(
+        &self,
+        reply: Message,
+        job: ReplyJob,
+        mode: ReplyMode,
+    ) -> Result<Message, ServiceError> {
+        let handle = self.start_reply(job);
+        match mode {
+            ReplyMode::Sync => handle.finished().await,
+            ReplyMode::Stream => Ok(reply),
+        }
+    }
+}
+
+/// The `message.created` event of a message, with the message as payload.
+async fn created_event(
+    tx: &Tx,
+    message: &Message,
+    actor: Option<&Actor>,
+) -> Result<ThreadEvent, StoreError> {
+    repo::events::append(
+        tx,
+        message.thread_id,
+        kind::MESSAGE_CREATED,
+        Some(message.id),
+        actor.map(|a| a.user_id),
+        serde_json::to_value(message).unwrap_or_default(),
+    )
+    .await
+}
+
+/// A thread the caller may not see makes its messages not found.
+fn hide_thread(err: ServiceError) -> ServiceError {
+    match err {
+        ServiceError::NotFound(_) => ServiceError::NotFound("message"),
+        other => other,
+    }
+}

@@ -1,0 +1,126 @@
+//! Assistant replies while they are generated: text appended in place, the
+//! final status set once, and the replies a stopped server left behind.
+//!
+//! Every write here is conditional on the message still being `streaming`,
+//! so whoever finishes a reply first (the generation, a cancel, or restart
+//! recovery) wins, and a late writer learns that it lost instead of
+//! overwriting a final status.
+
+use chrono::Utc;
+use sea_orm::sea_query::{BinOper, Expr, ExprTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde_json::Value;
+use xl_domain::{MessageId, MessageStatus, OrgId, ThreadId};
+
+use crate::StoreError;
+use crate::entity::messages;
+
+/// Appends text to a reply being generated. Returns `false` (and changes
+/// nothing) if the message is no longer `streaming`.
+pub async fn append_text<C: ConnectionTrait>(
+    db: &C,
+    id: MessageId,
+    text: &str,
+) -> Result<bool, StoreError> {
+    // `||` is string concatenation on both SQLite and PostgreSQL; sea-query
+    // only offers it as a PostgreSQL extension, hence the custom operator.
+    let result = messages::Entity::update_many()
+        .col_expr(
+            messages::Column::Content,
+            Expr::col(messages::Column::Content).binary(BinOper::Custom("||"), text),
+        )
+        .col_expr(messages::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(messages::Column::Id.eq(id.as_uuid()))
+        .filter(messages::Column::Status.eq(MessageStatus::Streaming.as_str()))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// How a reply ended.
+#[derive(Clone, Debug)]
+pub struct FinishedReply {
+    /// `complete`, `failed` or `cancelled`.
+    pub status: MessageStatus,
+    /// A safe summary of why it failed.
+    pub error: Option<String>,
+    /// What to record about the generation (completion id, model, usage);
+    /// `None` keeps what is there.
+    pub metadata: Option<Value>,
+    /// Tokens generated, when known.
+    pub token_count: Option<u32>,
+}
+
+/// Sets the final status of a reply still `streaming`. Returns `false` (and
+/// changes nothing) if something else finished it first.
+pub async fn finish<C: ConnectionTrait>(
+    db: &C,
+    id: MessageId,
+    finished: FinishedReply,
+) -> Result<bool, StoreError> {
+    let mut update = messages::Entity::update_many()
+        .col_expr(
+            messages::Column::Status,
+            Expr::value(finished.status.as_str()),
+        )
+        .col_expr(messages::Column::Error, Expr::value(finished.error))
+        .col_expr(messages::Column::UpdatedAt, Expr::value(Utc::now()));
+    if let Some(metadata) = finished.metadata {
+        update = update.col_expr(messages::Column::Metadata, Expr::value(metadata));
+    }
+    if let Some(tokens) = finished.token_count {
+        update = update.col_expr(
+            messages::Column::TokenCount,
+            Expr::value(i32::try_from(tokens).unwrap_or(i32::MAX)),
+        );
+    }
+    let result = update
+        .filter(messages::Column::Id.eq(id.as_uuid()))
+        .filter(messages::Column::Status.eq(MessageStatus::Streaming.as_str()))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// A reply left `streaming`, as restart recovery needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamingReply {
+    /// The message.
+    pub id: MessageId,
+    /// Its thread.
+    pub thread_id: ThreadId,
+    /// Its org.
+    pub org_id: OrgId,
+}
+
+/// Messages still `streaming` in any org, oldest first, at most `limit`
+/// after `after` (by id), for recovery at start-up.
+pub async fn streaming<C: ConnectionTrait>(
+    db: &C,
+    after: Option<MessageId>,
+    limit: u64,
+) -> Result<Vec<StreamingReply>, StoreError> {
+    let mut query = messages::Entity::find()
+        .filter(messages::Column::Status.eq(MessageStatus::Streaming.as_str()));
+    if let Some(after) = after {
+        query = query.filter(messages::Column::Id.gt(after.as_uuid()));
+    }
+    let rows: Vec<(uuid::Uuid, uuid::Uuid, uuid::Uuid)> = query
+        .select_only()
+        .column(messages::Column::Id)
+        .column(messages::Column::ThreadId)
+        .column(messages::Column::OrgId)
+        .order_by_asc(messages::Column::Id)
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, thread, org)| StreamingReply {
+            id: MessageId::from_uuid(id),
+            thread_id: ThreadId::from_uuid(thread),
+            org_id: OrgId::from_uuid(org),
+        })
+        .collect())
+}
