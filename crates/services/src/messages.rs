@@ -73,6 +73,9 @@ impl Services {
         input: NewMessage,
     ) -> Result<Message, ServiceError> {
         check_post(actor, &input)?;
+        if let Some(message) = self.try_fast_post(actor, thread, &input, false).await? {
+            return Ok(message);
+        }
         let tx = self.store.begin_write().await?;
         let (message, _) = self.insert_message(&tx, actor, thread, input).await?;
         tx.commit().await.map_err(StoreError::from)?;
@@ -82,6 +85,79 @@ impl Services {
     /// The writes of posting a message checked with [`check_post`], in the
     /// caller's transaction: the message, and the thread's leaf and title.
     /// Also returns the thread's gate as read before the insert.
+    /// Posts through the group-commit writer when that path applies: a SQLite
+    /// file store, no explicit parent or attachments (their checks need a
+    /// transaction of their own), and no assistant reply to start (with
+    /// `replies` set, a USER post to a thread whose assistant replies takes
+    /// the transactional path). `None` means: use that path instead.
+    pub(crate) async fn try_fast_post(
+        &self,
+        actor: &Actor,
+        thread: ThreadId,
+        input: &NewMessage,
+        replies: bool,
+    ) -> Result<Option<Message>, ServiceError> {
+        let (Some(writer), Some(reader)) = (self.store.fast_writer(), self.store.fast()) else {
+            return Ok(None);
+        };
+        if input.parent_id.is_some() || input.attachments.as_ref().is_some_and(|a| !a.is_empty()) {
+            return Ok(None);
+        }
+        let role = input.role.unwrap_or(MessageRole::User);
+        if replies && role == MessageRole::User && self.config.auto_completion_enabled {
+            let gate = repo::messages_fast::gate(reader, actor.org_id, actor.user_id, thread)?;
+            if gate.is_some_and(|g| g.auto_reply) {
+                return Ok(None);
+            }
+        }
+        let content = input.content.clone().unwrap_or_default();
+        let title = if role == MessageRole::User {
+            let source = if content.trim().is_empty() {
+                input
+                    .blocks
+                    .as_ref()
+                    .map(xl_domain::messages::blocks_text)
+                    .unwrap_or_default()
+            } else {
+                content.clone()
+            };
+            auto_title(&source)
+        } else {
+            None
+        };
+        let row = NewMessageRow {
+            id: MessageId::new(),
+            thread_id: thread,
+            org_id: actor.org_id,
+            parent_id: None,
+            user_id: Some(actor.user_id),
+            role,
+            content,
+            blocks: input.blocks.clone(),
+            metadata: input.metadata.clone(),
+            status: MessageStatus::Complete,
+            model: None,
+            attachments: Vec::new(),
+        };
+        let poster = Poster {
+            org_id: actor.org_id,
+            user_id: actor.user_id,
+            is_admin: actor.is_admin(),
+        };
+        match repo::messages_fast::post(writer, poster, row, title).await? {
+            Some((message, _)) => Ok(Some(message)),
+            // Nothing was written: say why (not found, or not allowed).
+            None => {
+                admit(
+                    actor,
+                    repo::messages_fast::gate(reader, actor.org_id, actor.user_id, thread)?,
+                    Access::Write,
+                )?;
+                Err(ServiceError::NotFound("thread"))
+            }
+        }
+    }
+
     /// Inserts a posted message (checks included) inside the caller's write
     /// transaction, returning it and whether the thread's assistant replies.
     pub(crate) async fn insert_message(

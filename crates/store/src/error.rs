@@ -17,6 +17,9 @@ pub enum StoreError {
     /// A read on the fast SQLite path failed. Returns 500.
     #[error("sqlite read failed: {0}")]
     Read(String),
+    /// A write on the group-commit path failed. Returns 500.
+    #[error("sqlite write failed: {0}")]
+    Write(String),
     /// The database URL or options are unusable. Stops start-up.
     #[error("invalid database configuration: {0}")]
     Config(String),

@@ -8,6 +8,7 @@
 pub mod entity;
 mod error;
 pub mod fast;
+pub mod fast_writer;
 mod migrate;
 pub mod repo;
 mod store;

@@ -109,6 +109,8 @@ pub struct Store {
     _anchor: Option<DatabaseConnection>,
     /// For SQLite files: the rusqlite read path of the hottest queries.
     fast: Option<std::sync::Arc<crate::fast::FastReader>>,
+    /// For SQLite files: the group-commit writer of the hottest write.
+    fast_writer: Option<crate::fast_writer::FastWriter>,
 }
 
 impl Store {
@@ -131,6 +133,7 @@ impl Store {
                     reader: pool,
                     _anchor: None,
                     fast: None,
+                    fast_writer: None,
                 })
             }
         }
@@ -161,6 +164,11 @@ impl Store {
     /// The rusqlite read path, for SQLite files.
     pub fn fast(&self) -> Option<&crate::fast::FastReader> {
         self.fast.as_deref()
+    }
+
+    /// The group-commit writer, for SQLite files.
+    pub fn fast_writer(&self) -> Option<&crate::fast_writer::FastWriter> {
+        self.fast_writer.as_ref()
     }
 
     /// Starts a write transaction (`BEGIN IMMEDIATE` on SQLite).
@@ -270,6 +278,7 @@ async fn connect_sqlite(config: &StoreConfig) -> Result<Store, StoreError> {
             writer,
             _anchor: anchor,
             fast: None,
+            fast_writer: None,
         });
     }
 
@@ -286,12 +295,18 @@ async fn connect_sqlite(config: &StoreConfig) -> Result<Store, StoreError> {
         config.busy_timeout,
         usize::try_from(config.max_connections).unwrap_or(8),
     );
+    let fast_writer = crate::fast_writer::FastWriter::start(
+        base.get_filename().to_path_buf(),
+        config.synchronous,
+        config.busy_timeout,
+    )?;
     Ok(Store {
         backend: Backend::Sqlite,
         writer,
         reader,
         _anchor: None,
         fast: Some(std::sync::Arc::new(fast)),
+        fast_writer: Some(fast_writer),
     })
 }
 

@@ -86,6 +86,12 @@ impl Services {
         mode: ReplyMode,
     ) -> Result<Posted, ServiceError> {
         check_post(actor, &input)?;
+        if let Some(message) = self.try_fast_post(actor, thread, &input, true).await? {
+            return Ok(Posted {
+                message,
+                reply: None,
+            });
+        }
         let is_user = input.role.unwrap_or(MessageRole::User) == MessageRole::User;
         let tx = self.store.begin_write().await?;
         let (message, auto_reply) = self.insert_message(&tx, actor, thread, input).await?;

@@ -265,3 +265,113 @@ async fn idempotency_claims_replay_and_mismatch() {
         "empty keys are refused"
     );
 }
+
+/// On a SQLite file, plain posts go through the group-commit writer: many at
+/// once still form one chain (each the child of the one before), and the
+/// access rules hold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_posts_on_a_file_store_form_one_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("xl.db").display());
+    let store = xl_store::Store::connect(&xl_store::StoreConfig::new(url))
+        .await
+        .unwrap();
+    store.migrate_up(None).await.unwrap();
+    assert!(store.fast_writer().is_some());
+    let services = std::sync::Arc::new(xl_services::Services::new(
+        store,
+        std::sync::Arc::new(xl_llm::EchoProvider::default()),
+        xl_services::ServicesConfig::default(),
+    ));
+    let ada = actor(&services, "ada@acme.io", Role::User).await;
+    let thread = services
+        .create_thread(
+            &ada,
+            NewThread {
+                auto_reply: Some(false),
+                ..NewThread::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for n in 0..40 {
+        let services = std::sync::Arc::clone(&services);
+        let ada = ada.clone();
+        tasks.push(tokio::spawn(async move {
+            services
+                .post_message(&ada, thread.id, text(&format!("post {n}")))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut posted = Vec::new();
+    for task in tasks {
+        posted.push(task.await.unwrap());
+    }
+    let all = services
+        .list_messages(
+            &ada,
+            thread.id,
+            Branch::All,
+            &PageRequest::parse(Some("100"), None, Some("asc")).unwrap(),
+        )
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(all.len(), 40);
+    // One chain: a single root, no message with two children, and the
+    // current branch (a walk up from the leaf) holds every message.
+    assert_eq!(all.iter().filter(|m| m.parent_id.is_none()).count(), 1);
+    let mut parents: Vec<_> = all.iter().filter_map(|m| m.parent_id).collect();
+    parents.sort();
+    parents.dedup();
+    assert_eq!(parents.len(), 39, "no forks");
+    let branch = services
+        .list_messages(
+            &ada,
+            thread.id,
+            Branch::Current,
+            &PageRequest::parse(Some("100"), None, None).unwrap(),
+        )
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(branch.len(), 40);
+    let fetched = services.get_thread(&ada, thread.id).await.unwrap();
+    assert_eq!(fetched.message_count, 40);
+    assert_eq!(fetched.current_leaf_id, Some(branch[0].id));
+    assert!(
+        fetched
+            .title
+            .as_deref()
+            .is_some_and(|t| t.starts_with("post "))
+    );
+    // What the post returned is what was stored.
+    let stored = services.get_message(&ada, posted[0].id).await.unwrap();
+    assert_eq!(stored, posted[0]);
+
+    let stranger = actor(&services, "stranger@acme.io", Role::User).await;
+    let rival = actor(&services, "rival@globex.com", Role::Admin).await;
+    for outsider in [&stranger, &rival] {
+        assert!(matches!(
+            services.post_message(outsider, thread.id, text("x")).await,
+            Err(ServiceError::NotFound(_))
+        ));
+    }
+    let admin = actor(&services, "admin@acme.io", Role::Admin).await;
+    assert!(
+        services
+            .post_message(&admin, thread.id, text("moderator"))
+            .await
+            .is_ok()
+    );
+    assert_eq!(
+        services
+            .get_thread(&ada, thread.id)
+            .await
+            .unwrap()
+            .message_count,
+        41
+    );
+}

@@ -219,3 +219,91 @@ pub fn list_branch(
         Cursor::after(m.id.as_uuid())
     }))
 }
+
+/// Posts a message through the group-commit writer: the same statements,
+/// checks and result as `repo::messages::insert_checked`.
+pub async fn post(
+    writer: &crate::fast_writer::FastWriter,
+    poster: super::messages::Poster,
+    row: super::messages::NewMessageRow,
+    title: Option<String>,
+) -> Result<Option<(Message, bool)>, StoreError> {
+    let now = Utc::now();
+    // The same text form sqlx writes, so both writers' rows read alike.
+    let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false);
+    let json = |value: &Option<serde_json::Value>| value.as_ref().map(serde_json::Value::to_string);
+    let blocks = json(&row.blocks);
+    let metadata = json(&row.metadata);
+    let job_row = row.clone();
+    let outcome = writer
+        .write(move |conn| {
+            let row = job_row;
+            let mut insert = conn.prepare_cached(
+                "INSERT INTO messages (id, thread_id, org_id, parent_id, user_id, role, content, blocks, metadata, \
+                   status, model, created_at, updated_at) \
+                 SELECT ?1, t.id, t.org_id, COALESCE(?2, t.current_leaf_id), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10 \
+                 FROM threads t \
+                 WHERE t.id = ?11 AND t.org_id = ?12 AND t.deleted_at IS NULL \
+                   AND (?13 OR EXISTS (SELECT 1 FROM thread_members tm WHERE tm.thread_id = t.id AND tm.user_id = ?14)) \
+                 RETURNING parent_id",
+            )?;
+            let parent: Option<Option<Uuid>> = insert
+                .query_row(
+                    params![
+                        row.id.as_uuid(),
+                        row.parent_id.map(|id| id.as_uuid()),
+                        row.user_id.map(|id| id.as_uuid()),
+                        row.role.as_str(),
+                        row.content,
+                        blocks,
+                        metadata,
+                        row.status.as_str(),
+                        row.model,
+                        stamp,
+                        row.thread_id.as_uuid(),
+                        poster.org_id.as_uuid(),
+                        poster.is_admin,
+                        poster.user_id.as_uuid(),
+                    ],
+                    |r| opt_uuid_at(r, 0),
+                )
+                .optional()?;
+            let Some(parent) = parent else {
+                return Ok(None);
+            };
+            for (position, file) in row.attachments.iter().enumerate() {
+                conn.prepare_cached("INSERT INTO message_files (message_id, file_id, position) VALUES (?1, ?2, ?3)")?
+                    .execute(params![row.id.as_uuid(), file.as_uuid(), i64::try_from(position).unwrap_or(i64::MAX)])?;
+            }
+            let auto_reply: bool = conn
+                .prepare_cached(
+                    "UPDATE threads SET current_leaf_id = ?1, message_count = message_count + 1, last_message_at = ?2, \
+                       updated_at = ?2, title = COALESCE(title, ?3) WHERE id = ?4 RETURNING auto_reply",
+                )?
+                .query_row(params![row.id.as_uuid(), stamp, title, row.thread_id.as_uuid()], |r| r.get(0))?;
+            Ok(Some((parent, auto_reply)))
+        })
+        .await?;
+    let Some((parent, auto_reply)) = outcome else {
+        return Ok(None);
+    };
+    let message = Message {
+        id: row.id,
+        thread_id: row.thread_id,
+        parent_id: parent.map(MessageId::from_uuid),
+        user_id: row.user_id,
+        role: row.role,
+        content: row.content,
+        blocks: row.blocks,
+        metadata: row.metadata,
+        status: row.status,
+        model: row.model,
+        error: None,
+        attachments: row.attachments,
+        edited_at: None,
+        deleted_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    Ok(Some((message, auto_reply)))
+}
