@@ -114,8 +114,12 @@ pub fn app(
 pub fn server(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
     let workers = state.config.workers;
     let shutdown = state.config.shutdown_timeout;
-    let mut builder =
-        HttpServer::new(move || app(state.clone())).shutdown_timeout(shutdown.as_secs());
+    // TCP_NODELAY: without it Nagle's algorithm holds a small write (the
+    // second frame of an SSE stream) until the client acknowledges the
+    // first, which a delayed ACK can put off by tens of milliseconds.
+    let mut builder = HttpServer::new(move || app(state.clone()))
+        .shutdown_timeout(shutdown.as_secs())
+        .tcp_nodelay(true);
     if let Some(workers) = workers {
         builder = builder.workers(workers.max(1));
     }

@@ -121,6 +121,9 @@ async fn main() -> std::io::Result<()> {
             .route("/v1/models", web::get().to(models))
     })
     .workers(workers)
+    // As the server does, so the baseline is not held up by Nagle's
+    // algorithm either.
+    .tcp_nodelay(true)
     .bind(bind)?
     .run()
     .await

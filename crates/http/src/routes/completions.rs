@@ -27,6 +27,7 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError};
 use futures_util::Stream;
 use serde::Serialize;
 use serde_json::Value;
+use tracing::Instrument;
 use xl_domain::{Actor, ThreadId};
 use xl_llm::{
     ChatChunk, ChatCompletionChunk, ChatRequest, ChatRole, LlmError, MessageDelta, Usage,
@@ -207,7 +208,20 @@ impl From<ApiError> for OpenAiError {
 }
 
 impl From<LlmError> for OpenAiError {
+    /// Maps a failed model call, logging an upstream failure (a 502) inside
+    /// the request's span, so the log line carries the correlation id.
     fn from(err: LlmError) -> Self {
+        if let LlmError::Upstream(detail) = &err {
+            tracing::warn!(error = %detail, "the model provider failed");
+        }
+        Self::from_llm(err)
+    }
+}
+
+impl OpenAiError {
+    /// The OpenAI error for a failed model call; the message is safe to
+    /// send (the provider keeps keys and upstream bodies out of it).
+    fn from_llm(err: LlmError) -> Self {
         match err {
             LlmError::InvalidRequest(detail) => {
                 let param = request_param(&detail);
@@ -234,15 +248,12 @@ impl From<LlmError> for OpenAiError {
                 "The model provider did not answer in time.",
             )
             .code("timeout"),
-            LlmError::Upstream(detail) => {
-                tracing::warn!(error = %detail, "the model provider failed");
-                Self::new(
-                    StatusCode::BAD_GATEWAY,
-                    "api_error",
-                    format!("The model provider failed: {detail}"),
-                )
-                .code("upstream_error")
-            }
+            LlmError::Upstream(detail) => Self::new(
+                StatusCode::BAD_GATEWAY,
+                "api_error",
+                format!("The model provider failed: {detail}"),
+            )
+            .code("upstream_error"),
         }
     }
 }
@@ -390,13 +401,15 @@ async fn chat_completions(
         thread_id,
         message_id: None,
     };
-    // The model call runs in a task of its own: actix drops a handler whose
-    // client went away, and the call must still finish and be recorded
-    // (a whole reply as it was billed; a stream as cancelled, when the task
+    // The model call runs in a task of its own (in the request's span, so
+    // its log lines keep the correlation id): actix may drop a handler whose
+    // client went away, and the call must still finish and be recorded (a
+    // whole reply as it was billed; a stream as cancelled, when the task
     // drops it unread).
     let services = Arc::clone(services);
     if request.stream != Some(true) {
-        let call = tokio::spawn(async move { services.complete(&actor, request, link).await });
+        let call = async move { services.complete(&actor, request, link).await };
+        let call = tokio::spawn(call.in_current_span());
         let (id, response) = call.await.map_err(panicked)??;
         return Ok(HttpResponse::Ok()
             .insert_header((COMPLETION_ID_HEADER, id.to_string()))
@@ -407,7 +420,8 @@ async fn chat_completions(
         .and_then(|options| options.include_usage)
         .unwrap_or(false);
     let model = request.model.clone();
-    let call = tokio::spawn(async move { services.complete_stream(&actor, request, link).await });
+    let call = async move { services.complete_stream(&actor, request, link).await };
+    let call = tokio::spawn(call.in_current_span());
     let stream = call.await.map_err(panicked)??;
     let id = stream.id;
     let frames = SseFrames::new(stream, model, include_usage);
@@ -496,12 +510,14 @@ impl SseFrames {
     }
 
     fn on_error(&mut self, err: LlmError) {
+        // The body is written after the request's span has closed, so the
+        // correlation id is named explicitly.
         tracing::warn!(
             correlation_id = %self.correlation_id,
             error = %err,
             "the model provider failed mid-stream"
         );
-        let error = OpenAiError::from(err);
+        let error = OpenAiError::from_llm(err);
         let mut frame = Vec::with_capacity(256);
         frame.extend_from_slice(b"data: ");
         frame.extend_from_slice(error.to_json().as_bytes());
