@@ -112,8 +112,22 @@ async fn serve(config: Config) -> Result<(), RunError> {
     let address = listener
         .local_addr()
         .map_err(|err| RunError::Io(err.to_string()))?;
+    let services = Arc::new(services);
+    // Deleted threads past retention and expired idempotency keys go hourly.
+    let janitor = {
+        let services = Arc::clone(&services);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+            loop {
+                every.tick().await;
+                if let Err(err) = services.housekeeping().await {
+                    tracing::error!(error = %err, "housekeeping failed");
+                }
+            }
+        })
+    };
     let state = AppState {
-        services: Arc::new(services),
+        services,
         config: HttpConfig {
             max_json_bytes: config.max_json_bytes,
             workers: config.workers,
@@ -127,6 +141,7 @@ async fn serve(config: Config) -> Result<(), RunError> {
     server
         .await
         .map_err(|err| RunError::Io(format!("server failed: {err}")))?;
+    janitor.abort();
     tracing::info!("shutting down: closing the database");
     store.close().await?;
     tracing::info!("shutdown complete");

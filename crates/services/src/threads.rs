@@ -224,6 +224,16 @@ impl Services {
         Ok(purged)
     }
 
+    /// Periodic clean-up: purges threads past their retention window and
+    /// forgets expired idempotency keys. Returns how many rows went.
+    pub async fn housekeeping(&self) -> Result<u64, ServiceError> {
+        let threads = self.purge_deleted_threads().await?;
+        let tx = self.store.begin_write().await?;
+        let keys = repo::idempotency::purge_expired(&tx).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(threads + keys)
+    }
+
     /// The thread's members (anyone who may read it).
     pub async fn list_members(
         &self,

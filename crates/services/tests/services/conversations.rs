@@ -216,7 +216,7 @@ async fn deleted_threads_are_purged_after_the_retention_window() {
         .unwrap();
     services.delete_thread(&ada, thread.id).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    assert_eq!(services.purge_deleted_threads().await.unwrap(), 1);
+    assert_eq!(services.housekeeping().await.unwrap(), 1);
     assert!(matches!(
         services.restore_thread(&ada, thread.id).await,
         Err(ServiceError::NotFound(_))
