@@ -45,7 +45,16 @@ where
     };
     let services = &state.services;
     let outcome = services
-        .idempotency_claim(actor, &key, req.method().as_str(), req.path(), body)
+        // The query string is part of the request (`?reply=stream` changes the answer).
+        .idempotency_claim(
+            actor,
+            &key,
+            req.method().as_str(),
+            req.uri()
+                .path_and_query()
+                .map_or(req.path(), |pq| pq.as_str()),
+            body,
+        )
         .await?;
     if let Outcome::Replay { status, body } = outcome {
         let data: serde_json::Value = serde_json::from_str(&body).map_err(|err| {

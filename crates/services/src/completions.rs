@@ -58,7 +58,16 @@ impl Ledger {
     }
 
     fn record(&self, outcome: Outcome) -> CompletionRecord {
-        let usage = outcome.usage.unwrap_or_else(|| {
+        // A call that failed before the upstream produced anything is not
+        // charged: nothing was generated, and a refused call (429) is not billed.
+        let produced =
+            outcome.usage.is_some() || outcome.text.as_deref().is_some_and(|t| !t.is_empty());
+        let usage = if outcome.status == "failed" && !produced {
+            Some(Usage::new(0, 0))
+        } else {
+            outcome.usage
+        };
+        let usage = usage.unwrap_or_else(|| {
             let prompt = count_message_tokens(&self.request.model, &self.request.messages);
             let completion = outcome
                 .text

@@ -702,6 +702,8 @@ async fn upstream_failures_have_openai_statuses_and_are_recorded() {
         assert_eq!(record.status, "failed");
         assert!(record.error.is_some());
         assert_eq!(record.completion_tokens, 0);
+        // Nothing was generated, so nothing is charged.
+        assert_eq!((record.prompt_tokens, record.cost_micros), (0, 0));
     }
     assert_eq!(records.iter().filter(|r| r.stream).count(), 3);
 }

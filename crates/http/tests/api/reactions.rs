@@ -324,6 +324,9 @@ async fn a_deleted_message_takes_no_reactions() {
         .delete(&format!("/api/v1/messages/{message}"), &ada)
         .await;
     assert_eq!(response.status(), 204);
+    // The tombstone keeps no reactions.
+    let left = data(app.get(&reactions(&message), &ada).await, 200).await;
+    assert_eq!(left, serde_json::json!([]));
 
     for response in [
         react(&app, &ada, &message, "eyes").await,

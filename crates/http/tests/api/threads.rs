@@ -482,6 +482,17 @@ async fn idempotency_keys_replay_the_first_response_and_refuse_a_different_body(
 
     let error = problem(send(json!({ "content": "different" }), "key-1").await, 422).await;
     assert!(error["errors"]["Idempotency-Key"].is_array());
+    // The query string is part of the request: another reply mode is another request.
+    let other_mode = app
+        .client
+        .post(app.url(&format!("{path}?reply=stream")))
+        .bearer_auth(&ada)
+        .header("idempotency-key", "key-1")
+        .json(&json!({ "content": "once" }))
+        .send()
+        .await
+        .unwrap();
+    problem(other_mode, 422).await;
     // A failed request does not burn its key.
     let failed = send(json!({}), "key-2").await;
     assert_eq!(failed.status(), 400);

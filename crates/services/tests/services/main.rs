@@ -5,4 +5,5 @@
 
 mod assistant;
 mod conversations;
+mod postgres;
 mod support;

@@ -499,8 +499,9 @@ pub async fn edit<C: ConnectionTrait>(
         .ok_or(StoreError::NotFound("message"))
 }
 
-/// Turns a message into a tombstone: its text, blocks, metadata, files and
-/// history are removed; the row stays so replies keep their parent.
+/// Turns a message into a tombstone: its text, blocks, metadata, files,
+/// reactions and history are removed; the row stays so replies keep their
+/// parent.
 pub async fn tombstone<C: ConnectionTrait>(db: &C, id: MessageId) -> Result<(), StoreError> {
     let now = Utc::now();
     messages::Entity::update_many()
@@ -521,6 +522,10 @@ pub async fn tombstone<C: ConnectionTrait>(db: &C, id: MessageId) -> Result<(), 
         .await?;
     message_files::Entity::delete_many()
         .filter(message_files::Column::MessageId.eq(id.as_uuid()))
+        .exec(db)
+        .await?;
+    crate::entity::reactions::Entity::delete_many()
+        .filter(crate::entity::reactions::Column::MessageId.eq(id.as_uuid()))
         .exec(db)
         .await?;
     Ok(())

@@ -1,0 +1,170 @@
+//! The conversation services on a real PostgreSQL server: posting (the
+//! one-statement insert), branch listing (the recursive walk), edits,
+//! tombstones, reactions, idempotency and an assistant reply with its events
+//! (the sequence allocated by `UPDATE … RETURNING`). Skipped without
+//! `XL_TEST_POSTGRES_URL`, except under CI.
+
+use std::sync::Arc;
+
+use xl_domain::messages::{Branch, MessageUpdate, NewMessage};
+use xl_domain::reactions::ReactionName;
+use xl_domain::threads::NewThread;
+use xl_domain::{MessageStatus, PageRequest, Role};
+use xl_services::ServiceError;
+use xl_services::assistant::ReplyMode;
+use xl_services::idempotency::Outcome;
+use xl_store::testing::PostgresTestDb;
+use xl_store::{Store, StoreConfig};
+
+use crate::support::actor;
+
+fn text(content: &str) -> NewMessage {
+    NewMessage {
+        content: Some(content.to_owned()),
+        ..NewMessage::default()
+    }
+}
+
+#[tokio::test]
+async fn conversations_work_on_postgres() {
+    let Some(db) = PostgresTestDb::create().await.unwrap() else {
+        return;
+    };
+    let store = Store::connect(&StoreConfig::new(db.url.clone()))
+        .await
+        .unwrap();
+    store.migrate_up(None).await.unwrap();
+    let llm = Arc::new(xl_llm::EchoProvider::new(xl_llm::EchoConfig {
+        pace: std::time::Duration::ZERO,
+        models: Vec::new(),
+    }));
+    let config = xl_services::ServicesConfig {
+        default_model: "echo".into(),
+        ..xl_services::ServicesConfig::default()
+    };
+    let services = xl_services::Services::new(store.clone(), llm, config);
+
+    let ada = actor(&services, "ada@acme.io", Role::User).await;
+    let stranger = actor(&services, "stranger@acme.io", Role::User).await;
+    let rival = actor(&services, "admin@globex.com", Role::Admin).await;
+    let quiet = services
+        .create_thread(
+            &ada,
+            NewThread {
+                auto_reply: Some(false),
+                ..NewThread::default()
+            },
+        )
+        .await
+        .unwrap();
+    let one = services
+        .post_message(&ada, quiet.id, text("one"))
+        .await
+        .unwrap();
+    let two = services
+        .post_message(&ada, quiet.id, text("two"))
+        .await
+        .unwrap();
+    assert_eq!(two.parent_id, Some(one.id));
+    let alt = services
+        .post_message(
+            &ada,
+            quiet.id,
+            NewMessage {
+                parent_id: Some(one.id),
+                ..text("alt")
+            },
+        )
+        .await
+        .unwrap();
+    let branch = services
+        .list_messages(&ada, quiet.id, Branch::Current, &PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        branch.items.iter().map(|m| m.id).collect::<Vec<_>>(),
+        vec![alt.id, one.id]
+    );
+    let thread = services.get_thread(&ada, quiet.id).await.unwrap();
+    assert_eq!(thread.title.as_deref(), Some("one"));
+    assert_eq!(thread.message_count, 3);
+    for outsider in [&stranger, &rival] {
+        assert!(matches!(
+            services.post_message(outsider, quiet.id, text("x")).await,
+            Err(ServiceError::NotFound(_))
+        ));
+    }
+
+    let edit = MessageUpdate {
+        content: Some("uno".into()),
+        ..MessageUpdate::default()
+    };
+    services.edit_message(&ada, one.id, edit).await.unwrap();
+    assert_eq!(
+        services.message_revisions(&ada, one.id).await.unwrap()[0].content,
+        "one"
+    );
+    let name = ReactionName::parse("tada").unwrap();
+    services
+        .toggle_reaction(&ada, two.id, name.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        services.list_reactions(&ada, two.id).await.unwrap()[0].count,
+        1
+    );
+    services.delete_message(&ada, two.id).await.unwrap();
+    assert!(
+        services
+            .list_reactions(&ada, two.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    assert_eq!(
+        services
+            .idempotency_claim(&ada, "k", "POST", "/x", b"{}")
+            .await
+            .unwrap(),
+        Outcome::Run
+    );
+    services
+        .idempotency_complete(&ada, "k", 201, "{}")
+        .await
+        .unwrap();
+    assert!(matches!(
+        services
+            .idempotency_claim(&ada, "k", "POST", "/x", b"{}")
+            .await
+            .unwrap(),
+        Outcome::Replay { status: 201, .. }
+    ));
+
+    // An assistant reply, with its events numbered in the thread's log.
+    let chatty = services
+        .create_thread(&ada, NewThread::default())
+        .await
+        .unwrap();
+    let posted = services
+        .post_message_with_reply(&ada, chatty.id, text("hello there"), ReplyMode::Sync)
+        .await
+        .unwrap();
+    let reply = posted.reply.expect("auto-reply is on");
+    assert_eq!(reply.status, MessageStatus::Complete);
+    assert_eq!(reply.content, "Echo: hello there");
+    assert_eq!(reply.parent_id, Some(posted.message.id));
+    let events = xl_store::repo::events::after(store.reader(), chatty.id, 0, None, 100)
+        .await
+        .unwrap();
+    let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+    assert!(!seqs.is_empty());
+    assert_eq!(
+        seqs,
+        (1..=i64::try_from(seqs.len()).unwrap()).collect::<Vec<_>>(),
+        "no gaps"
+    );
+
+    store.close().await.unwrap();
+    db.drop_database().await.unwrap();
+}
