@@ -36,7 +36,13 @@ async fn echo_app() -> TestApp {
 
 /// A server over an OpenAI provider pointed at `mock`.
 async fn mock_app(mock: &Mock, adjust: impl FnOnce(&mut xl_llm::OpenAiConfig)) -> TestApp {
-    app_with(Some(Arc::new(mock.provider_with(adjust)))).await
+    // Named like the real provider, so the registry's OpenAI models are
+    // merged into its model list.
+    let provider = mock.provider_with(|config| {
+        config.name = "openai".into();
+        adjust(config);
+    });
+    app_with(Some(Arc::new(provider))).await
 }
 
 async fn chat(app: &TestApp, token: Option<&str>, body: &Value) -> reqwest::Response {

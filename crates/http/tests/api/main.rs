@@ -6,6 +6,9 @@ mod assistant;
 mod auth;
 mod completions;
 mod helpers;
+// The mock OpenAI upstream of xl-llm's tests, shared rather than copied.
+#[allow(dead_code)]
+#[path = "../../../llm/tests/openai/mock.rs"]
 mod mock_upstream;
 mod oauth;
 mod preferences;
