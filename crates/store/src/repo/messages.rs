@@ -266,14 +266,15 @@ pub async fn count_files<C: ConnectionTrait>(
         .await?)
 }
 
-/// The message with this id in this org.
-pub async fn find<C: ConnectionTrait>(
+/// The message with this id whose `scope` column (org or thread) is `within`.
+async fn find_scoped<C: ConnectionTrait>(
     db: &C,
-    org: OrgId,
+    scope: messages::Column,
+    within: Uuid,
     id: MessageId,
 ) -> Result<Option<Message>, StoreError> {
     let Some(row) = messages::Entity::find_by_id(id.as_uuid())
-        .filter(messages::Column::OrgId.eq(org.as_uuid()))
+        .filter(scope.eq(within))
         .one(db)
         .await?
     else {
@@ -282,20 +283,22 @@ pub async fn find<C: ConnectionTrait>(
     Ok(with_attachments(db, vec![row]).await?.pop())
 }
 
+/// The message with this id in this org.
+pub async fn find<C: ConnectionTrait>(
+    db: &C,
+    org: OrgId,
+    id: MessageId,
+) -> Result<Option<Message>, StoreError> {
+    find_scoped(db, messages::Column::OrgId, org.as_uuid(), id).await
+}
+
 /// The message with this id in this thread.
 pub async fn find_in_thread<C: ConnectionTrait>(
     db: &C,
     thread: ThreadId,
     id: MessageId,
 ) -> Result<Option<Message>, StoreError> {
-    let Some(row) = messages::Entity::find_by_id(id.as_uuid())
-        .filter(messages::Column::ThreadId.eq(thread.as_uuid()))
-        .one(db)
-        .await?
-    else {
-        return Ok(None);
-    };
-    Ok(with_attachments(db, vec![row]).await?.pop())
+    find_scoped(db, messages::Column::ThreadId, thread.as_uuid(), id).await
 }
 
 /// One page of every message in the thread, by id.
