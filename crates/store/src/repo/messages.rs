@@ -673,32 +673,7 @@ pub async fn insert_checked<C: ConnectionTrait>(
     title: Option<&str>,
 ) -> Result<Option<(Message, bool)>, StoreError> {
     let backend = db.get_database_backend();
-    let p = |n: usize| placeholder(backend, n);
     let now = Utc::now();
-    let sql = format!(
-        "INSERT INTO messages (id, thread_id, org_id, parent_id, user_id, role, content, blocks, metadata, \
-           status, model, created_at, updated_at) \
-         SELECT {p1}, t.id, t.org_id, COALESCE({p2}, t.current_leaf_id), {p3}, {p4}, {p5}, {p6}, {p7}, {p8}, {p9}, {p10}, {p10b} \
-         FROM threads t \
-         WHERE t.id = {p11} AND t.org_id = {p12} AND t.deleted_at IS NULL \
-           AND ({p13} OR EXISTS (SELECT 1 FROM thread_members tm WHERE tm.thread_id = t.id AND tm.user_id = {p14})) \
-         RETURNING parent_id",
-        p1 = p(1),
-        p2 = p(2),
-        p3 = p(3),
-        p4 = p(4),
-        p5 = p(5),
-        p6 = p(6),
-        p7 = p(7),
-        p8 = p(8),
-        p9 = p(9),
-        p10 = p(10),
-        p10b = p(11),
-        p11 = p(12),
-        p12 = p(13),
-        p13 = p(14),
-        p14 = p(15),
-    );
     let json = |value: &Option<Value>| DbValue::Json(value.clone().map(Box::new));
     let values: Vec<DbValue> = vec![
         row.id.as_uuid().into(),
@@ -711,14 +686,13 @@ pub async fn insert_checked<C: ConnectionTrait>(
         row.status.as_str().into(),
         row.model.clone().into(),
         now.into(),
-        now.into(),
         row.thread_id.as_uuid().into(),
         poster.org_id.as_uuid().into(),
         poster.is_admin.into(),
         poster.user_id.as_uuid().into(),
     ];
     let Some(inserted) = db
-        .query_one_raw(Statement::from_sql_and_values(backend, sql, values))
+        .query_one_raw(Statement::from_sql_and_values(backend, POST_INSERT, values))
         .await?
     else {
         return Ok(None);
@@ -738,22 +712,12 @@ pub async fn insert_checked<C: ConnectionTrait>(
             .exec_without_returning(db)
             .await?;
     }
-    let update = format!(
-        "UPDATE threads SET current_leaf_id = {}, message_count = message_count + 1, last_message_at = {}, \
-           updated_at = {}, title = COALESCE(title, {}) WHERE id = {} RETURNING auto_reply",
-        p(1),
-        p(2),
-        p(3),
-        p(4),
-        p(5)
-    );
     let updated = db
         .query_one_raw(Statement::from_sql_and_values(
             backend,
-            update,
+            POST_UPDATE,
             [
                 row.id.as_uuid().into(),
-                now.into(),
                 now.into(),
                 title.map(str::to_owned).into(),
                 row.thread_id.as_uuid().into(),
@@ -762,7 +726,37 @@ pub async fn insert_checked<C: ConnectionTrait>(
         .await?
         .ok_or(StoreError::NotFound("thread"))?;
     let auto_reply: bool = updated.try_get("", "auto_reply")?;
-    let message = Message {
+    Ok(Some((posted_message(row, parent, now), auto_reply)))
+}
+
+/// The statement that posts a message for [`insert_checked`] and the
+/// group-commit path (`messages_fast::post`), written once with `$n`
+/// parameters, which PostgreSQL and SQLite (numbered) both read:
+/// `$1` id, `$2` explicit parent, `$3` author, `$4` role, `$5` content,
+/// `$6` blocks, `$7` metadata, `$8` status, `$9` model, `$10` time,
+/// `$11` thread, `$12` the poster's org, `$13` whether the poster is an
+/// admin, `$14` the poster.
+pub(crate) const POST_INSERT: &str = "INSERT INTO messages (id, thread_id, org_id, parent_id, user_id, role, \
+       content, blocks, metadata, status, model, created_at, updated_at) \
+     SELECT $1, t.id, t.org_id, COALESCE($2, t.current_leaf_id), $3, $4, $5, $6, $7, $8, $9, $10, $10 \
+     FROM threads t \
+     WHERE t.id = $11 AND t.org_id = $12 AND t.deleted_at IS NULL \
+       AND ($13 OR EXISTS (SELECT 1 FROM thread_members tm WHERE tm.thread_id = t.id AND tm.user_id = $14)) \
+     RETURNING parent_id";
+
+/// The thread update that follows [`POST_INSERT`]: `$1` the new leaf,
+/// `$2` time, `$3` a title for an untitled thread, `$4` thread.
+pub(crate) const POST_UPDATE: &str = "UPDATE threads SET current_leaf_id = $1, \
+       message_count = message_count + 1, last_message_at = $2, updated_at = $2, \
+       title = COALESCE(title, $3) WHERE id = $4 RETURNING auto_reply";
+
+/// The message a successful post stored.
+pub(crate) fn posted_message(
+    row: NewMessageRow,
+    parent: Option<Uuid>,
+    now: chrono::DateTime<Utc>,
+) -> Message {
+    Message {
         id: row.id,
         thread_id: row.thread_id,
         parent_id: parent.map(MessageId::from_uuid),
@@ -779,6 +773,5 @@ pub async fn insert_checked<C: ConnectionTrait>(
         deleted_at: None,
         created_at: now,
         updated_at: now,
-    };
-    Ok(Some((message, auto_reply)))
+    }
 }

@@ -4,6 +4,7 @@
 //! for in-memory stores. A store test checks the two agree.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -220,6 +221,13 @@ pub fn list_branch(
     }))
 }
 
+/// The posting statements with SQLite's `?n` parameters, which rusqlite binds
+/// by number (it would bind `$n` by order of appearance).
+static SQLITE_POST_INSERT: LazyLock<String> =
+    LazyLock::new(|| super::messages::POST_INSERT.replace('$', "?"));
+static SQLITE_POST_UPDATE: LazyLock<String> =
+    LazyLock::new(|| super::messages::POST_UPDATE.replace('$', "?"));
+
 /// Posts a message through the group-commit writer: the same statements,
 /// checks and result as `repo::messages::insert_checked`.
 pub async fn post(
@@ -238,15 +246,7 @@ pub async fn post(
     let outcome = writer
         .write(move |conn| {
             let row = job_row;
-            let mut insert = conn.prepare_cached(
-                "INSERT INTO messages (id, thread_id, org_id, parent_id, user_id, role, content, blocks, metadata, \
-                   status, model, created_at, updated_at) \
-                 SELECT ?1, t.id, t.org_id, COALESCE(?2, t.current_leaf_id), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10 \
-                 FROM threads t \
-                 WHERE t.id = ?11 AND t.org_id = ?12 AND t.deleted_at IS NULL \
-                   AND (?13 OR EXISTS (SELECT 1 FROM thread_members tm WHERE tm.thread_id = t.id AND tm.user_id = ?14)) \
-                 RETURNING parent_id",
-            )?;
+            let mut insert = conn.prepare_cached(&SQLITE_POST_INSERT)?;
             let parent: Option<Option<Uuid>> = insert
                 .query_row(
                     params![
@@ -272,38 +272,27 @@ pub async fn post(
                 return Ok(None);
             };
             for (position, file) in row.attachments.iter().enumerate() {
-                conn.prepare_cached("INSERT INTO message_files (message_id, file_id, position) VALUES (?1, ?2, ?3)")?
-                    .execute(params![row.id.as_uuid(), file.as_uuid(), i64::try_from(position).unwrap_or(i64::MAX)])?;
-            }
-            let auto_reply: bool = conn
-                .prepare_cached(
-                    "UPDATE threads SET current_leaf_id = ?1, message_count = message_count + 1, last_message_at = ?2, \
-                       updated_at = ?2, title = COALESCE(title, ?3) WHERE id = ?4 RETURNING auto_reply",
+                conn.prepare_cached(
+                    "INSERT INTO message_files (message_id, file_id, position) VALUES (?1, ?2, ?3)",
                 )?
-                .query_row(params![row.id.as_uuid(), stamp, title, row.thread_id.as_uuid()], |r| r.get(0))?;
+                .execute(params![
+                    row.id.as_uuid(),
+                    file.as_uuid(),
+                    i64::try_from(position).unwrap_or(i64::MAX)
+                ])?;
+            }
+            let auto_reply: bool = conn.prepare_cached(&SQLITE_POST_UPDATE)?.query_row(
+                params![row.id.as_uuid(), stamp, title, row.thread_id.as_uuid()],
+                |r| r.get(0),
+            )?;
             Ok(Some((parent, auto_reply)))
         })
         .await?;
     let Some((parent, auto_reply)) = outcome else {
         return Ok(None);
     };
-    let message = Message {
-        id: row.id,
-        thread_id: row.thread_id,
-        parent_id: parent.map(MessageId::from_uuid),
-        user_id: row.user_id,
-        role: row.role,
-        content: row.content,
-        blocks: row.blocks,
-        metadata: row.metadata,
-        status: row.status,
-        model: row.model,
-        error: None,
-        attachments: row.attachments,
-        edited_at: None,
-        deleted_at: None,
-        created_at: now,
-        updated_at: now,
-    };
-    Ok(Some((message, auto_reply)))
+    Ok(Some((
+        super::messages::posted_message(row, parent, now),
+        auto_reply,
+    )))
 }
