@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 use xl_domain::blocks::{MAX_BLOCKS, validate_blocks};
 
-/// The shared samples live beside the repository, not in it, so they are found from the crate.
-const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/blockkit");
+/// The samples are kept in the repository, beside this test (see their README for the source).
+const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/blockkit");
 
 /// Every sample's file name and `blocks` array. Panics when the directory is missing or holds
 /// no samples, so a moved data set fails the test instead of passing it vacuously.

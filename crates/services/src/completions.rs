@@ -117,7 +117,7 @@ impl Ledger {
         let result = async {
             let tx = self.services.store.begin_write().await?;
             repo::completions::insert(&tx, record).await?;
-            tx.commit().await.map_err(xl_store::StoreError::from)
+            tx.commit().await
         }
         .await;
         if let Err(err) = result {

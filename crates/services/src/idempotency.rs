@@ -4,7 +4,6 @@
 
 use chrono::{TimeDelta, Utc};
 use xl_domain::{Actor, DomainError};
-use xl_store::StoreError;
 use xl_store::repo::idempotency::{self, Claim, KeyRef};
 
 use crate::auth::hash_secret;
@@ -61,7 +60,7 @@ impl Services {
         let tx = self.store.begin_write().await?;
         let claim =
             idempotency::claim(&tx, &key_ref, method, path, &hash, Utc::now() + KEY_TTL).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         match claim {
             Claim::New => Ok(Outcome::Run),
             Claim::Replay { status, body } => Ok(Outcome::Replay { status, body }),
@@ -94,7 +93,7 @@ impl Services {
         };
         let tx = self.store.begin_write().await?;
         idempotency::complete(&tx, &key_ref, status, body).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -107,7 +106,7 @@ impl Services {
         };
         let tx = self.store.begin_write().await?;
         idempotency::release(&tx, &key_ref).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok(())
     }
 }

@@ -8,7 +8,7 @@ use xl_domain::{
     Actor, DomainError, Message, MessageId, MessageRole, MessageStatus, Page, PageRequest, ThreadId,
 };
 use xl_store::repo::messages::{Gate, NewMessageRow, Poster};
-use xl_store::{StoreError, Tx, repo};
+use xl_store::{Tx, repo};
 
 use crate::threads::Access;
 use crate::{ServiceError, Services};
@@ -73,89 +73,10 @@ impl Services {
         input: NewMessage,
     ) -> Result<Message, ServiceError> {
         check_post(actor, &input)?;
-        if let Some(message) = self.try_fast_post(actor, thread, &input, false).await? {
-            return Ok(message);
-        }
         let tx = self.store.begin_write().await?;
         let (message, _) = self.insert_message(&tx, actor, thread, input).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok(message)
-    }
-
-    /// The writes of posting a message checked with [`check_post`], in the
-    /// caller's transaction: the message, and the thread's leaf and title.
-    /// Also returns the thread's gate as read before the insert.
-    /// Posts through the group-commit writer when that path applies: a SQLite
-    /// file store, no explicit parent or attachments (their checks need a
-    /// transaction of their own), and no assistant reply to start (with
-    /// `replies` set, a USER post to a thread whose assistant replies takes
-    /// the transactional path). `None` means: use that path instead.
-    pub(crate) async fn try_fast_post(
-        &self,
-        actor: &Actor,
-        thread: ThreadId,
-        input: &NewMessage,
-        replies: bool,
-    ) -> Result<Option<Message>, ServiceError> {
-        let (Some(writer), Some(reader)) = (self.store.fast_writer(), self.store.fast()) else {
-            return Ok(None);
-        };
-        if input.parent_id.is_some() || input.attachments.as_ref().is_some_and(|a| !a.is_empty()) {
-            return Ok(None);
-        }
-        let role = input.role.unwrap_or(MessageRole::User);
-        if replies && role == MessageRole::User && self.config.auto_completion_enabled {
-            let gate = repo::messages_fast::gate(reader, actor.org_id, actor.user_id, thread)?;
-            if gate.is_some_and(|g| g.auto_reply) {
-                return Ok(None);
-            }
-        }
-        let content = input.content.clone().unwrap_or_default();
-        let title = if role == MessageRole::User {
-            let source = if content.trim().is_empty() {
-                input
-                    .blocks
-                    .as_ref()
-                    .map(xl_domain::messages::blocks_text)
-                    .unwrap_or_default()
-            } else {
-                content.clone()
-            };
-            auto_title(&source)
-        } else {
-            None
-        };
-        let row = NewMessageRow {
-            id: MessageId::new(),
-            thread_id: thread,
-            org_id: actor.org_id,
-            parent_id: None,
-            user_id: Some(actor.user_id),
-            role,
-            content,
-            blocks: input.blocks.clone(),
-            metadata: input.metadata.clone(),
-            status: MessageStatus::Complete,
-            model: None,
-            attachments: Vec::new(),
-        };
-        let poster = Poster {
-            org_id: actor.org_id,
-            user_id: actor.user_id,
-            is_admin: actor.is_admin(),
-        };
-        match repo::messages_fast::post(writer, poster, row, title).await? {
-            Some((message, _)) => Ok(Some(message)),
-            // Nothing was written: say why (not found, or not allowed).
-            None => {
-                admit(
-                    actor,
-                    repo::messages_fast::gate(reader, actor.org_id, actor.user_id, thread)?,
-                    Access::Write,
-                )?;
-                Err(ServiceError::NotFound("thread"))
-            }
-        }
     }
 
     /// Inserts a posted message (checks included) inside the caller's write
@@ -246,21 +167,13 @@ impl Services {
         page: &PageRequest,
     ) -> Result<Page<Message>, ServiceError> {
         let db = self.store.reader();
-        // On SQLite files the hot path reads through rusqlite (see xl_store::fast).
-        let fast = self.store.fast();
-        let gate = match fast {
-            Some(fast) => repo::messages_fast::gate(fast, actor.org_id, actor.user_id, thread)?,
-            None => repo::messages::gate(db, actor.org_id, actor.user_id, thread).await?,
-        };
+        let gate = repo::messages::gate(db, actor.org_id, actor.user_id, thread).await?;
         let gate = admit(actor, gate, Access::Read)?;
-        Ok(match (branch, fast) {
-            (Branch::Current, Some(fast)) => {
-                repo::messages_fast::list_branch(fast, thread, gate.current_leaf, page)?
-            }
-            (Branch::Current, None) => {
+        Ok(match branch {
+            Branch::Current => {
                 repo::messages::list_branch(db, thread, gate.current_leaf, page).await?
             }
-            (Branch::All, _) => repo::messages::list_all(db, thread, page).await?,
+            Branch::All => repo::messages::list_all(db, thread, page).await?,
         })
     }
 
@@ -340,7 +253,7 @@ impl Services {
             input.metadata,
         )
         .await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok(edited)
     }
 
@@ -349,7 +262,7 @@ impl Services {
         let tx = self.store.begin_write().await?;
         self.message_for_change(&tx, actor, id).await?;
         repo::messages::tombstone(&tx, id).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok(())
     }
 

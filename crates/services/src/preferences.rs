@@ -15,7 +15,6 @@ use std::sync::LazyLock;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use xl_domain::{Actor, DomainError, FieldErrors};
-use xl_store::StoreError;
 use xl_store::repo;
 
 use crate::{ServiceError, Services};
@@ -561,7 +560,7 @@ impl Services {
     pub async fn reset_preferences(&self, actor: &Actor) -> Result<Preferences, ServiceError> {
         let tx = self.store.begin_write().await?;
         repo::preferences::delete(&tx, actor.user_id).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok(Preferences::default())
     }
 
@@ -580,7 +579,7 @@ impl Services {
             Some(overrides) => repo::preferences::put(&tx, actor.user_id, overrides).await?,
             None => repo::preferences::delete(&tx, actor.user_id).await?,
         }
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok(preferences)
     }
 }

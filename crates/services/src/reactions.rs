@@ -9,7 +9,7 @@ use xl_domain::reactions::{
     MAX_NAMES_PER_MESSAGE, MAX_PER_USER_PER_MESSAGE, ReactionName, ReactionSummary, USERS_SHOWN,
 };
 use xl_domain::{Actor, Message, MessageId};
-use xl_store::{StoreError, Tx, repo};
+use xl_store::{Tx, repo};
 
 use crate::messages::admit;
 use crate::threads::Access;
@@ -51,7 +51,7 @@ impl Services {
             Toggled::Added
         };
         let summary = repo::reactions::summary(&tx, message, actor.user_id, USERS_SHOWN).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok((toggled, summary))
     }
 
@@ -69,7 +69,7 @@ impl Services {
             return Err(ServiceError::NotFound("reaction"));
         }
         let summary = repo::reactions::summary(&tx, message, actor.user_id, USERS_SHOWN).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok(summary)
     }
 

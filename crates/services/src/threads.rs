@@ -13,9 +13,9 @@ use xl_domain::threads::{
     validate_metadata,
 };
 use xl_domain::{Actor, DomainError, Page, PageRequest, ThreadId, UserId};
+use xl_store::Tx;
 use xl_store::repo;
 use xl_store::repo::threads::{NewThreadRow, ThreadAccess, ThreadChanges};
-use xl_store::{StoreError, Tx};
 
 use crate::{ServiceError, Services};
 
@@ -122,7 +122,7 @@ impl Services {
         let row = Self::new_thread_row(actor, &input)?;
         let tx = self.store.begin_write().await?;
         let thread = repo::threads::insert(&tx, row).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok(thread)
     }
 
@@ -179,7 +179,7 @@ impl Services {
         )
         .await?;
         let thread = self.thread_in_tx(&tx, actor, id, Access::Read).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok(thread)
     }
 
@@ -189,7 +189,7 @@ impl Services {
         let tx = self.store.begin_write().await?;
         self.thread_in_tx(&tx, actor, id, Access::Manage).await?;
         repo::threads::set_deleted(&tx, id, Some(Utc::now())).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -207,7 +207,7 @@ impl Services {
         }
         repo::threads::set_deleted(&tx, id, None).await?;
         let thread = self.thread_in_tx(&tx, actor, id, Access::Read).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok(thread)
     }
 
@@ -217,7 +217,7 @@ impl Services {
             TimeDelta::from_std(self.config.thread_retention).unwrap_or(TimeDelta::days(30));
         let tx = self.store.begin_write().await?;
         let purged = repo::threads::purge_deleted_before(&tx, Utc::now() - retention).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         if purged > 0 {
             tracing::info!(purged, "purged deleted threads past retention");
         }
@@ -230,7 +230,7 @@ impl Services {
         let threads = self.purge_deleted_threads().await?;
         let tx = self.store.begin_write().await?;
         let keys = repo::idempotency::purge_expired(&tx).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok(threads + keys)
     }
 
@@ -258,7 +258,7 @@ impl Services {
         }
         repo::threads::add_member(&tx, id, user, MemberRole::Member, Some(actor.user_id)).await?;
         let members = repo::threads::members(&tx, id).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok(members)
     }
 
@@ -285,7 +285,7 @@ impl Services {
         if !repo::threads::remove_member(&tx, id, user).await? {
             return Err(ServiceError::NotFound("member"));
         }
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok(())
     }
 }

@@ -13,8 +13,8 @@ use xl_domain::threads::{NewThread, Thread};
 use xl_domain::{
     Actor, DomainError, FieldErrors, Message, MessageId, MessageRole, MessageStatus, ThreadId,
 };
+use xl_store::repo;
 use xl_store::repo::messages::CopiedMessage;
-use xl_store::{StoreError, repo};
 
 use crate::threads::Access;
 use crate::{ServiceError, Services};
@@ -298,7 +298,7 @@ impl Services {
         let thread = self
             .thread_in_tx(&tx, actor, thread.id, Access::Read)
             .await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok(thread)
     }
 }

@@ -6,7 +6,6 @@
 use garde::Validate;
 use xl_domain::users::{NewUser, User, UserFilter, UserUpdate};
 use xl_domain::{Actor, DomainError, Email, FieldErrors, Page, PageRequest, Role, UserId};
-use xl_store::StoreError;
 use xl_store::repo;
 use xl_store::repo::users::{NewUserRow, UserChanges};
 
@@ -69,7 +68,7 @@ impl Services {
         .map_err(ServiceError::on_unique(
             "a user with this email already exists",
         ))?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok(user)
     }
 
@@ -113,7 +112,7 @@ impl Services {
         let user = repo::users::update(&tx, actor.org_id, id, changes)
             .await?
             .ok_or(ServiceError::NotFound("user"))?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         self.auth.cache.forget_user(id);
         Ok(user)
     }
@@ -129,7 +128,7 @@ impl Services {
         if !repo::users::delete(&tx, actor.org_id, id).await? {
             return Err(ServiceError::NotFound("user"));
         }
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         self.auth.cache.forget_user(id);
         Ok(())
     }

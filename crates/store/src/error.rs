@@ -1,6 +1,6 @@
 //! The one error type of the store layer.
 
-use sea_orm::{DbErr, SqlErr};
+use sea_orm::{DbErr, RuntimeErr, SqlErr};
 
 /// What can go wrong talking to the database.
 #[derive(Debug, thiserror::Error)]
@@ -14,10 +14,7 @@ pub enum StoreError {
     /// A stored value does not parse as its domain type. Returns 500.
     #[error("corrupt row: {0}")]
     Corrupt(String),
-    /// A read on the fast SQLite path failed. Returns 500.
-    #[error("sqlite read failed: {0}")]
-    Read(String),
-    /// A write on the group-commit path failed. Returns 500.
+    /// The SQLite writer could not take or finish a transaction. Returns 500.
     #[error("sqlite write failed: {0}")]
     Write(String),
     /// The database URL or options are unusable. Stops start-up.
@@ -39,7 +36,16 @@ impl From<DbErr> for StoreError {
     fn from(err: DbErr) -> Self {
         match err.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(detail)) => StoreError::Conflict(detail),
-            _ => StoreError::Db(err),
+            // The rusqlite engine reports SQLite's own message.
+            _ => match &err {
+                DbErr::Exec(RuntimeErr::Internal(message))
+                | DbErr::Query(RuntimeErr::Internal(message))
+                    if message.starts_with("UNIQUE constraint failed") =>
+                {
+                    StoreError::Conflict(message.clone())
+                }
+                _ => StoreError::Db(err),
+            },
         }
     }
 }

@@ -1,27 +1,24 @@
 //! The connection layer: one [`Store`] over SQLite or PostgreSQL.
 //!
-//! On SQLite the store keeps a single writer connection beside a pool of
-//! read-only connections. SQLite allows one writer at a time anyway; queuing
-//! writers in-process on one connection (instead of letting several
-//! connections race for the file lock) means a write never fails with
-//! "database is locked", and every write transaction begins IMMEDIATE so a
-//! read-then-write transaction cannot be refused halfway through.
-//! On PostgreSQL both roles share one pool.
+//! On SQLite the store is the rusqlite engine of [`crate::sqlite`]: a pool
+//! of read-only connections used inline, and one writer thread that runs
+//! every write transaction of the process, group-committed. SQLite allows
+//! one writer at a time anyway; queuing writers in-process (instead of
+//! letting connections race for the file lock) means a write never fails
+//! with "database is locked". On PostgreSQL one sqlx pool serves both roles.
+//! Migrations are the exception on SQLite: sea-orm-migration applies them on
+//! a short-lived sqlx connection of its own (see `migrate.rs`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
-};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
 use crate::StoreError;
-
-/// A transaction on the writer connection. Commit it, or drop it to roll back.
-pub type Tx = DatabaseTransaction;
+use crate::db::{Db, Tx};
+use crate::sqlite::{Reader, Writer};
 
 /// Which database the store talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,21 +93,18 @@ impl StoreConfig {
     }
 }
 
-/// A handle on the database. Cheap to clone: the pools inside are shared.
+/// A handle on the database. Cheap to clone: the engine inside is shared.
 #[derive(Clone, Debug)]
 pub struct Store {
-    backend: Backend,
-    writer: DatabaseConnection,
-    reader: DatabaseConnection,
-    /// For in-memory SQLite: an idle connection that keeps the shared
-    /// database alive while pool connections come and go (a pool replaces a
-    /// connection whose query was cancelled, and a private `:memory:`
-    /// database would vanish with it).
-    _anchor: Option<DatabaseConnection>,
-    /// For SQLite files: the rusqlite read path of the hottest queries.
-    fast: Option<std::sync::Arc<crate::fast::FastReader>>,
-    /// For SQLite files: the group-commit writer of the hottest write.
-    fast_writer: Option<crate::fast_writer::FastWriter>,
+    reader: Db,
+    autocommit: Db,
+    engine: Engine,
+}
+
+#[derive(Clone, Debug)]
+enum Engine {
+    Sqlite(Arc<Writer>),
+    Postgres(DatabaseConnection),
 }
 
 impl Store {
@@ -118,7 +112,7 @@ impl Store {
     /// Does not run migrations: see [`Store::migrate_up`].
     pub async fn connect(config: &StoreConfig) -> Result<Self, StoreError> {
         match config.backend()? {
-            Backend::Sqlite => connect_sqlite(config).await,
+            Backend::Sqlite => connect_sqlite(config),
             Backend::Postgres => {
                 let mut options = ConnectOptions::new(config.url.clone());
                 options
@@ -128,18 +122,18 @@ impl Store {
                     .sqlx_logging(false);
                 let pool = Database::connect(options).await?;
                 Ok(Store {
-                    backend: Backend::Postgres,
-                    writer: pool.clone(),
-                    reader: pool,
-                    _anchor: None,
-                    fast: None,
-                    fast_writer: None,
+                    reader: Db::postgres(pool.clone()),
+                    autocommit: Db::postgres(pool.clone()),
+                    engine: Engine::Postgres(pool),
                 })
             }
         }
     }
 
-    /// An in-memory SQLite store with the schema applied, for tests and tools.
+    /// A private, throwaway SQLite store with the schema applied, for tests,
+    /// tools and embedders. It runs on the same engine as a file store (the
+    /// database lives in a temporary directory, removed when the last handle
+    /// is dropped), so what passes here passes in production.
     pub async fn in_memory() -> Result<Self, StoreError> {
         let store = Store::connect(&StoreConfig::new("sqlite::memory:")).await?;
         store.migrate_up(None).await?;
@@ -148,172 +142,145 @@ impl Store {
 
     /// The backend in use.
     pub fn backend(&self) -> Backend {
-        self.backend
+        match self.engine {
+            Engine::Sqlite(_) => Backend::Sqlite,
+            Engine::Postgres(_) => Backend::Postgres,
+        }
     }
 
     /// The connection for reads that need no transaction.
-    pub fn reader(&self) -> &DatabaseConnection {
+    pub fn reader(&self) -> &Db {
         &self.reader
     }
 
-    /// The writer connection (for schema work; data writes use [`Store::begin_write`]).
-    pub fn writer(&self) -> &DatabaseConnection {
-        &self.writer
+    /// A connection on which every statement is a transaction of its own,
+    /// for tools and tests; services write through [`Store::begin_write`].
+    pub fn writer(&self) -> &Db {
+        &self.autocommit
     }
 
-    /// The rusqlite read path, for SQLite files.
-    pub fn fast(&self) -> Option<&crate::fast::FastReader> {
-        self.fast.as_deref()
-    }
-
-    /// The group-commit writer, for SQLite files.
-    pub fn fast_writer(&self) -> Option<&crate::fast_writer::FastWriter> {
-        self.fast_writer.as_ref()
-    }
-
-    /// Starts a write transaction (`BEGIN IMMEDIATE` on SQLite).
+    /// Starts a write transaction: on SQLite a session of the writer thread
+    /// (inside `BEGIN IMMEDIATE`), on PostgreSQL a pooled transaction.
     pub async fn begin_write(&self) -> Result<Tx, StoreError> {
-        let options = match self.backend {
-            Backend::Sqlite => TransactionOptions {
-                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                ..TransactionOptions::default()
-            },
-            Backend::Postgres => TransactionOptions::default(),
-        };
-        Ok(self.writer.begin_with_options(options).await?)
+        match &self.engine {
+            Engine::Sqlite(writer) => writer.begin().map(Tx::sqlite).map_err(StoreError::Write),
+            Engine::Postgres(pool) => Tx::postgres(pool).await,
+        }
     }
 
     /// Checks that the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        Ok(self.reader.ping().await?)
+        self.reader.ping().await
     }
 
-    /// Flushes the SQLite write-ahead log into the main file and closes every
-    /// connection. Call once, at shutdown.
+    /// A writer session of its own, for schema work on SQLite.
+    pub(crate) fn sqlite_session(&self) -> Result<crate::sqlite::Session, StoreError> {
+        match &self.engine {
+            Engine::Sqlite(writer) => writer.begin().map_err(StoreError::Write),
+            Engine::Postgres(_) => Err(StoreError::Config("not a SQLite store".into())),
+        }
+    }
+
+    /// The PostgreSQL pool.
+    pub(crate) fn pool(&self) -> Option<&DatabaseConnection> {
+        match &self.engine {
+            Engine::Postgres(pool) => Some(pool),
+            Engine::Sqlite(_) => None,
+        }
+    }
+
+    /// Finishes the writes under way, flushes the SQLite write-ahead log into
+    /// the main file, and stops the writer thread. Call once, at shutdown;
+    /// later writes fail.
     pub async fn close(self) -> Result<(), StoreError> {
-        if self.backend == Backend::Sqlite && self._anchor.is_none() {
-            self.writer
-                .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
-                .await?;
+        match &self.engine {
+            Engine::Sqlite(writer) => {
+                let writer = Arc::clone(writer);
+                tokio::task::spawn_blocking(move || writer.close())
+                    .await
+                    .map_err(|err| StoreError::Write(format!("closing the writer: {err}")))?;
+                Ok(())
+            }
+            Engine::Postgres(pool) => Ok(pool.close_by_ref().await?),
         }
-        if let Some(anchor) = &self._anchor {
-            anchor.close_by_ref().await?;
-        }
-        self.reader.close_by_ref().await?;
-        self.writer.close_by_ref().await?;
-        Ok(())
     }
 }
 
-async fn connect_sqlite(config: &StoreConfig) -> Result<Store, StoreError> {
-    let in_memory = is_memory_url(&config.url);
-    // Every store gets its own named, shared-cache memory database, so all of
-    // its connections (and the anchor) see the same data.
-    let url = if in_memory {
-        format!(
-            "sqlite:file:xl-memory-{}?mode=memory&cache=shared",
-            uuid::Uuid::now_v7().simple()
-        )
-    } else {
-        config.url.clone()
-    };
-    let base = SqliteConnectOptions::from_str(&url)
-        .map_err(|err| StoreError::Config(format!("DATABASE_URL: {err}")))?;
-    if !in_memory {
-        let path = base.get_filename();
-        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|err| {
-                StoreError::Config(format!("cannot create {}: {err}", display(dir)))
-            })?;
+/// Where a `sqlite:` URL points.
+fn sqlite_path(url: &str) -> Result<Option<PathBuf>, StoreError> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() || path == ":memory:" || query.split('&').any(|p| p == "mode=memory") {
+        return Ok(None);
+    }
+    let path = path.strip_prefix("file:").unwrap_or(path);
+    if path.is_empty() {
+        return Err(StoreError::Config(
+            "DATABASE_URL names no SQLite file".into(),
+        ));
+    }
+    Ok(Some(PathBuf::from(path)))
+}
+
+fn connect_sqlite(config: &StoreConfig) -> Result<Store, StoreError> {
+    let (path, scratch) = match sqlite_path(&config.url)? {
+        Some(path) => {
+            if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|err| {
+                    StoreError::Config(format!("cannot create {}: {err}", display(dir)))
+                })?;
+            }
+            (path, None)
         }
-    }
-    let synchronous = match config.synchronous {
-        Synchronous::Normal => SqliteSynchronous::Normal,
-        Synchronous::Full => SqliteSynchronous::Full,
+        None => {
+            let dir = tempfile::Builder::new()
+                .prefix("xl-memory-")
+                .tempdir()
+                .map_err(|err| {
+                    StoreError::Config(format!("cannot make a scratch database: {err}"))
+                })?;
+            (dir.path().join("xl.db"), Some(dir))
+        }
     };
-    let busy_timeout = config.busy_timeout;
-    let tune = move |options: SqliteConnectOptions| {
-        options
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(synchronous)
-            .foreign_keys(true)
-            .busy_timeout(busy_timeout)
-            .pragma("temp_store", "memory")
-            .statement_cache_capacity(256)
-    };
-
-    // The writer: exactly one connection, kept open for the life of the store.
-    let anchor = if in_memory {
-        let mut anchor_options = ConnectOptions::new(url.clone());
-        anchor_options
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .sqlx_logging(false)
-            .map_sqlx_sqlite_opts(tune);
-        Some(Database::connect(anchor_options).await?)
-    } else {
-        None
-    };
-
-    let mut writer_options = ConnectOptions::new(url.clone());
-    writer_options
-        .max_connections(1)
-        .min_connections(1)
-        .idle_timeout(None)
-        .max_lifetime(None)
-        .acquire_timeout(config.acquire_timeout)
-        .sqlx_logging(false)
-        .map_sqlx_sqlite_opts(tune);
-    let writer = Database::connect(writer_options).await?;
-
-    if in_memory {
-        // Each connection to `:memory:` is a database of its own, so reads
-        // must share the writer's only connection.
-        return Ok(Store {
-            backend: Backend::Sqlite,
-            reader: writer.clone(),
-            writer,
-            _anchor: anchor,
-            fast: None,
-            fast_writer: None,
-        });
-    }
-
-    let mut reader_options = ConnectOptions::new(url);
-    reader_options
-        .max_connections(config.max_connections.max(1))
-        .min_connections(1)
-        .acquire_timeout(config.acquire_timeout)
-        .sqlx_logging(false)
-        .map_sqlx_sqlite_opts(move |options| tune(options).read_only(true));
-    let reader = Database::connect(reader_options).await?;
-    let fast = crate::fast::FastReader::new(
-        base.get_filename().to_path_buf(),
+    let writer = Writer::start(&path, config.synchronous, config.busy_timeout, scratch)
+        .map_err(|err| StoreError::Config(format!("cannot open {}: {err}", display(&path))))?;
+    let writer = Arc::new(writer);
+    let reader = Reader::new(
+        path,
         config.busy_timeout,
         usize::try_from(config.max_connections).unwrap_or(8),
     );
-    let fast_writer = crate::fast_writer::FastWriter::start(
-        base.get_filename().to_path_buf(),
-        config.synchronous,
-        config.busy_timeout,
-    )?;
     Ok(Store {
-        backend: Backend::Sqlite,
-        writer,
-        reader,
-        _anchor: None,
-        fast: Some(std::sync::Arc::new(fast)),
-        fast_writer: Some(fast_writer),
+        reader: Db::sqlite(Arc::new(reader)),
+        autocommit: Db::sqlite_autocommit(Arc::clone(&writer)),
+        engine: Engine::Sqlite(writer),
     })
-}
-
-fn is_memory_url(url: &str) -> bool {
-    url.contains(":memory:") || url.contains("mode=memory")
 }
 
 fn display(path: &Path) -> String {
     path.display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_name_their_file_or_memory() {
+        let path = |url: &str| sqlite_path(url).ok().flatten();
+        assert_eq!(
+            path("sqlite://data/xl.db"),
+            Some(PathBuf::from("data/xl.db"))
+        );
+        assert_eq!(
+            path("sqlite:///tmp/x.db?mode=rwc"),
+            Some(PathBuf::from("/tmp/x.db"))
+        );
+        assert_eq!(path("sqlite:x.db"), Some(PathBuf::from("x.db")));
+        assert_eq!(path("sqlite::memory:"), None);
+        assert_eq!(path("sqlite:file:xl?mode=memory&cache=shared"), None);
+    }
 }

@@ -43,8 +43,9 @@ async fn record(
     thread: Option<ThreadId>,
 ) {
     let created_at: DateTime<Utc> = at.parse().unwrap();
+    let tx = app.services.store.begin_write().await.unwrap();
     insert(
-        app.services.store.writer(),
+        &tx,
         CompletionRecord {
             id: CompletionId::new(),
             org_id: who.org,
@@ -69,6 +70,7 @@ async fn record(
     )
     .await
     .unwrap();
+    tx.commit().await.unwrap();
 }
 
 async fn usage(app: &TestApp, path: &str, token: &str) -> Value {

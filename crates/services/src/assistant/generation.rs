@@ -379,7 +379,7 @@ impl Services {
             return Ok(false);
         }
         let event = delta_event(&tx, job, text).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         self.events.publish(event);
         Ok(true)
     }
@@ -434,7 +434,7 @@ impl Services {
                 events.push(updated_event(&tx, job.thread, job.reply, None, payload).await?);
             }
         }
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         for event in events {
             self.events.publish(event);
         }

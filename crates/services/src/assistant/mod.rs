@@ -86,12 +86,6 @@ impl Services {
         mode: ReplyMode,
     ) -> Result<Posted, ServiceError> {
         check_post(actor, &input)?;
-        if let Some(message) = self.try_fast_post(actor, thread, &input, true).await? {
-            return Ok(Posted {
-                message,
-                reply: None,
-            });
-        }
         let is_user = input.role.unwrap_or(MessageRole::User) == MessageRole::User;
         let tx = self.store.begin_write().await?;
         let (message, auto_reply) = self.insert_message(&tx, actor, thread, input).await?;
@@ -107,7 +101,7 @@ impl Services {
         } else {
             None
         };
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         for event in events {
             self.events.publish(event);
         }
@@ -145,7 +139,7 @@ impl Services {
             ));
         };
         let (reply, created, job) = self.insert_reply(&tx, actor, &thread, answers).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         self.events.publish(created);
         self.run_reply(reply, job, mode).await
     }
@@ -259,7 +253,7 @@ impl Services {
             return Ok(false);
         }
         let event = updated_event(&tx, thread, id, actor.map(|a| a.user_id), payload).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         self.events.publish(event);
         Ok(true)
     }

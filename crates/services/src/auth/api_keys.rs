@@ -5,7 +5,6 @@ use chrono::Utc;
 use garde::Validate;
 use serde::{Deserialize, Serialize};
 use xl_domain::{Actor, ApiKey, ApiKeyId, DomainError};
-use xl_store::StoreError;
 use xl_store::repo;
 use xl_store::repo::api_keys::NewKey;
 
@@ -61,7 +60,7 @@ impl Services {
             },
         )
         .await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok(CreatedApiKey { key, secret })
     }
 
@@ -80,7 +79,7 @@ impl Services {
             return Err(ServiceError::NotFound("api key"));
         }
         repo::api_keys::revoke(&tx, id).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         self.auth.cache.forget_api_key(id);
         Ok(())
     }

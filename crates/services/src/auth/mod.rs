@@ -234,7 +234,7 @@ impl Services {
         {
             let tx = self.store.begin_write().await?;
             repo::api_keys::touch(&tx, record.id, now).await?;
-            tx.commit().await.map_err(xl_store::StoreError::from)?;
+            tx.commit().await?;
         }
         Ok(actor_for(&user, Credential::ApiKey { key: record.id }))
     }
@@ -248,7 +248,7 @@ impl Services {
             if user.last_seen_at.is_none_or(|at| now - at > TOUCH_INTERVAL) {
                 let tx = self.store.begin_write().await?;
                 repo::users::touch(&tx, user.id, now, Some(&claims.sub)).await?;
-                tx.commit().await.map_err(xl_store::StoreError::from)?;
+                tx.commit().await?;
             }
             return Ok(user);
         }
@@ -307,7 +307,7 @@ impl Services {
             },
         )
         .await?;
-        tx.commit().await.map_err(xl_store::StoreError::from)?;
+        tx.commit().await?;
         tracing::info!(user = %user.id, org = %org.slug, "user created on first sight");
         Ok(user)
     }

@@ -8,7 +8,6 @@ use garde::Validate;
 use serde::{Deserialize, Serialize};
 use xl_domain::users::User;
 use xl_domain::{Actor, Email, Role, Session, SessionId};
-use xl_store::StoreError;
 use xl_store::repo;
 use xl_store::repo::sessions::NewToken;
 
@@ -107,7 +106,7 @@ impl Services {
             },
         )
         .await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         self.token_pair(user.clone(), family, refresh_token)
     }
 
@@ -129,7 +128,7 @@ impl Services {
         }
         if token.rotated_at.is_some() || !repo::sessions::mark_rotated(&tx, token.id).await? {
             repo::sessions::revoke_family(&tx, token.family, "refresh token reuse").await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            tx.commit().await?;
             self.auth.cache.forget_session(token.family);
             tracing::warn!(session = %token.family, "refresh token reused; session revoked");
             return Err(ServiceError::Unauthenticated(
@@ -156,7 +155,7 @@ impl Services {
             },
         )
         .await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         self.token_pair(user, token.family, next)
     }
 
@@ -178,7 +177,7 @@ impl Services {
             repo::sessions::revoke_family(&tx, row.family, "logout").await?;
             self.auth.cache.forget_session(row.family);
         }
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -197,7 +196,7 @@ impl Services {
             return Err(ServiceError::NotFound("session"));
         }
         repo::sessions::revoke_family(&tx, id, "revoked by user").await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         self.auth.cache.forget_session(id);
         Ok(())
     }

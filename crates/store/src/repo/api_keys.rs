@@ -2,11 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use xl_domain::{ApiKey, ApiKeyId, OrgId, UserId};
 
+use crate::Conn;
 use crate::StoreError;
 use crate::entity::api_keys;
 
@@ -42,7 +41,7 @@ pub struct NewKey {
 }
 
 /// Stores a key.
-pub async fn insert<C: ConnectionTrait>(db: &C, key: NewKey) -> Result<ApiKey, StoreError> {
+pub async fn insert<C: Conn>(db: &C, key: NewKey) -> Result<ApiKey, StoreError> {
     let row = api_keys::ActiveModel {
         id: Set(ApiKeyId::new().as_uuid()),
         user_id: Set(key.user_id.as_uuid()),
@@ -61,10 +60,7 @@ pub async fn insert<C: ConnectionTrait>(db: &C, key: NewKey) -> Result<ApiKey, S
 }
 
 /// The key with this hash, whatever its state.
-pub async fn find_by_hash<C: ConnectionTrait>(
-    db: &C,
-    hash: &str,
-) -> Result<Option<ApiKey>, StoreError> {
+pub async fn find_by_hash<C: Conn>(db: &C, hash: &str) -> Result<Option<ApiKey>, StoreError> {
     Ok(api_keys::Entity::find()
         .filter(api_keys::Column::KeyHash.eq(hash))
         .one(db)
@@ -73,10 +69,7 @@ pub async fn find_by_hash<C: ConnectionTrait>(
 }
 
 /// The user's keys, newest first (revoked ones included, marked).
-pub async fn list_for_user<C: ConnectionTrait>(
-    db: &C,
-    user: UserId,
-) -> Result<Vec<ApiKey>, StoreError> {
+pub async fn list_for_user<C: Conn>(db: &C, user: UserId) -> Result<Vec<ApiKey>, StoreError> {
     Ok(api_keys::Entity::find()
         .filter(api_keys::Column::UserId.eq(user.as_uuid()))
         .order_by_desc(api_keys::Column::Id)
@@ -88,11 +81,7 @@ pub async fn list_for_user<C: ConnectionTrait>(
 }
 
 /// The key with this id in this org.
-pub async fn find<C: ConnectionTrait>(
-    db: &C,
-    org: OrgId,
-    id: ApiKeyId,
-) -> Result<Option<ApiKey>, StoreError> {
+pub async fn find<C: Conn>(db: &C, org: OrgId, id: ApiKeyId) -> Result<Option<ApiKey>, StoreError> {
     Ok(api_keys::Entity::find_by_id(id.as_uuid())
         .filter(api_keys::Column::OrgId.eq(org.as_uuid()))
         .one(db)
@@ -101,7 +90,7 @@ pub async fn find<C: ConnectionTrait>(
 }
 
 /// Revokes a key (idempotent).
-pub async fn revoke<C: ConnectionTrait>(db: &C, id: ApiKeyId) -> Result<(), StoreError> {
+pub async fn revoke<C: Conn>(db: &C, id: ApiKeyId) -> Result<(), StoreError> {
     api_keys::Entity::update_many()
         .col_expr(api_keys::Column::RevokedAt, Expr::value(Utc::now()))
         .filter(api_keys::Column::Id.eq(id.as_uuid()))
@@ -112,11 +101,7 @@ pub async fn revoke<C: ConnectionTrait>(db: &C, id: ApiKeyId) -> Result<(), Stor
 }
 
 /// Records a use of the key.
-pub async fn touch<C: ConnectionTrait>(
-    db: &C,
-    id: ApiKeyId,
-    at: DateTime<Utc>,
-) -> Result<(), StoreError> {
+pub async fn touch<C: Conn>(db: &C, id: ApiKeyId, at: DateTime<Utc>) -> Result<(), StoreError> {
     api_keys::Entity::update_many()
         .col_expr(api_keys::Column::LastUsedAt, Expr::value(at))
         .filter(api_keys::Column::Id.eq(id.as_uuid()))

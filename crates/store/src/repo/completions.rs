@@ -1,10 +1,11 @@
 //! The record of every model call, written once when the call ends.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+use sea_orm::{ActiveModelTrait, Set};
 use serde_json::Value;
 use xl_domain::{ApiKeyId, CompletionId, MessageId, OrgId, ThreadId, UserId};
 
+use crate::Conn;
 use crate::StoreError;
 use crate::entity::completions;
 
@@ -56,10 +57,7 @@ fn clamp(n: u64) -> i32 {
 }
 
 /// Stores a record.
-pub async fn insert<C: ConnectionTrait>(
-    db: &C,
-    record: CompletionRecord,
-) -> Result<(), StoreError> {
+pub async fn insert<C: Conn>(db: &C, record: CompletionRecord) -> Result<(), StoreError> {
     completions::ActiveModel {
         id: Set(record.id.as_uuid()),
         org_id: Set(record.org_id.as_uuid()),

@@ -5,14 +5,15 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, Statement,
+    ActiveModelTrait, ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set, Statement,
 };
 use serde_json::Value;
 use uuid::Uuid;
 use xl_domain::events::ThreadEvent;
 use xl_domain::{MessageId, ThreadId, UserId};
 
+use crate::Conn;
 use crate::StoreError;
 use crate::entity::events;
 
@@ -30,7 +31,7 @@ fn to_domain(row: events::Model) -> ThreadEvent {
 
 /// Appends an event to a thread's log; call inside the write transaction
 /// that makes the change the event describes.
-pub async fn append<C: ConnectionTrait>(
+pub async fn append<C: Conn>(
     db: &C,
     thread: ThreadId,
     kind: &str,
@@ -72,7 +73,7 @@ pub async fn append<C: ConnectionTrait>(
 
 /// Events of a thread after `after`, oldest first, at most `limit`;
 /// only those about `message` when given.
-pub async fn after<C: ConnectionTrait>(
+pub async fn after<C: Conn>(
     db: &C,
     thread: ThreadId,
     after: i64,
@@ -97,10 +98,7 @@ pub async fn after<C: ConnectionTrait>(
 
 /// The sequence number of the thread's newest event (0 if none); `None` if
 /// there is no such thread.
-pub async fn last_seq<C: ConnectionTrait>(
-    db: &C,
-    thread: ThreadId,
-) -> Result<Option<i64>, StoreError> {
+pub async fn last_seq<C: Conn>(db: &C, thread: ThreadId) -> Result<Option<i64>, StoreError> {
     Ok(crate::entity::threads::Entity::find_by_id(thread.as_uuid())
         .select_only()
         .column(crate::entity::threads::Column::LastEventSeq)

@@ -3,10 +3,11 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 use xl_domain::{OrgId, UserId};
 
+use crate::Conn;
 use crate::StoreError;
 use crate::entity::idempotency_keys;
 
@@ -41,7 +42,7 @@ pub struct KeyRef<'a> {
 
 /// Claims a key for a request with this fingerprint, or reports what it
 /// already holds. Expired keys are forgotten.
-pub async fn claim<C: ConnectionTrait>(
+pub async fn claim<C: Conn>(
     db: &C,
     key: &KeyRef<'_>,
     method: &str,
@@ -91,7 +92,7 @@ pub async fn claim<C: ConnectionTrait>(
 }
 
 /// Records the response of a claimed key.
-pub async fn complete<C: ConnectionTrait>(
+pub async fn complete<C: Conn>(
     db: &C,
     key: &KeyRef<'_>,
     status: u16,
@@ -111,7 +112,7 @@ pub async fn complete<C: ConnectionTrait>(
 }
 
 /// Releases a claimed key whose request failed, so it can be retried.
-pub async fn release<C: ConnectionTrait>(db: &C, key: &KeyRef<'_>) -> Result<(), StoreError> {
+pub async fn release<C: Conn>(db: &C, key: &KeyRef<'_>) -> Result<(), StoreError> {
     idempotency_keys::Entity::delete_many()
         .filter(idempotency_keys::Column::UserId.eq(key.user_id.as_uuid()))
         .filter(idempotency_keys::Column::Key.eq(key.key))
@@ -122,7 +123,7 @@ pub async fn release<C: ConnectionTrait>(db: &C, key: &KeyRef<'_>) -> Result<(),
 }
 
 /// Forgets expired keys.
-pub async fn purge_expired<C: ConnectionTrait>(db: &C) -> Result<u64, StoreError> {
+pub async fn purge_expired<C: Conn>(db: &C) -> Result<u64, StoreError> {
     Ok(idempotency_keys::Entity::delete_many()
         .filter(idempotency_keys::Column::ExpiresAt.lt(Utc::now()))
         .exec(db)

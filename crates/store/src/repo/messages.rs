@@ -22,6 +22,7 @@ use xl_domain::{
 };
 
 use super::{ascending, cursor_id, overfetch};
+use crate::Conn;
 use crate::StoreError;
 use crate::entity::{files, message_files, message_revisions, messages, thread_members, threads};
 
@@ -111,7 +112,7 @@ struct GateRow {
 
 /// The gate of a thread in this org, for this user; `None` if there is no
 /// such thread in the org.
-pub async fn gate<C: ConnectionTrait>(
+pub async fn gate<C: Conn>(
     db: &C,
     org: OrgId,
     user: UserId,
@@ -184,7 +185,7 @@ pub struct NewMessageRow {
 }
 
 /// Inserts a message, links its files, and makes it the thread's current leaf.
-pub async fn insert<C: ConnectionTrait>(db: &C, row: NewMessageRow) -> Result<Message, StoreError> {
+pub async fn insert<C: Conn>(db: &C, row: NewMessageRow) -> Result<Message, StoreError> {
     let now = Utc::now();
     let model = messages::ActiveModel {
         id: Set(row.id.as_uuid()),
@@ -239,7 +240,7 @@ pub async fn insert<C: ConnectionTrait>(db: &C, row: NewMessageRow) -> Result<Me
 }
 
 /// Makes a message the thread's current leaf (switching branches).
-pub async fn set_leaf<C: ConnectionTrait>(
+pub async fn set_leaf<C: Conn>(
     db: &C,
     thread: ThreadId,
     leaf: MessageId,
@@ -253,11 +254,7 @@ pub async fn set_leaf<C: ConnectionTrait>(
 }
 
 /// How many of these files exist, undeleted, in the org.
-pub async fn count_files<C: ConnectionTrait>(
-    db: &C,
-    org: OrgId,
-    ids: &[FileId],
-) -> Result<u64, StoreError> {
+pub async fn count_files<C: Conn>(db: &C, org: OrgId, ids: &[FileId]) -> Result<u64, StoreError> {
     Ok(files::Entity::find()
         .filter(files::Column::OrgId.eq(org.as_uuid()))
         .filter(files::Column::DeletedAt.is_null())
@@ -284,7 +281,7 @@ async fn find_scoped<C: ConnectionTrait>(
 }
 
 /// The message with this id in this org.
-pub async fn find<C: ConnectionTrait>(
+pub async fn find<C: Conn>(
     db: &C,
     org: OrgId,
     id: MessageId,
@@ -293,7 +290,7 @@ pub async fn find<C: ConnectionTrait>(
 }
 
 /// The message with this id in this thread.
-pub async fn find_in_thread<C: ConnectionTrait>(
+pub async fn find_in_thread<C: Conn>(
     db: &C,
     thread: ThreadId,
     id: MessageId,
@@ -302,7 +299,7 @@ pub async fn find_in_thread<C: ConnectionTrait>(
 }
 
 /// One page of every message in the thread, by id.
-pub async fn list_all<C: ConnectionTrait>(
+pub async fn list_all<C: Conn>(
     db: &C,
     thread: ThreadId,
     page: &PageRequest,
@@ -378,7 +375,7 @@ async fn walk_up<C: ConnectionTrait>(
 /// One page of the current branch (the path from the first message to
 /// `leaf`). Newest first walks only `limit + 1` links per page; oldest first
 /// walks the whole branch.
-pub async fn list_branch<C: ConnectionTrait>(
+pub async fn list_branch<C: Conn>(
     db: &C,
     thread: ThreadId,
     leaf: Option<MessageId>,
@@ -427,7 +424,7 @@ pub async fn list_branch<C: ConnectionTrait>(
 }
 
 /// The whole current branch, oldest first (for prompts, forks and exports).
-pub async fn branch<C: ConnectionTrait>(
+pub async fn branch<C: Conn>(
     db: &C,
     thread: ThreadId,
     leaf: MessageId,
@@ -439,7 +436,7 @@ pub async fn branch<C: ConnectionTrait>(
 
 /// The newest leaf under a message (following the newest child at each step),
 /// used when the current branch moves to another sibling.
-pub async fn newest_leaf_under<C: ConnectionTrait>(
+pub async fn newest_leaf_under<C: Conn>(
     db: &C,
     thread: ThreadId,
     from: MessageId,
@@ -460,7 +457,7 @@ pub async fn newest_leaf_under<C: ConnectionTrait>(
 }
 
 /// Replaces a message's text, blocks or metadata, keeping the old version.
-pub async fn edit<C: ConnectionTrait>(
+pub async fn edit<C: Conn>(
     db: &C,
     id: MessageId,
     editor: UserId,
@@ -505,7 +502,7 @@ pub async fn edit<C: ConnectionTrait>(
 /// Turns a message into a tombstone: its text, blocks, metadata, files,
 /// reactions and history are removed; the row stays so replies keep their
 /// parent.
-pub async fn tombstone<C: ConnectionTrait>(db: &C, id: MessageId) -> Result<(), StoreError> {
+pub async fn tombstone<C: Conn>(db: &C, id: MessageId) -> Result<(), StoreError> {
     let now = Utc::now();
     messages::Entity::update_many()
         .col_expr(messages::Column::Content, Expr::value(""))
@@ -535,10 +532,7 @@ pub async fn tombstone<C: ConnectionTrait>(db: &C, id: MessageId) -> Result<(), 
 }
 
 /// The stored versions of a message, newest first.
-pub async fn revisions<C: ConnectionTrait>(
-    db: &C,
-    id: MessageId,
-) -> Result<Vec<Revision>, StoreError> {
+pub async fn revisions<C: Conn>(db: &C, id: MessageId) -> Result<Vec<Revision>, StoreError> {
     let rows = message_revisions::Entity::find()
         .filter(message_revisions::Column::MessageId.eq(id.as_uuid()))
         .order_by_desc(message_revisions::Column::Id)
@@ -587,7 +581,7 @@ pub struct CopiedMessage {
 
 /// Inserts copied messages (parents before children) into a thread and sets
 /// the thread's counters and current leaf once.
-pub async fn insert_copies<C: ConnectionTrait>(
+pub async fn insert_copies<C: Conn>(
     db: &C,
     thread: ThreadId,
     org: OrgId,
@@ -634,10 +628,7 @@ pub async fn insert_copies<C: ConnectionTrait>(
 }
 
 /// Every message of a thread, by id (oldest first), for export.
-pub async fn all_in_thread<C: ConnectionTrait>(
-    db: &C,
-    thread: ThreadId,
-) -> Result<Vec<Message>, StoreError> {
+pub async fn all_in_thread<C: Conn>(db: &C, thread: ThreadId) -> Result<Vec<Message>, StoreError> {
     let rows = messages::Entity::find()
         .filter(messages::Column::ThreadId.eq(thread.as_uuid()))
         .order_by_asc(messages::Column::Id)
@@ -666,7 +657,7 @@ pub struct Poster {
 /// nothing, when the poster may not post there. Run inside a write
 /// transaction; this is the hot path of posting (two round trips instead of
 /// a gate read, an insert and two updates).
-pub async fn insert_checked<C: ConnectionTrait>(
+pub async fn insert_checked<C: Conn>(
     db: &C,
     poster: Poster,
     row: NewMessageRow,

@@ -9,7 +9,6 @@ pub mod completions;
 pub mod events;
 pub mod idempotency;
 pub mod messages;
-pub mod messages_fast;
 pub mod orgs;
 pub mod preferences;
 pub mod reactions;

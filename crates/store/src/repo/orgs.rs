@@ -1,9 +1,10 @@
 //! Organisations.
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use xl_domain::{Org, OrgId};
 
+use crate::Conn;
 use crate::StoreError;
 use crate::entity::orgs;
 
@@ -16,10 +17,7 @@ fn to_domain(row: orgs::Model) -> Org {
 }
 
 /// The org with this slug.
-pub async fn find_by_slug<C: ConnectionTrait>(
-    db: &C,
-    slug: &str,
-) -> Result<Option<Org>, StoreError> {
+pub async fn find_by_slug<C: Conn>(db: &C, slug: &str) -> Result<Option<Org>, StoreError> {
     Ok(orgs::Entity::find()
         .filter(orgs::Column::Slug.eq(slug))
         .one(db)
@@ -28,7 +26,7 @@ pub async fn find_by_slug<C: ConnectionTrait>(
 }
 
 /// The org with this id.
-pub async fn find<C: ConnectionTrait>(db: &C, id: OrgId) -> Result<Option<Org>, StoreError> {
+pub async fn find<C: Conn>(db: &C, id: OrgId) -> Result<Option<Org>, StoreError> {
     Ok(orgs::Entity::find_by_id(id.as_uuid())
         .one(db)
         .await?
@@ -36,7 +34,7 @@ pub async fn find<C: ConnectionTrait>(db: &C, id: OrgId) -> Result<Option<Org>, 
 }
 
 /// The org with this slug, created (named after the slug) if it does not exist.
-pub async fn find_or_create<C: ConnectionTrait>(db: &C, slug: &str) -> Result<Org, StoreError> {
+pub async fn find_or_create<C: Conn>(db: &C, slug: &str) -> Result<Org, StoreError> {
     if let Some(org) = find_by_slug(db, slug).await? {
         return Ok(org);
     }

@@ -2,15 +2,16 @@
 
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ConnectionTrait, EntityTrait, Set};
+use sea_orm::{EntityTrait, Set};
 use serde_json::Value;
 use xl_domain::UserId;
 
+use crate::Conn;
 use crate::StoreError;
 use crate::entity::preferences;
 
 /// The user's stored document, if any.
-pub async fn get<C: ConnectionTrait>(db: &C, user: UserId) -> Result<Option<Value>, StoreError> {
+pub async fn get<C: Conn>(db: &C, user: UserId) -> Result<Option<Value>, StoreError> {
     Ok(preferences::Entity::find_by_id(user.as_uuid())
         .one(db)
         .await?
@@ -18,7 +19,7 @@ pub async fn get<C: ConnectionTrait>(db: &C, user: UserId) -> Result<Option<Valu
 }
 
 /// Replaces the user's stored document.
-pub async fn put<C: ConnectionTrait>(db: &C, user: UserId, data: Value) -> Result<(), StoreError> {
+pub async fn put<C: Conn>(db: &C, user: UserId, data: Value) -> Result<(), StoreError> {
     let row = preferences::ActiveModel {
         user_id: Set(user.as_uuid()),
         data: Set(data),
@@ -36,7 +37,7 @@ pub async fn put<C: ConnectionTrait>(db: &C, user: UserId, data: Value) -> Resul
 }
 
 /// Removes the user's stored document (back to defaults).
-pub async fn delete<C: ConnectionTrait>(db: &C, user: UserId) -> Result<(), StoreError> {
+pub async fn delete<C: Conn>(db: &C, user: UserId) -> Result<(), StoreError> {
     preferences::Entity::delete_by_id(user.as_uuid())
         .exec(db)
         .await?;

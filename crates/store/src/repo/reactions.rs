@@ -8,19 +8,20 @@ use std::collections::HashMap;
 use chrono::Utc;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, WindowStatement};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ColumnTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use uuid::Uuid;
 use xl_domain::reactions::{ReactionName, ReactionSummary};
 use xl_domain::{MessageId, ReactionId, UserId};
 
+use crate::Conn;
 use crate::StoreError;
 use crate::entity::reactions;
 
 /// Adds a user's reaction. A reaction the user already has is
 /// `StoreError::Conflict` (the unique index on message, user and name).
-pub async fn insert<C: ConnectionTrait>(
+pub async fn insert<C: Conn>(
     db: &C,
     message: MessageId,
     user: UserId,
@@ -40,7 +41,7 @@ pub async fn insert<C: ConnectionTrait>(
 }
 
 /// Removes a user's reaction; whether there was one to remove.
-pub async fn delete<C: ConnectionTrait>(
+pub async fn delete<C: Conn>(
     db: &C,
     message: MessageId,
     user: UserId,
@@ -56,7 +57,7 @@ pub async fn delete<C: ConnectionTrait>(
 }
 
 /// Whether anyone has reacted to the message with this name.
-pub async fn name_in_use<C: ConnectionTrait>(
+pub async fn name_in_use<C: Conn>(
     db: &C,
     message: MessageId,
     name: &ReactionName,
@@ -70,10 +71,7 @@ pub async fn name_in_use<C: ConnectionTrait>(
 }
 
 /// How many different names the message's reactions use.
-pub async fn count_names<C: ConnectionTrait>(
-    db: &C,
-    message: MessageId,
-) -> Result<u64, StoreError> {
+pub async fn count_names<C: Conn>(db: &C, message: MessageId) -> Result<u64, StoreError> {
     let names: Option<i64> = reactions::Entity::find()
         .select_only()
         .expr(Expr::col(reactions::Column::Name).count_distinct())
@@ -85,7 +83,7 @@ pub async fn count_names<C: ConnectionTrait>(
 }
 
 /// How many reactions one user has on the message.
-pub async fn count_by_user<C: ConnectionTrait>(
+pub async fn count_by_user<C: Conn>(
     db: &C,
     message: MessageId,
     user: UserId,
@@ -115,7 +113,7 @@ struct ReactorRow {
 /// The message's reactions grouped by name, in the order each name was first
 /// used: how many reacted, the first `users_shown` of them (oldest first),
 /// and whether `viewer` is among them.
-pub async fn summary<C: ConnectionTrait>(
+pub async fn summary<C: Conn>(
     db: &C,
     message: MessageId,
     viewer: UserId,

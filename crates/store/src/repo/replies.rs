@@ -8,20 +8,17 @@
 
 use chrono::Utc;
 use sea_orm::sea_query::{BinOper, Expr, ExprTrait};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::Value;
 use xl_domain::{MessageId, MessageStatus, OrgId, ThreadId};
 
+use crate::Conn;
 use crate::StoreError;
 use crate::entity::messages;
 
 /// Appends text to a reply being generated. Returns `false` (and changes
 /// nothing) if the message is no longer `streaming`.
-pub async fn append_text<C: ConnectionTrait>(
-    db: &C,
-    id: MessageId,
-    text: &str,
-) -> Result<bool, StoreError> {
+pub async fn append_text<C: Conn>(db: &C, id: MessageId, text: &str) -> Result<bool, StoreError> {
     // `||` is string concatenation on both SQLite and PostgreSQL; sea-query
     // only offers it as a PostgreSQL extension, hence the custom operator.
     let result = messages::Entity::update_many()
@@ -53,7 +50,7 @@ pub struct FinishedReply {
 
 /// Sets the final status of a reply still `streaming`. Returns `false` (and
 /// changes nothing) if something else finished it first.
-pub async fn finish<C: ConnectionTrait>(
+pub async fn finish<C: Conn>(
     db: &C,
     id: MessageId,
     finished: FinishedReply,
@@ -95,7 +92,7 @@ pub struct StreamingReply {
 
 /// Messages still `streaming` in any org, oldest first, at most `limit`
 /// after `after` (by id), for recovery at start-up.
-pub async fn streaming<C: ConnectionTrait>(
+pub async fn streaming<C: Conn>(
     db: &C,
     after: Option<MessageId>,
     limit: u64,
@@ -105,22 +102,30 @@ pub async fn streaming<C: ConnectionTrait>(
     if let Some(after) = after {
         query = query.filter(messages::Column::Id.gt(after.as_uuid()));
     }
-    let rows: Vec<(uuid::Uuid, uuid::Uuid, uuid::Uuid)> = query
+    // Read by column name: the SQLite engine's rows are keyed by name, so
+    // a multi-column tuple (read by position) is not used.
+    #[derive(FromQueryResult)]
+    struct Row {
+        id: uuid::Uuid,
+        thread_id: uuid::Uuid,
+        org_id: uuid::Uuid,
+    }
+    let rows = query
         .select_only()
         .column(messages::Column::Id)
         .column(messages::Column::ThreadId)
         .column(messages::Column::OrgId)
         .order_by_asc(messages::Column::Id)
         .limit(limit)
-        .into_tuple()
+        .into_model::<Row>()
         .all(db)
         .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, thread, org)| StreamingReply {
-            id: MessageId::from_uuid(id),
-            thread_id: ThreadId::from_uuid(thread),
-            org_id: OrgId::from_uuid(org),
+        .map(|row| StreamingReply {
+            id: MessageId::from_uuid(row.id),
+            thread_id: ThreadId::from_uuid(row.thread_id),
+            org_id: OrgId::from_uuid(row.org_id),
         })
         .collect())
 }

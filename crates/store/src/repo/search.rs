@@ -17,11 +17,12 @@
 //! into `<mark>` tags, so message text can never inject markup.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement, Value as DbValue};
+use sea_orm::{DbBackend, FromQueryResult, Statement, Value as DbValue};
 use uuid::Uuid;
 use xl_domain::search::{HitKind, SearchHit, SearchPage, SearchQuery};
 use xl_domain::{MessageId, MessageRole, OrgId, Page, ThreadId, UserId};
 
+use crate::Conn;
 use crate::StoreError;
 
 /// Opens a match in raw snippets (a private-use character, so it cannot be
@@ -350,7 +351,7 @@ fn render_snippet(raw: &str) -> String {
 
 /// One page of the hits for `query` among the threads `user` is a member of
 /// in `org`, best first.
-pub async fn search<C: ConnectionTrait>(
+pub async fn search<C: Conn>(
     db: &C,
     org: OrgId,
     user: UserId,

@@ -3,12 +3,11 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use uuid::Uuid;
 use xl_domain::{Session, SessionId, UserId};
 
+use crate::Conn;
 use crate::StoreError;
 use crate::entity::sessions;
 
@@ -60,7 +59,7 @@ pub struct NewToken {
 }
 
 /// Stores a refresh token. The first token of a session takes the session id as its row id.
-pub async fn insert<C: ConnectionTrait>(db: &C, token: NewToken) -> Result<TokenRow, StoreError> {
+pub async fn insert<C: Conn>(db: &C, token: NewToken) -> Result<TokenRow, StoreError> {
     let now = Utc::now();
     let id = match token.parent {
         None => token.family.as_uuid(),
@@ -87,10 +86,7 @@ pub async fn insert<C: ConnectionTrait>(db: &C, token: NewToken) -> Result<Token
 }
 
 /// The token with this hash.
-pub async fn find_by_hash<C: ConnectionTrait>(
-    db: &C,
-    hash: &str,
-) -> Result<Option<TokenRow>, StoreError> {
+pub async fn find_by_hash<C: Conn>(db: &C, hash: &str) -> Result<Option<TokenRow>, StoreError> {
     Ok(sessions::Entity::find()
         .filter(sessions::Column::TokenHash.eq(hash))
         .one(db)
@@ -100,7 +96,7 @@ pub async fn find_by_hash<C: ConnectionTrait>(
 
 /// Marks a token as exchanged. Returns false if it was already exchanged
 /// (a concurrent refresh won).
-pub async fn mark_rotated<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<bool, StoreError> {
+pub async fn mark_rotated<C: Conn>(db: &C, id: Uuid) -> Result<bool, StoreError> {
     let result = sessions::Entity::update_many()
         .col_expr(sessions::Column::RotatedAt, Expr::value(Utc::now()))
         .filter(sessions::Column::Id.eq(id))
@@ -111,7 +107,7 @@ pub async fn mark_rotated<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<bool, 
 }
 
 /// Revokes every token of a session. Returns how many tokens changed.
-pub async fn revoke_family<C: ConnectionTrait>(
+pub async fn revoke_family<C: Conn>(
     db: &C,
     family: SessionId,
     reason: &str,
@@ -127,7 +123,7 @@ pub async fn revoke_family<C: ConnectionTrait>(
 }
 
 /// Whether the session exists for this user and is not revoked.
-pub async fn is_active<C: ConnectionTrait>(db: &C, family: SessionId) -> Result<bool, StoreError> {
+pub async fn is_active<C: Conn>(db: &C, family: SessionId) -> Result<bool, StoreError> {
     let row = sessions::Entity::find()
         .filter(sessions::Column::FamilyId.eq(family.as_uuid()))
         .filter(sessions::Column::RevokedAt.is_null())
@@ -137,10 +133,7 @@ pub async fn is_active<C: ConnectionTrait>(db: &C, family: SessionId) -> Result<
 }
 
 /// The owner of a session.
-pub async fn owner<C: ConnectionTrait>(
-    db: &C,
-    family: SessionId,
-) -> Result<Option<UserId>, StoreError> {
+pub async fn owner<C: Conn>(db: &C, family: SessionId) -> Result<Option<UserId>, StoreError> {
     Ok(sessions::Entity::find_by_id(family.as_uuid())
         .one(db)
         .await?
@@ -149,7 +142,7 @@ pub async fn owner<C: ConnectionTrait>(
 
 /// The user's live sessions (current token not exchanged, not revoked, not
 /// expired), newest first.
-pub async fn list_active<C: ConnectionTrait>(
+pub async fn list_active<C: Conn>(
     db: &C,
     user: UserId,
     current: Option<SessionId>,

@@ -16,6 +16,7 @@ use xl_domain::threads::{Member, MemberRole, Thread, ThreadFilter};
 use xl_domain::{Cursor, MessageId, OrgId, Page, PageRequest, ThreadId, UserId};
 
 use super::{ascending, cursor_id, overfetch};
+use crate::Conn;
 use crate::StoreError;
 use crate::entity::{thread_members, thread_tags, threads, users};
 
@@ -68,7 +69,7 @@ pub struct NewThreadRow {
 }
 
 /// Inserts a thread with its owner as a member and its tags.
-pub async fn insert<C: ConnectionTrait>(db: &C, row: NewThreadRow) -> Result<Thread, StoreError> {
+pub async fn insert<C: Conn>(db: &C, row: NewThreadRow) -> Result<Thread, StoreError> {
     let now = Utc::now();
     let id = ThreadId::new();
     let model = threads::ActiveModel {
@@ -99,11 +100,7 @@ pub async fn insert<C: ConnectionTrait>(db: &C, row: NewThreadRow) -> Result<Thr
 }
 
 /// Replaces a thread's tags.
-pub async fn set_tags<C: ConnectionTrait>(
-    db: &C,
-    id: ThreadId,
-    tags: &[String],
-) -> Result<(), StoreError> {
+pub async fn set_tags<C: Conn>(db: &C, id: ThreadId, tags: &[String]) -> Result<(), StoreError> {
     thread_tags::Entity::delete_many()
         .filter(thread_tags::Column::ThreadId.eq(id.as_uuid()))
         .exec(db)
@@ -151,7 +148,7 @@ pub struct ThreadAccess {
 
 /// The thread with this id in this org, with the user's membership, whether
 /// or not it is deleted. `None` for another org's thread.
-pub async fn access<C: ConnectionTrait>(
+pub async fn access<C: Conn>(
     db: &C,
     org: OrgId,
     user: UserId,
@@ -185,7 +182,7 @@ pub async fn access<C: ConnectionTrait>(
 }
 
 /// One page of the threads the user is a member of, newest first by default.
-pub async fn list_for_member<C: ConnectionTrait>(
+pub async fn list_for_member<C: Conn>(
     db: &C,
     org: OrgId,
     user: UserId,
@@ -261,7 +258,7 @@ pub struct ThreadChanges {
 }
 
 /// Applies changes to a thread (which the caller has already been allowed to change).
-pub async fn update<C: ConnectionTrait>(
+pub async fn update<C: Conn>(
     db: &C,
     id: ThreadId,
     changes: ThreadChanges,
@@ -303,7 +300,7 @@ pub async fn update<C: ConnectionTrait>(
 }
 
 /// Sets the title only if the thread has none (auto-title).
-pub async fn set_title_if_empty<C: ConnectionTrait>(
+pub async fn set_title_if_empty<C: Conn>(
     db: &C,
     id: ThreadId,
     title: &str,
@@ -318,7 +315,7 @@ pub async fn set_title_if_empty<C: ConnectionTrait>(
 }
 
 /// Marks a thread deleted (or restores it with `None`).
-pub async fn set_deleted<C: ConnectionTrait>(
+pub async fn set_deleted<C: Conn>(
     db: &C,
     id: ThreadId,
     deleted_at: Option<DateTime<Utc>>,
@@ -333,7 +330,7 @@ pub async fn set_deleted<C: ConnectionTrait>(
 }
 
 /// Removes for good the threads deleted before `cutoff` (with everything in them).
-pub async fn purge_deleted_before<C: ConnectionTrait>(
+pub async fn purge_deleted_before<C: Conn>(
     db: &C,
     cutoff: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
@@ -345,7 +342,7 @@ pub async fn purge_deleted_before<C: ConnectionTrait>(
 }
 
 /// Adds a member (a no-op if already one).
-pub async fn add_member<C: ConnectionTrait>(
+pub async fn add_member<C: Conn>(
     db: &C,
     thread: ThreadId,
     user: UserId,
@@ -374,7 +371,7 @@ pub async fn add_member<C: ConnectionTrait>(
 }
 
 /// Removes a member. Returns whether they were one.
-pub async fn remove_member<C: ConnectionTrait>(
+pub async fn remove_member<C: Conn>(
     db: &C,
     thread: ThreadId,
     user: UserId,
@@ -388,10 +385,7 @@ pub async fn remove_member<C: ConnectionTrait>(
 }
 
 /// The thread's members with their names, owner first.
-pub async fn members<C: ConnectionTrait>(
-    db: &C,
-    thread: ThreadId,
-) -> Result<Vec<Member>, StoreError> {
+pub async fn members<C: Conn>(db: &C, thread: ThreadId) -> Result<Vec<Member>, StoreError> {
     let rows = thread_members::Entity::find()
         .filter(thread_members::Column::ThreadId.eq(thread.as_uuid()))
         .find_also_related(users::Entity)

@@ -13,12 +13,13 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QueryResult,
-    QuerySelect, QueryTrait, Select,
+    ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect,
+    QueryTrait, Select,
 };
 use uuid::Uuid;
 use xl_domain::{ApiKeyId, CompletionId, MessageId, OrgId, ThreadId, UserId};
 
+use crate::Conn;
 use crate::StoreError;
 use crate::entity::{completions, messages};
 use crate::repo::completions::CompletionRecord;
@@ -127,10 +128,7 @@ fn read_sums(row: &QueryResult) -> Result<CallSums, StoreError> {
 }
 
 /// The sums over every matching call.
-pub async fn call_totals<C: ConnectionTrait>(
-    db: &C,
-    filter: &UsageFilter,
-) -> Result<CallSums, StoreError> {
+pub async fn call_totals<C: Conn>(db: &C, filter: &UsageFilter) -> Result<CallSums, StoreError> {
     let statement = scoped_calls(filter).build(db.get_database_backend());
     match db.query_one_raw(statement).await? {
         Some(row) => read_sums(&row),
@@ -139,7 +137,7 @@ pub async fn call_totals<C: ConnectionTrait>(
 }
 
 /// The sums per model or per day, ordered by that key.
-pub async fn calls_by<C: ConnectionTrait>(
+pub async fn calls_by<C: Conn>(
     db: &C,
     filter: &UsageFilter,
     grouping: CallGrouping,
@@ -162,7 +160,7 @@ pub async fn calls_by<C: ConnectionTrait>(
 
 /// The sums per user (calls without a user, whose user was deleted, are
 /// left out), ordered by user id.
-pub async fn calls_by_user<C: ConnectionTrait>(
+pub async fn calls_by_user<C: Conn>(
     db: &C,
     filter: &UsageFilter,
 ) -> Result<Vec<(UserId, CallSums)>, StoreError> {
@@ -182,7 +180,7 @@ pub async fn calls_by_user<C: ConnectionTrait>(
 }
 
 /// Messages written, per UTC day, ordered by day.
-pub async fn messages_by_day<C: ConnectionTrait>(
+pub async fn messages_by_day<C: Conn>(
     db: &C,
     filter: &UsageFilter,
 ) -> Result<Vec<(String, u64)>, StoreError> {
@@ -219,7 +217,7 @@ pub async fn messages_by_day<C: ConnectionTrait>(
 }
 
 /// The calls behind the sums, newest first, at most `limit`.
-pub async fn calls<C: ConnectionTrait>(
+pub async fn calls<C: Conn>(
     db: &C,
     filter: &UsageFilter,
     limit: u64,

@@ -3,13 +3,14 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use xl_domain::users::{User, UserFilter};
 use xl_domain::{Cursor, Email, OrgId, Page, PageRequest, Role, UserId};
 
 use super::{ascending, cursor_id, overfetch};
+use crate::Conn;
 use crate::StoreError;
 use crate::entity::users;
 
@@ -51,7 +52,7 @@ pub struct NewUserRow {
 }
 
 /// Inserts a user. A taken email is `StoreError::Conflict`.
-pub async fn insert<C: ConnectionTrait>(db: &C, row: NewUserRow) -> Result<User, StoreError> {
+pub async fn insert<C: Conn>(db: &C, row: NewUserRow) -> Result<User, StoreError> {
     let now = Utc::now();
     let model = users::ActiveModel {
         id: Set(UserId::new().as_uuid()),
@@ -71,10 +72,7 @@ pub async fn insert<C: ConnectionTrait>(db: &C, row: NewUserRow) -> Result<User,
 }
 
 /// The user with this email, in any org (for authentication only).
-pub async fn find_by_email<C: ConnectionTrait>(
-    db: &C,
-    email: &Email,
-) -> Result<Option<User>, StoreError> {
+pub async fn find_by_email<C: Conn>(db: &C, email: &Email) -> Result<Option<User>, StoreError> {
     users::Entity::find()
         .filter(users::Column::Email.eq(email.as_str()))
         .one(db)
@@ -84,7 +82,7 @@ pub async fn find_by_email<C: ConnectionTrait>(
 }
 
 /// The user with this id, in any org (for authentication only).
-pub async fn find_any<C: ConnectionTrait>(db: &C, id: UserId) -> Result<Option<User>, StoreError> {
+pub async fn find_any<C: Conn>(db: &C, id: UserId) -> Result<Option<User>, StoreError> {
     users::Entity::find_by_id(id.as_uuid())
         .one(db)
         .await?
@@ -93,11 +91,7 @@ pub async fn find_any<C: ConnectionTrait>(db: &C, id: UserId) -> Result<Option<U
 }
 
 /// The user with this id in this org.
-pub async fn find<C: ConnectionTrait>(
-    db: &C,
-    org: OrgId,
-    id: UserId,
-) -> Result<Option<User>, StoreError> {
+pub async fn find<C: Conn>(db: &C, org: OrgId, id: UserId) -> Result<Option<User>, StoreError> {
     users::Entity::find_by_id(id.as_uuid())
         .filter(users::Column::OrgId.eq(org.as_uuid()))
         .one(db)
@@ -107,7 +101,7 @@ pub async fn find<C: ConnectionTrait>(
 }
 
 /// One page of the org's users, newest first by default.
-pub async fn list<C: ConnectionTrait>(
+pub async fn list<C: Conn>(
     db: &C,
     org: OrgId,
     filter: &UserFilter,
@@ -154,7 +148,7 @@ pub struct UserChanges {
 }
 
 /// Applies changes to the user with this id in this org; `None` if there is none.
-pub async fn update<C: ConnectionTrait>(
+pub async fn update<C: Conn>(
     db: &C,
     org: OrgId,
     id: UserId,
@@ -182,11 +176,7 @@ pub async fn update<C: ConnectionTrait>(
 }
 
 /// Deletes the user with this id in this org (and, by cascade, what they own).
-pub async fn delete<C: ConnectionTrait>(
-    db: &C,
-    org: OrgId,
-    id: UserId,
-) -> Result<bool, StoreError> {
+pub async fn delete<C: Conn>(db: &C, org: OrgId, id: UserId) -> Result<bool, StoreError> {
     let result = users::Entity::delete_many()
         .filter(users::Column::Id.eq(id.as_uuid()))
         .filter(users::Column::OrgId.eq(org.as_uuid()))
@@ -196,7 +186,7 @@ pub async fn delete<C: ConnectionTrait>(
 }
 
 /// How many admins the org has.
-pub async fn count_admins<C: ConnectionTrait>(db: &C, org: OrgId) -> Result<u64, StoreError> {
+pub async fn count_admins<C: Conn>(db: &C, org: OrgId) -> Result<u64, StoreError> {
     use sea_orm::PaginatorTrait;
     Ok(users::Entity::find()
         .filter(users::Column::OrgId.eq(org.as_uuid()))
@@ -207,7 +197,7 @@ pub async fn count_admins<C: ConnectionTrait>(db: &C, org: OrgId) -> Result<u64,
 
 /// Records that the user was seen now (and refreshes name and subject from
 /// the identity provider).
-pub async fn touch<C: ConnectionTrait>(
+pub async fn touch<C: Conn>(
     db: &C,
     id: UserId,
     seen_at: DateTime<Utc>,

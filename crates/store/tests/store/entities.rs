@@ -1,10 +1,9 @@
 //! Checks every entity against the real migrations: a row of each table round-trips, and deleting an org cascades.
 
 use chrono::{DateTime, Utc};
-use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
-    EntityTrait, IntoActiveModel, ModelTrait, PaginatorTrait, QueryFilter,
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, ModelTrait, PaginatorTrait,
+    QueryFilter,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -14,22 +13,18 @@ use xl_store::entity::{
     idempotency_keys, message_files, message_revisions, messages, orgs, preferences, reactions,
     sessions, thread_members, thread_tags, threads, users,
 };
+use xl_store::{Db, Store};
 
-/// Opens a fresh in-memory database with foreign keys enforced and the schema applied.
-async fn database() -> DatabaseConnection {
-    // An in-memory SQLite database lives and dies with its connection, so the pool holds one.
-    let mut options = ConnectOptions::new("sqlite::memory:");
-    options.max_connections(1).min_connections(1);
-    let db = Database::connect(options).await.unwrap();
-    db.execute_unprepared("PRAGMA foreign_keys = ON")
-        .await
-        .unwrap();
-    Migrator::up(&db, None).await.unwrap();
-    db
+/// Opens a throwaway store (foreign keys enforced, the schema applied) and
+/// returns its connection that commits each statement.
+async fn database() -> (Store, Db) {
+    let store = Store::in_memory().await.unwrap();
+    let db = store.writer().clone();
+    (store, db)
 }
 
 /// Inserts `model` through its active model and checks that the row written is the row given.
-async fn insert<M>(db: &DatabaseConnection, model: M) -> M
+async fn insert<M>(db: &Db, model: M) -> M
 where
     M: ModelTrait + PartialEq + IntoActiveModel<<M::Entity as EntityTrait>::ActiveModel>,
     M::Entity: EntityTrait<Model = M>,
@@ -54,7 +49,7 @@ fn now() -> DateTime<Utc> {
 
 #[tokio::test]
 async fn every_table_round_trips_and_deleting_an_org_cascades() {
-    let db = database().await;
+    let (_store, db) = database().await;
     let now = now();
 
     let org = insert(

@@ -5,7 +5,6 @@
 
 mod concurrency;
 mod entities;
-mod fast;
 mod migrations;
 mod search;
 mod usage;
