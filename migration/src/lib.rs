@@ -14,6 +14,9 @@ mod m0002_conversations;
 mod m0003_files_artifacts;
 mod m0004_completions;
 mod m0005_search;
+mod m0008_message_paths;
+
+pub use m0008_message_paths::{Parent as PathParent, Place as PathPlace};
 
 /// Applies and rolls back the whole schema.
 pub struct Migrator;
@@ -27,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_files_artifacts::Migration),
             Box::new(m0004_completions::Migration),
             Box::new(m0005_search::Migration),
+            Box::new(m0008_message_paths::Migration),
         ]
     }
 }

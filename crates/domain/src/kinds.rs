@@ -65,6 +65,16 @@ string_enum! {
 }
 
 string_enum! {
+    /// A member's standing in a thread.
+    MemberRole as "role" {
+        /// Created the thread; manages it.
+        Owner => "owner",
+        /// Invited; reads and writes.
+        Member => "member",
+    }
+}
+
+string_enum! {
     /// Who authored a message.
     MessageRole as "role" {
         /// A person.

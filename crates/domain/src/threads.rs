@@ -152,25 +152,7 @@ pub struct ThreadFilter {
     pub deleted: bool,
 }
 
-/// A member's standing in a thread.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MemberRole {
-    /// Created the thread; manages it.
-    Owner,
-    /// Invited; reads and writes.
-    Member,
-}
-
-impl MemberRole {
-    /// The stored spelling.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            MemberRole::Owner => "owner",
-            MemberRole::Member => "member",
-        }
-    }
-}
+pub use crate::kinds::MemberRole;
 
 /// A member of a thread.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -23,6 +23,14 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub error: Option<String>,
     pub token_count: Option<i32>,
+    /// The tokenizer family `token_count` was counted with.
+    pub token_family: Option<String>,
+    /// Distance from the root of the thread's tree.
+    pub depth: i32,
+    /// A skew-binary jump pointer to an ancestor (the root's is itself).
+    pub jump_id: Option<Uuid>,
+    /// The depth of `jump_id`.
+    pub jump_depth: i32,
     pub edited_at: Option<DateTimeUtc>,
     pub deleted_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,

@@ -5,8 +5,7 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set, Statement,
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -39,19 +38,12 @@ pub async fn append<C: Conn>(
     actor: Option<UserId>,
     payload: Value,
 ) -> Result<ThreadEvent, StoreError> {
-    let backend = db.get_database_backend();
-    let placeholder = if backend == DbBackend::Postgres {
-        "$1"
-    } else {
-        "?"
-    };
     let row = db
-        .query_one_raw(Statement::from_sql_and_values(
-            backend,
-            format!(
-                "UPDATE threads SET last_event_seq = last_event_seq + 1 WHERE id = {placeholder} RETURNING last_event_seq"
-            ),
-            [thread.as_uuid().into()],
+        .query_one_raw(super::raw(
+            db.get_database_backend(),
+            "UPDATE threads SET last_event_seq = last_event_seq + 1 WHERE id = $1 \
+             RETURNING last_event_seq",
+            vec![thread.as_uuid().into()],
         ))
         .await?
         .ok_or(StoreError::NotFound("thread"))?;

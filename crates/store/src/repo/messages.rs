@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
-    IntoActiveModel, JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
-    Set, Statement, Value as DbValue,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IntoActiveModel,
+    JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait, Set,
+    Value as DbValue,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -22,6 +22,8 @@ use xl_domain::{
 };
 
 use super::{ascending, cursor_id, overfetch};
+use migration::{PathParent, PathPlace};
+
 use crate::Conn;
 use crate::StoreError;
 use crate::entity::{files, message_files, message_revisions, messages, thread_members, threads};
@@ -140,19 +142,22 @@ pub async fn gate<C: Conn>(
         .into_model::<GateRow>()
         .one(db)
         .await?;
-    Ok(row.map(|row| Gate {
-        owner_id: UserId::from_uuid(row.owner_id),
-        current_leaf: row.current_leaf_id.map(MessageId::from_uuid),
-        deleted: row.deleted_at.is_some(),
-        member: row.member_role.map(|role| {
-            if role == "owner" {
-                MemberRole::Owner
-            } else {
-                MemberRole::Member
-            }
-        }),
-        auto_reply: row.auto_reply,
-    }))
+    row.map(|row| {
+        Ok(Gate {
+            owner_id: UserId::from_uuid(row.owner_id),
+            current_leaf: row.current_leaf_id.map(MessageId::from_uuid),
+            deleted: row.deleted_at.is_some(),
+            member: row.member_role.as_deref().map(member_role).transpose()?,
+            auto_reply: row.auto_reply,
+        })
+    })
+    .transpose()
+}
+
+/// A stored membership role.
+pub(crate) fn member_role(raw: &str) -> Result<MemberRole, StoreError> {
+    raw.parse()
+        .map_err(|err| StoreError::Corrupt(format!("thread_members.role {raw:?}: {err}")))
 }
 
 /// A message to insert.
@@ -184,9 +189,55 @@ pub struct NewMessageRow {
     pub attachments: Vec<FileId>,
 }
 
+/// Where a child of `parent` (a message of `thread`) goes in the tree.
+async fn parent_of<C: Conn>(
+    db: &C,
+    thread: ThreadId,
+    parent: Uuid,
+) -> Result<Option<PathParent>, StoreError> {
+    let Some(p) = messages::Entity::find_by_id(parent)
+        .filter(messages::Column::ThreadId.eq(thread.as_uuid()))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let jump = match p.jump_id {
+        Some(jump) => messages::Entity::find_by_id(jump).one(db).await?,
+        None => None,
+    };
+    Ok(Some(PathParent {
+        id: p.id,
+        place: place_of(&p),
+        jump_of_jump: jump.as_ref().map(place_of),
+    }))
+}
+
+/// A stored message's place; a message stored before paths existed jumps
+/// to its parent (or itself), which is always correct, only slower.
+fn place_of(row: &messages::Model) -> PathPlace {
+    match row.jump_id {
+        Some(jump) => PathPlace {
+            depth: row.depth,
+            jump,
+            jump_depth: row.jump_depth,
+        },
+        None => PathPlace {
+            depth: row.depth,
+            jump: row.parent_id.unwrap_or(row.id),
+            jump_depth: Ord::max(row.depth - 1, 0),
+        },
+    }
+}
+
 /// Inserts a message, links its files, and makes it the thread's current leaf.
 pub async fn insert<C: Conn>(db: &C, row: NewMessageRow) -> Result<Message, StoreError> {
     let now = Utc::now();
+    let parent = match row.parent_id {
+        Some(parent) => parent_of(db, row.thread_id, parent.as_uuid()).await?,
+        None => None,
+    };
+    let place = PathPlace::child(row.id.as_uuid(), parent);
     let model = messages::ActiveModel {
         id: Set(row.id.as_uuid()),
         thread_id: Set(row.thread_id.as_uuid()),
@@ -201,6 +252,10 @@ pub async fn insert<C: Conn>(db: &C, row: NewMessageRow) -> Result<Message, Stor
         model: Set(row.model),
         error: Set(None),
         token_count: Set(None),
+        token_family: Set(None),
+        depth: Set(place.depth),
+        jump_id: Set(Some(place.jump)),
+        jump_depth: Set(place.jump_depth),
         edited_at: Set(None),
         deleted_at: Set(None),
         created_at: Set(now),
@@ -325,42 +380,26 @@ pub async fn list_all<C: Conn>(
     }))
 }
 
-/// Placeholders of the backend: `?` for SQLite, `$n` for PostgreSQL.
-fn placeholder(backend: DbBackend, n: usize) -> String {
-    match backend {
-        DbBackend::Postgres => format!("${n}"),
-        _ => "?".to_owned(),
-    }
-}
-
 /// Walks up the parent links from `start`, at most `steps` messages,
-/// returning them leaf-first.
-async fn walk_up<C: ConnectionTrait>(
+/// returning them leaf-first: one primary-key lookup a step.
+async fn walk_up<C: Conn>(
     db: &C,
     thread: ThreadId,
     start: Uuid,
     steps: Option<u64>,
 ) -> Result<Vec<messages::Model>, StoreError> {
-    let backend = db.get_database_backend();
-    let (p1, p2, p3) = (
-        placeholder(backend, 1),
-        placeholder(backend, 2),
-        placeholder(backend, 3),
-    );
     let limit = steps.map_or(i64::MAX, |n| i64::try_from(n).unwrap_or(i64::MAX));
-    let sql = format!(
-        "WITH RECURSIVE chain(id, parent_id, depth) AS ( \
-           SELECT id, parent_id, 0 FROM messages WHERE id = {p1} AND thread_id = {p2} \
+    let statement = super::raw(
+        db.get_database_backend(),
+        "WITH RECURSIVE chain(id, parent_id, step) AS ( \
+           SELECT id, parent_id, 0 FROM messages WHERE id = $1 AND thread_id = $2 \
            UNION ALL \
-           SELECT m.id, m.parent_id, chain.depth + 1 FROM messages m \
-             JOIN chain ON m.id = chain.parent_id WHERE chain.depth + 1 < {p3} \
+           SELECT m.id, m.parent_id, chain.step + 1 FROM chain \
+             JOIN messages m ON m.id = chain.parent_id WHERE chain.step + 1 < $3 \
          ) \
-         SELECT messages.* FROM messages JOIN chain ON messages.id = chain.id ORDER BY chain.depth"
-    );
-    let statement = Statement::from_sql_and_values(
-        backend,
-        sql,
-        [
+         SELECT messages.* FROM chain CROSS JOIN messages \
+         WHERE messages.id = chain.id ORDER BY chain.step",
+        vec![
             DbValue::from(start),
             DbValue::from(thread.as_uuid()),
             DbValue::from(limit),
@@ -372,45 +411,98 @@ async fn walk_up<C: ConnectionTrait>(
         .await?)
 }
 
+/// The ancestor of `from` at `depth`, found through the jump pointers in
+/// O(log n) lookups (see `migration`'s `m0008_message_paths`).
+async fn ancestor_at<C: Conn>(
+    db: &C,
+    thread: ThreadId,
+    from: Uuid,
+    depth: i32,
+) -> Result<Option<Uuid>, StoreError> {
+    #[derive(FromQueryResult)]
+    struct Found {
+        id: Uuid,
+    }
+    let statement = super::raw(
+        db.get_database_backend(),
+        "WITH RECURSIVE up(id, parent_id, depth, jump_id, jump_depth) AS ( \
+           SELECT id, parent_id, depth, jump_id, jump_depth FROM messages \
+             WHERE id = $1 AND thread_id = $2 \
+           UNION ALL \
+           SELECT m.id, m.parent_id, m.depth, m.jump_id, m.jump_depth FROM up \
+             JOIN messages m ON m.id = CASE \
+               WHEN up.jump_id IS NOT NULL AND up.jump_depth >= $3 AND up.jump_id <> up.id \
+               THEN up.jump_id ELSE up.parent_id END \
+             WHERE up.depth > $3 \
+         ) \
+         SELECT messages.id FROM up CROSS JOIN messages \
+         WHERE messages.id = up.id AND up.depth = $3",
+        vec![
+            DbValue::from(from),
+            DbValue::from(thread.as_uuid()),
+            DbValue::from(depth),
+        ],
+    );
+    Ok(Found::find_by_statement(statement)
+        .one(db)
+        .await?
+        .map(|found| found.id))
+}
+
 /// One page of the current branch (the path from the first message to
-/// `leaf`). Newest first walks only `limit + 1` links per page; oldest first
-/// walks the whole branch.
+/// `leaf`), in either order, keyed by the cursor message. Either order costs
+/// at most `limit + 1` steps plus, oldest first, O(log n) jumps to the page's
+/// start, so a page costs the same in a thread of 50 and of 50,000 messages.
 pub async fn list_branch<C: Conn>(
     db: &C,
     thread: ThreadId,
     leaf: Option<MessageId>,
     page: &PageRequest,
 ) -> Result<Page<Message>, StoreError> {
+    let empty = || {
+        Page::from_overfetch(Vec::new(), page.limit, |m: &Message| {
+            Cursor::after(m.id.as_uuid())
+        })
+    };
     let Some(leaf) = leaf else {
-        return Ok(Page::from_overfetch(
-            Vec::new(),
-            page.limit,
-            |m: &Message| Cursor::after(m.id.as_uuid()),
-        ));
+        return Ok(empty());
+    };
+    let in_thread = |id: Uuid| {
+        messages::Entity::find_by_id(id)
+            .filter(messages::Column::ThreadId.eq(thread.as_uuid()))
+            .one(db)
+    };
+    let after = match cursor_id(page) {
+        Some(after) => match in_thread(after).await? {
+            Some(message) => Some(message),
+            None => return Ok(empty()),
+        },
+        None => None,
     };
     let rows = if ascending(page) {
-        let mut chain = walk_up(db, thread, leaf.as_uuid(), None).await?;
-        chain.reverse();
-        let start = match cursor_id(page) {
-            Some(after) => chain
-                .iter()
-                .position(|m| m.id == after)
-                .map_or(chain.len(), |i| i + 1),
-            None => 0,
+        let Some(leaf) = in_thread(leaf.as_uuid()).await? else {
+            return Ok(empty());
         };
-        chain
-            .into_iter()
-            .skip(start)
-            .take(usize::try_from(overfetch(page)).unwrap_or(usize::MAX))
-            .collect()
+        let from = after.map_or(-1, |m| m.depth);
+        let wanted = i32::try_from(overfetch(page)).unwrap_or(i32::MAX);
+        let top = Ord::min(leaf.depth, from.saturating_add(wanted));
+        if top <= from {
+            Vec::new()
+        } else {
+            match ancestor_at(db, thread, leaf.id, top).await? {
+                Some(start) => {
+                    let steps = u64::try_from(top - from).unwrap_or(0);
+                    let mut chain = walk_up(db, thread, start, Some(steps)).await?;
+                    chain.reverse();
+                    chain
+                }
+                None => Vec::new(),
+            }
+        }
     } else {
-        let start = match cursor_id(page) {
+        let start = match after {
             None => Some(leaf.as_uuid()),
-            Some(after) => messages::Entity::find_by_id(after)
-                .filter(messages::Column::ThreadId.eq(thread.as_uuid()))
-                .one(db)
-                .await?
-                .and_then(|m| m.parent_id),
+            Some(after) => after.parent_id,
         };
         match start {
             Some(start) => walk_up(db, thread, start, Some(overfetch(page))).await?,
@@ -590,25 +682,48 @@ pub async fn insert_copies<C: Conn>(
 ) -> Result<(), StoreError> {
     let count = i32::try_from(copies.len()).unwrap_or(i32::MAX);
     let last = copies.iter().map(|c| c.created_at).max();
+    // Parents come before their children, so each parent's place is known.
+    let mut places: HashMap<Uuid, PathPlace> = HashMap::new();
+    for copy in &copies {
+        let parent = copy.parent_id.and_then(|parent| {
+            let place = *places.get(&parent.as_uuid())?;
+            Some(PathParent {
+                id: parent.as_uuid(),
+                place,
+                jump_of_jump: places.get(&place.jump).copied(),
+            })
+        });
+        places.insert(
+            copy.id.as_uuid(),
+            PathPlace::child(copy.id.as_uuid(), parent),
+        );
+    }
     for chunk in copies.chunks(200) {
-        let rows = chunk.iter().cloned().map(|copy| messages::ActiveModel {
-            id: Set(copy.id.as_uuid()),
-            thread_id: Set(thread.as_uuid()),
-            org_id: Set(org.as_uuid()),
-            parent_id: Set(copy.parent_id.map(|id| id.as_uuid())),
-            user_id: Set(copy.user_id.map(|id| id.as_uuid())),
-            role: Set(copy.role.as_str().to_owned()),
-            content: Set(copy.content),
-            blocks: Set(copy.blocks),
-            metadata: Set(copy.metadata),
-            status: Set(copy.status.as_str().to_owned()),
-            model: Set(copy.model),
-            error: Set(None),
-            token_count: Set(None),
-            edited_at: Set(None),
-            deleted_at: Set(copy.deleted_at),
-            created_at: Set(copy.created_at),
-            updated_at: Set(copy.created_at),
+        let rows = chunk.iter().cloned().map(|copy| {
+            let place = places.get(&copy.id.as_uuid()).copied();
+            messages::ActiveModel {
+                id: Set(copy.id.as_uuid()),
+                thread_id: Set(thread.as_uuid()),
+                org_id: Set(org.as_uuid()),
+                parent_id: Set(copy.parent_id.map(|id| id.as_uuid())),
+                user_id: Set(copy.user_id.map(|id| id.as_uuid())),
+                role: Set(copy.role.as_str().to_owned()),
+                content: Set(copy.content),
+                blocks: Set(copy.blocks),
+                metadata: Set(copy.metadata),
+                status: Set(copy.status.as_str().to_owned()),
+                model: Set(copy.model),
+                error: Set(None),
+                token_count: Set(None),
+                token_family: Set(None),
+                depth: Set(place.map_or(0, |p| p.depth)),
+                jump_id: Set(place.map(|p| p.jump)),
+                jump_depth: Set(place.map_or(0, |p| p.jump_depth)),
+                edited_at: Set(None),
+                deleted_at: Set(copy.deleted_at),
+                created_at: Set(copy.created_at),
+                updated_at: Set(copy.created_at),
+            }
         });
         messages::Entity::insert_many(rows)
             .exec_without_returning(db)
@@ -683,7 +798,7 @@ pub async fn insert_checked<C: Conn>(
         poster.user_id.as_uuid().into(),
     ];
     let Some(inserted) = db
-        .query_one_raw(Statement::from_sql_and_values(backend, POST_INSERT, values))
+        .query_one_raw(super::raw(backend, POST_INSERT, values))
         .await?
     else {
         return Ok(None);
@@ -704,10 +819,10 @@ pub async fn insert_checked<C: Conn>(
             .await?;
     }
     let updated = db
-        .query_one_raw(Statement::from_sql_and_values(
+        .query_one_raw(super::raw(
             backend,
             POST_UPDATE,
-            [
+            vec![
                 row.id.as_uuid().into(),
                 now.into(),
                 title.map(str::to_owned).into(),
@@ -720,17 +835,27 @@ pub async fn insert_checked<C: Conn>(
     Ok(Some((posted_message(row, parent, now), auto_reply)))
 }
 
-/// The statement that posts a message for [`insert_checked`] and the
-/// group-commit path (`messages_fast::post`), written once with `$n`
-/// parameters, which PostgreSQL and SQLite (numbered) both read:
+/// The statement that posts a message for [`insert_checked`]:
 /// `$1` id, `$2` explicit parent, `$3` author, `$4` role, `$5` content,
 /// `$6` blocks, `$7` metadata, `$8` status, `$9` model, `$10` time,
 /// `$11` thread, `$12` the poster's org, `$13` whether the poster is an
 /// admin, `$14` the poster.
+/// The message's place in the tree follows `migration::PathPlace::child`:
+/// depth one below the parent, and a jump to the parent's jump's jump when
+/// the two jumps below it span equal distances, else to the parent.
 pub(crate) const POST_INSERT: &str = "INSERT INTO messages (id, thread_id, org_id, parent_id, user_id, role, \
-       content, blocks, metadata, status, model, created_at, updated_at) \
-     SELECT $1, t.id, t.org_id, COALESCE($2, t.current_leaf_id), $3, $4, $5, $6, $7, $8, $9, $10, $10 \
+       content, blocks, metadata, status, model, created_at, updated_at, depth, jump_id, jump_depth) \
+     SELECT $1, t.id, t.org_id, p.id, $3, $4, $5, $6, $7, $8, $9, $10, $10, \
+       COALESCE(p.depth + 1, 0), \
+       CASE WHEN p.id IS NULL THEN $1 \
+            WHEN j.id IS NOT NULL AND p.depth - p.jump_depth = p.jump_depth - j.jump_depth THEN j.jump_id \
+            ELSE p.id END, \
+       CASE WHEN p.id IS NULL THEN 0 \
+            WHEN j.id IS NOT NULL AND p.depth - p.jump_depth = p.jump_depth - j.jump_depth THEN j.jump_depth \
+            ELSE p.depth END \
      FROM threads t \
+     LEFT JOIN messages p ON p.id = COALESCE($2, t.current_leaf_id) AND p.thread_id = t.id \
+     LEFT JOIN messages j ON j.id = p.jump_id \
      WHERE t.id = $11 AND t.org_id = $12 AND t.deleted_at IS NULL \
        AND ($13 OR EXISTS (SELECT 1 FROM thread_members tm WHERE tm.thread_id = t.id AND tm.user_id = $14)) \
      RETURNING parent_id";

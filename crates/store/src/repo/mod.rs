@@ -19,7 +19,20 @@ pub mod threads;
 pub mod usage;
 pub mod users;
 
+use sea_orm::{DbBackend, Statement, Value};
 use xl_domain::{Cursor, Order, PageRequest};
+
+/// A statement written in SQL rather than with sea-query, in the one
+/// placeholder scheme of this crate: PostgreSQL's numbered `$n`. On SQLite
+/// each becomes `?n`, SQLite's explicitly numbered form, so a parameter may
+/// appear in any order or more than once on both backends.
+pub(crate) fn raw(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
+    let sql = match backend {
+        DbBackend::Sqlite => sql.replace('$', "?"),
+        _ => sql.to_owned(),
+    };
+    Statement::from_sql_and_values(backend, sql, values)
+}
 
 /// Rows to fetch for a page: one more than the limit, to learn whether more follow.
 pub(crate) fn overfetch(page: &PageRequest) -> u64 {

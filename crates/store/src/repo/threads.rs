@@ -19,6 +19,7 @@ use super::{ascending, cursor_id, overfetch};
 use crate::Conn;
 use crate::StoreError;
 use crate::entity::{thread_members, thread_tags, threads, users};
+use crate::repo::messages::member_role;
 
 fn to_domain(row: threads::Model, tags: Vec<String>) -> Thread {
     Thread {
@@ -164,13 +165,8 @@ pub async fn access<C: Conn>(
     let member = thread_members::Entity::find_by_id((id.as_uuid(), user.as_uuid()))
         .one(db)
         .await?
-        .map(|m| {
-            if m.role == "owner" {
-                MemberRole::Owner
-            } else {
-                MemberRole::Member
-            }
-        });
+        .map(|m| member_role(&m.role))
+        .transpose()?;
     let tags = tags_of(db, &[row.id])
         .await?
         .remove(&row.id)
@@ -392,23 +388,19 @@ pub async fn members<C: Conn>(db: &C, thread: ThreadId) -> Result<Vec<Member>, S
         .order_by_asc(thread_members::Column::CreatedAt)
         .all(db)
         .await?;
-    let mut members: Vec<Member> = rows
+    let mut members = rows
         .into_iter()
         .filter_map(|(member, user)| {
             let user = user?;
-            Some(Member {
+            Some(member_role(&member.role).map(|role| Member {
                 user_id: UserId::from_uuid(member.user_id),
                 email: user.email,
                 name: user.name,
-                role: if member.role == "owner" {
-                    MemberRole::Owner
-                } else {
-                    MemberRole::Member
-                },
+                role,
                 added_at: member.created_at,
-            })
+            }))
         })
-        .collect();
+        .collect::<Result<Vec<Member>, StoreError>>()?;
     members.sort_by_key(|m| m.role != MemberRole::Owner);
     Ok(members)
 }
