@@ -15,6 +15,7 @@ mod m0003_files_artifacts;
 mod m0004_completions;
 mod m0005_search;
 mod m0008_message_paths;
+mod m0009_search_scope;
 
 pub use m0008_message_paths::{Parent as PathParent, Place as PathPlace};
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_completions::Migration),
             Box::new(m0005_search::Migration),
             Box::new(m0008_message_paths::Migration),
+            Box::new(m0009_search_scope::Migration),
         ]
     }
 }

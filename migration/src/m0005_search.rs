@@ -49,7 +49,22 @@ fn sqlite_message_text(row: &str) -> String {
     )
 }
 
-fn sqlite_up() -> Vec<String> {
+/// The SQLite full-text tables and triggers. `scoped` adds the `scope`
+/// column (m0009): the org's and the thread's tokens, so a query narrows to
+/// what the caller may see inside the index.
+pub(crate) fn sqlite_up(scoped: bool) -> Vec<String> {
+    let (scope_column, new_message_scope, message_scope, new_thread_scope, thread_scope) = if scoped
+    {
+        (
+            ", scope",
+            ", 'o' || hex(NEW.org_id) || ' t' || hex(NEW.thread_id)",
+            ", 'o' || hex(m.org_id) || ' t' || hex(m.thread_id)",
+            ", 'o' || hex(NEW.org_id) || ' t' || hex(NEW.id)",
+            ", 'o' || hex(t.org_id) || ' t' || hex(t.id)",
+        )
+    } else {
+        ("", "", "", "", "")
+    };
     let new_text = sqlite_message_text("NEW");
     let backfill_text = sqlite_message_text("m");
     vec![
@@ -57,13 +72,15 @@ fn sqlite_up() -> Vec<String> {
            fts_rowid INTEGER PRIMARY KEY, \
            message_id BLOB NOT NULL UNIQUE)"
             .to_owned(),
-        format!("CREATE VIRTUAL TABLE messages_fts USING fts5(body, tokenize = '{TOKENIZER}')"),
+        format!(
+            "CREATE VIRTUAL TABLE messages_fts USING fts5(body{scope_column}, tokenize = '{TOKENIZER}')"
+        ),
         format!(
             "CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN \
                INSERT INTO messages_fts_keys (message_id) VALUES (NEW.id); \
-               INSERT INTO messages_fts (rowid, body) VALUES ( \
+               INSERT INTO messages_fts (rowid, body{scope_column}) VALUES ( \
                  (SELECT fts_rowid FROM messages_fts_keys WHERE message_id = NEW.id), \
-                 {new_text}); \
+                 {new_text}{new_message_scope}); \
              END"
         ),
         // Only the columns that feed the index: status and counter updates
@@ -84,8 +101,8 @@ fn sqlite_up() -> Vec<String> {
         .to_owned(),
         "INSERT INTO messages_fts_keys (message_id) SELECT id FROM messages".to_owned(),
         format!(
-            "INSERT INTO messages_fts (rowid, body) \
-             SELECT k.fts_rowid, {backfill_text} \
+            "INSERT INTO messages_fts (rowid, body{scope_column}) \
+             SELECT k.fts_rowid, {backfill_text}{message_scope} \
              FROM messages AS m JOIN messages_fts_keys AS k ON k.message_id = m.id"
         ),
         "CREATE TABLE threads_fts_keys ( \
@@ -93,15 +110,16 @@ fn sqlite_up() -> Vec<String> {
            thread_id BLOB NOT NULL UNIQUE)"
             .to_owned(),
         format!(
-            "CREATE VIRTUAL TABLE threads_fts USING fts5(title, description, tokenize = '{TOKENIZER}')"
+            "CREATE VIRTUAL TABLE threads_fts USING fts5(title, description{scope_column}, tokenize = '{TOKENIZER}')"
         ),
-        "CREATE TRIGGER threads_fts_insert AFTER INSERT ON threads BEGIN \
-           INSERT INTO threads_fts_keys (thread_id) VALUES (NEW.id); \
-           INSERT INTO threads_fts (rowid, title, description) VALUES ( \
-             (SELECT fts_rowid FROM threads_fts_keys WHERE thread_id = NEW.id), \
-             coalesce(NEW.title, ''), coalesce(NEW.description, '')); \
-         END"
-        .to_owned(),
+        format!(
+            "CREATE TRIGGER threads_fts_insert AFTER INSERT ON threads BEGIN \
+               INSERT INTO threads_fts_keys (thread_id) VALUES (NEW.id); \
+               INSERT INTO threads_fts (rowid, title, description{scope_column}) VALUES ( \
+                 (SELECT fts_rowid FROM threads_fts_keys WHERE thread_id = NEW.id), \
+                 coalesce(NEW.title, ''), coalesce(NEW.description, ''){new_thread_scope}); \
+             END"
+        ),
         "CREATE TRIGGER threads_fts_update AFTER UPDATE OF title, description ON threads BEGIN \
            UPDATE threads_fts \
            SET title = coalesce(NEW.title, ''), description = coalesce(NEW.description, '') \
@@ -115,14 +133,15 @@ fn sqlite_up() -> Vec<String> {
          END"
         .to_owned(),
         "INSERT INTO threads_fts_keys (thread_id) SELECT id FROM threads".to_owned(),
-        "INSERT INTO threads_fts (rowid, title, description) \
-         SELECT k.fts_rowid, coalesce(t.title, ''), coalesce(t.description, '') \
-         FROM threads AS t JOIN threads_fts_keys AS k ON k.thread_id = t.id"
-            .to_owned(),
+        format!(
+            "INSERT INTO threads_fts (rowid, title, description{scope_column}) \
+             SELECT k.fts_rowid, coalesce(t.title, ''), coalesce(t.description, ''){thread_scope} \
+             FROM threads AS t JOIN threads_fts_keys AS k ON k.thread_id = t.id"
+        ),
     ]
 }
 
-fn sqlite_down() -> Vec<String> {
+pub(crate) fn sqlite_down() -> Vec<String> {
     [
         "DROP TRIGGER IF EXISTS threads_fts_delete",
         "DROP TRIGGER IF EXISTS threads_fts_update",
@@ -178,7 +197,7 @@ fn postgres_down() -> Vec<String> {
     .to_vec()
 }
 
-async fn run(manager: &SchemaManager<'_>, statements: Vec<String>) -> Result<(), DbErr> {
+pub(crate) async fn run(manager: &SchemaManager<'_>, statements: Vec<String>) -> Result<(), DbErr> {
     let db = manager.get_connection();
     for statement in statements {
         db.execute_unprepared(&statement).await?;
@@ -190,7 +209,7 @@ async fn run(manager: &SchemaManager<'_>, statements: Vec<String>) -> Result<(),
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         match manager.get_database_backend() {
-            DbBackend::Sqlite => run(manager, sqlite_up()).await,
+            DbBackend::Sqlite => run(manager, sqlite_up(false)).await,
             DbBackend::Postgres => run(manager, postgres_up()).await,
             other => Err(DbErr::BackendNotSupported {
                 db: other.as_str(),

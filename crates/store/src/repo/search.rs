@@ -17,13 +17,17 @@
 //! into `<mark>` tags, so message text can never inject markup.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{DbBackend, FromQueryResult, Statement, Value as DbValue};
+use sea_orm::{
+    ColumnTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QuerySelect, Statement,
+    Value as DbValue,
+};
 use uuid::Uuid;
 use xl_domain::search::{HitKind, SearchHit, SearchPage, SearchQuery};
 use xl_domain::{MessageId, MessageRole, OrgId, Page, ThreadId, UserId};
 
 use crate::Conn;
 use crate::StoreError;
+use crate::entity::thread_members;
 
 /// Opens a match in raw snippets (a private-use character, so it cannot be
 /// confused with anything the index returns as text).
@@ -159,8 +163,44 @@ fn fts5_query(terms: &[&str]) -> String {
         .join(" ")
 }
 
-fn sqlite_statement(scope: &Scope<'_>, terms: &[&str], page: &SearchPage) -> Statement {
+/// Threads a caller may be in before the index is narrowed by org alone
+/// (an FTS5 OR of that many thread tokens stays cheap).
+const SQLITE_SCOPE_THREADS: usize = 256;
+
+/// The FTS5 query of the hit list: the words in the text columns, and the
+/// caller's org (and threads, when few) in the `scope` column, so the index
+/// itself narrows the match to what the caller may see (m0009).
+fn scoped_fts5_query(
+    terms: &[&str],
+    org: OrgId,
+    threads: Option<&[Uuid]>,
+    text_columns: &str,
+) -> String {
+    let mut query = format!(
+        "scope : \"o{}\" AND {{{text_columns}}} : ({})",
+        org.as_uuid().simple(),
+        fts5_query(terms)
+    );
+    if let Some(threads) = threads {
+        let tokens = threads
+            .iter()
+            .map(|id| format!("\"t{}\"", id.simple()))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        query += &format!(" AND scope : ({tokens})");
+    }
+    query
+}
+
+fn sqlite_statement(
+    scope: &Scope<'_>,
+    terms: &[&str],
+    page: &SearchPage,
+    threads: Option<&[Uuid]>,
+) -> Statement {
     let fts = fts5_query(terms);
+    let messages_match = scoped_fts5_query(terms, scope.org, threads, "body");
+    let threads_match = scoped_fts5_query(terms, scope.org, threads, "title description");
     let mut b = Binder::new(DbBackend::Sqlite);
     let tokens = SQLITE_SNIPPET_TOKENS;
     let mut sql = format!(
@@ -185,28 +225,28 @@ fn sqlite_statement(scope: &Scope<'_>, terms: &[&str], page: &SearchPage) -> Sta
     sql += &format!(
         "SELECT 'message' AS kind, m.id AS id, m.thread_id AS thread_id, m.role AS role, \
            m.created_at AS created_at, t.title AS thread_title, \
-           -bm25(messages_fts) AS rank, messages_fts.rowid AS fts_rowid \
+           -bm25(messages_fts, 1.0, 0.0) AS rank, messages_fts.rowid AS fts_rowid \
          FROM messages_fts \
          CROSS JOIN messages_fts_keys AS k ON k.fts_rowid = messages_fts.rowid \
          CROSS JOIN messages AS m ON m.id = k.message_id \
          CROSS JOIN threads AS t ON t.id = m.thread_id \
          CROSS JOIN thread_members AS tm ON tm.thread_id = t.id \
          WHERE messages_fts MATCH {}",
-        b.bind(fts.clone()),
+        b.bind(messages_match),
     );
     sql += &scope.message_conditions(&mut b);
     if scope.wants_threads() {
         sql += &format!(
             " UNION ALL \
              SELECT 'thread', t.id, t.id, NULL, t.created_at, t.title, \
-               -bm25(threads_fts, {SQLITE_TITLE_WEIGHT:.1}, {SQLITE_DESCRIPTION_WEIGHT:.1}), \
+               -bm25(threads_fts, {SQLITE_TITLE_WEIGHT:.1}, {SQLITE_DESCRIPTION_WEIGHT:.1}, 0.0), \
                threads_fts.rowid \
              FROM threads_fts \
              CROSS JOIN threads_fts_keys AS k ON k.fts_rowid = threads_fts.rowid \
              CROSS JOIN threads AS t ON t.id = k.thread_id \
              CROSS JOIN thread_members AS tm ON tm.thread_id = t.id \
              WHERE threads_fts MATCH {}",
-            b.bind(fts),
+            b.bind(threads_match),
         );
         sql += &scope.thread_conditions(&mut b);
     }
@@ -349,6 +389,20 @@ fn render_snippet(raw: &str) -> String {
     html
 }
 
+/// The threads `user` is a member of, when there are few enough to name in
+/// the index query.
+async fn member_threads<C: Conn>(db: &C, user: UserId) -> Result<Option<Vec<Uuid>>, StoreError> {
+    let members = thread_members::Entity::find()
+        .filter(thread_members::Column::UserId.eq(user.as_uuid()))
+        .limit(SQLITE_SCOPE_THREADS as u64 + 1)
+        .all(db)
+        .await?;
+    if members.len() > SQLITE_SCOPE_THREADS {
+        return Ok(None);
+    }
+    Ok(Some(members.into_iter().map(|m| m.thread_id).collect()))
+}
+
 /// One page of the hits for `query` among the threads `user` is a member of
 /// in `org`, best first.
 pub async fn search<C: Conn>(
@@ -366,7 +420,16 @@ pub async fn search<C: Conn>(
     let scope = Scope { org, user, query };
     let statement = match db.get_database_backend() {
         DbBackend::Postgres => postgres_statement(&scope, &terms, page),
-        _ => sqlite_statement(&scope, &terms, page),
+        _ => {
+            let threads = match query.thread_id {
+                Some(thread) => Some(vec![thread.as_uuid()]),
+                None => member_threads(db, user).await?,
+            };
+            if threads.as_ref().is_some_and(Vec::is_empty) {
+                return Ok(Page::from_overfetch(Vec::new(), page.limit, cursor_of));
+            }
+            sqlite_statement(&scope, &terms, page, threads.as_deref())
+        }
     };
     let hits = HitRow::find_by_statement(statement)
         .all(db)
