@@ -54,6 +54,19 @@ pub struct Message {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// What the message adds to a prompt, as counted when it was written
+    /// (internal: not part of the wire shape).
+    #[serde(skip)]
+    pub tokens: Option<TokenCount>,
+}
+
+/// A message's prompt tokens as counted by one tokenizer family.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenCount {
+    /// The tokenizer family (`o200k`, `cl100k`).
+    pub family: String,
+    /// Tokens, with the per-message framing.
+    pub count: u32,
 }
 
 /// Input that posts a message.

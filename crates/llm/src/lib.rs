@@ -20,7 +20,9 @@ mod types;
 pub use echo::{EchoConfig, EchoProvider};
 pub use openai::{OPENAI_BASE_URL, OpenAiConfig, OpenAiProvider};
 pub use registry::{MICRO_USD_PER_USD, ModelRegistry, ModelSpec, RegistryError};
-pub use tokens::{Encoding, count_message_tokens, count_tokens, encoding_for_model};
+pub use tokens::{
+    Encoding, count_message_tokens, count_tokens, encoding_for_model, message_tokens,
+};
 pub use types::{
     ChatChunk, ChatCompletionChunk, ChatMessage, ChatRequest, ChatResponse, ChatRole, Choice,
     ChoiceDelta, ChunkStream, ContentPart, FinishReason, FunctionCall, FunctionCallDelta,

@@ -41,6 +41,14 @@ pub enum Encoding {
 }
 
 impl Encoding {
+    /// The family's stored name, kept beside a stored token count.
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::Cl100kBase => "cl100k",
+            Encoding::O200kBase => "o200k",
+        }
+    }
+
     /// The encoding's tables, loaded once per process.
     fn bpe(self) -> Option<&'static CoreBPE> {
         static CL100K: OnceLock<Option<CoreBPE>> = OnceLock::new();
@@ -136,6 +144,12 @@ fn is_o_series(model: &str) -> bool {
 /// Tokens in `text` for `model`.
 pub fn count_tokens(model: &str, text: &str) -> usize {
     encoding_for_model(model).count(text)
+}
+
+/// What one message adds to a prompt for `model`: its tokens with the
+/// per-message framing, without the reply priming counted once per prompt.
+pub fn message_tokens(model: &str, message: &ChatMessage) -> usize {
+    count_message_tokens(model, std::slice::from_ref(message)) - count_message_tokens(model, &[])
 }
 
 /// Tokens a prompt of `messages` costs on `model`, with OpenAI's per-message

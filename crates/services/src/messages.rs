@@ -10,6 +10,7 @@ use xl_domain::{
 use xl_store::repo::messages::{Gate, NewMessageRow, Poster};
 use xl_store::{Tx, repo};
 
+use crate::assistant::context::token_count;
 use crate::threads::Access;
 use crate::{ServiceError, Services};
 
@@ -128,6 +129,14 @@ impl Services {
         } else {
             None
         };
+        // Counted for the default model's tokenizer; a reply by a model of
+        // another family counts the message again when it builds a prompt.
+        let tokens = Some(token_count(
+            &self.config.default_model,
+            role,
+            &content,
+            input.blocks.as_ref(),
+        ));
         let row = NewMessageRow {
             id: MessageId::new(),
             thread_id: thread,
@@ -138,6 +147,7 @@ impl Services {
             content,
             blocks: input.blocks,
             metadata: input.metadata,
+            tokens,
             status: MessageStatus::Complete,
             model: None,
             attachments,

@@ -2,9 +2,12 @@
 //! of the current branch as fits the model's context window once room for
 //! the reply is set aside, oldest first.
 
+use xl_domain::messages::TokenCount;
 use xl_domain::messages::blocks_text;
 use xl_domain::{Message, MessageRole, MessageStatus};
-use xl_llm::{ChatMessage, ChatRole, ModelRegistry, count_message_tokens};
+use xl_llm::{
+    ChatMessage, ChatRole, ModelRegistry, count_message_tokens, encoding_for_model, message_tokens,
+};
 
 /// The window assumed for a model the registry does not know.
 pub const FALLBACK_CONTEXT_WINDOW: u32 = 8192;
@@ -48,8 +51,12 @@ impl ContextBudget {
 /// its blocks added when the content does not already carry it (Slack-style
 /// messages repeat the blocks' text as a fallback in `content`).
 pub fn message_text(message: &Message) -> String {
-    let content = message.content.trim();
-    let blocks = message.blocks.as_ref().map(blocks_text).unwrap_or_default();
+    text_of(&message.content, message.blocks.as_ref())
+}
+
+fn text_of(content: &str, blocks: Option<&serde_json::Value>) -> String {
+    let content = content.trim();
+    let blocks = blocks.map(blocks_text).unwrap_or_default();
     let blocks = blocks.trim();
     if blocks.is_empty() || content.contains(blocks) {
         content.to_owned()
@@ -72,11 +79,19 @@ pub fn prompt_message(message: &Message) -> Option<ChatMessage> {
     {
         return None;
     }
-    let text = message_text(message);
+    prompt_of(message.role, &message.content, message.blocks.as_ref())
+}
+
+fn prompt_of(
+    role: MessageRole,
+    content: &str,
+    blocks: Option<&serde_json::Value>,
+) -> Option<ChatMessage> {
+    let text = text_of(content, blocks);
     if text.is_empty() {
         return None;
     }
-    let role = match message.role {
+    let role = match role {
         MessageRole::User => ChatRole::User,
         MessageRole::Assistant => ChatRole::Assistant,
         MessageRole::System => ChatRole::System,
@@ -84,11 +99,28 @@ pub fn prompt_message(message: &Message) -> Option<ChatMessage> {
     Some(ChatMessage::new(role, text))
 }
 
+/// What a message of this role and text adds to a prompt for `model`,
+/// counted once when it is written and stored beside it, so building a
+/// reply's context sums stored counts instead of tokenizing the history.
+pub fn token_count(
+    model: &str,
+    role: MessageRole,
+    content: &str,
+    blocks: Option<&serde_json::Value>,
+) -> TokenCount {
+    let count = prompt_of(role, content, blocks).map_or(0, |prompt| message_tokens(model, &prompt));
+    TokenCount {
+        family: encoding_for_model(model).name().to_owned(),
+        count: u32::try_from(count).unwrap_or(u32::MAX),
+    }
+}
+
 /// Fills a prompt from the newest message backwards until the budget is
 /// spent. Pure: feed it the branch newest first, then [`build`](Self::build).
 #[derive(Clone, Debug)]
 pub struct ContextBuilder {
     model: String,
+    family: &'static str,
     budget: usize,
     used: usize,
     system: Option<ChatMessage>,
@@ -107,6 +139,7 @@ impl ContextBuilder {
         let used = count_message_tokens(model, system.as_slice());
         ContextBuilder {
             model: model.to_owned(),
+            family: encoding_for_model(model).name(),
             budget: budget.prompt_tokens(),
             used,
             system,
@@ -127,10 +160,12 @@ impl ContextBuilder {
         let Some(prompt) = prompt_message(message) else {
             return true;
         };
-        // Counting one message alone includes the reply priming once; the
-        // priming is already in `used`, so only the difference is added.
-        let tokens = count_message_tokens(&self.model, std::slice::from_ref(&prompt))
-            - count_message_tokens(&self.model, &[]);
+        // A count stored with the message serves when it was made by this
+        // model's tokenizer; otherwise the message is counted now.
+        let tokens = match &message.tokens {
+            Some(stored) if stored.family == self.family => stored.count as usize,
+            _ => message_tokens(&self.model, &prompt),
+        };
         if self.used + tokens > self.budget && !self.newest_first.is_empty() {
             self.full = true;
             return false;
@@ -202,6 +237,7 @@ mod tests {
             deleted_at: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
+            tokens: None,
         }
     }
 
@@ -256,6 +292,39 @@ mod tests {
         let mut one_more = prompt.clone();
         one_more.insert(1, prompt_message(&turns[40 - kept - 1]).unwrap());
         assert!(count_message_tokens(model, &one_more) > budget.prompt_tokens());
+    }
+
+    #[test]
+    fn stored_counts_are_summed_and_other_families_are_counted_again() {
+        let budget = ContextBudget {
+            window: 1500,
+            reply: 500,
+        };
+        let stored = |family: &str| {
+            let mut turns = history(40);
+            for turn in &mut turns {
+                turn.tokens = Some(TokenCount {
+                    family: family.to_owned(),
+                    count: 300,
+                });
+            }
+            turns
+        };
+        // Stored as 300 tokens each by gpt-4o's tokenizer: three fit in 1,000.
+        let prompt = build_context("gpt-4o", None, &newest_first(&stored("o200k")), budget);
+        assert_eq!(prompt.len(), 3);
+        // Stored by another family: counted afresh (about 45 each).
+        let prompt = build_context("gpt-4o", None, &newest_first(&stored("cl100k")), budget);
+        assert!(prompt.len() > 5, "kept {}", prompt.len());
+        // What is stored for a message is what the builder would add for it.
+        let turn = &history(1)[0];
+        let count = token_count("gpt-4o", turn.role, &turn.content, None);
+        assert_eq!(count.family, "o200k");
+        assert_eq!(
+            count.count as usize,
+            count_message_tokens("gpt-4o", &[prompt_message(turn).unwrap()])
+                - count_message_tokens("gpt-4o", &[])
+        );
     }
 
     #[test]

@@ -29,7 +29,7 @@ use xl_llm::{ChatChunk, ChatRequest, LlmError, Usage, count_message_tokens, coun
 use xl_store::repo::replies::FinishedReply;
 use xl_store::{StoreError, repo};
 
-use super::context::{ContextBudget, ContextBuilder};
+use super::context::{ContextBudget, ContextBuilder, token_count};
 use crate::completions::{CompletionLink, CompletionStream};
 use crate::{ServiceError, Services};
 
@@ -427,7 +427,12 @@ impl Services {
                 status,
                 error: error.clone(),
                 metadata: Some(metadata.clone()),
-                token_count: usage.map(|u| u.completion_tokens),
+                token_count: Some(token_count(
+                    &job.model,
+                    xl_domain::MessageRole::Assistant,
+                    &progress.text,
+                    None,
+                )),
             };
             if repo::replies::finish(&tx, job.reply, finished).await? {
                 let payload = json!({ "status": status, "error": error, "metadata": metadata });

@@ -287,6 +287,8 @@ impl Services {
                 status: MessageStatus::Streaming,
                 model: Some(model.clone()),
                 attachments: Vec::new(),
+                // Counted when the text is final.
+                tokens: None,
             },
         )
         .await?;

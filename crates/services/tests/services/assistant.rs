@@ -626,6 +626,7 @@ async fn restart_recovery_fails_interrupted_replies_with_their_text() {
             status: MessageStatus::Streaming,
             model: Some("gpt-4o".into()),
             attachments: Vec::new(),
+            tokens: None,
         },
     )
     .await

@@ -14,7 +14,7 @@ use sea_orm::{
 };
 use serde_json::Value;
 use uuid::Uuid;
-use xl_domain::messages::Revision;
+use xl_domain::messages::{Revision, TokenCount};
 use xl_domain::threads::MemberRole;
 use xl_domain::{
     Cursor, FileId, Message, MessageId, MessageRole, MessageStatus, OrgId, Page, PageRequest,
@@ -57,6 +57,13 @@ pub(crate) fn to_domain(
         deleted_at: row.deleted_at,
         created_at: row.created_at,
         updated_at: row.updated_at,
+        tokens: match (row.token_count, row.token_family) {
+            (Some(count), Some(family)) => Some(TokenCount {
+                family,
+                count: u32::try_from(count).unwrap_or(0),
+            }),
+            _ => None,
+        },
     })
 }
 
@@ -187,6 +194,18 @@ pub struct NewMessageRow {
     pub model: Option<String>,
     /// Attached files.
     pub attachments: Vec<FileId>,
+    /// Its prompt tokens, when counted before the insert.
+    pub tokens: Option<TokenCount>,
+}
+
+fn token_columns(tokens: &Option<TokenCount>) -> (Option<i32>, Option<String>) {
+    match tokens {
+        Some(tokens) => (
+            Some(i32::try_from(tokens.count).unwrap_or(i32::MAX)),
+            Some(tokens.family.clone()),
+        ),
+        None => (None, None),
+    }
 }
 
 /// Where a child of `parent` (a message of `thread`) goes in the tree.
@@ -238,6 +257,7 @@ pub async fn insert<C: Conn>(db: &C, row: NewMessageRow) -> Result<Message, Stor
         None => None,
     };
     let place = PathPlace::child(row.id.as_uuid(), parent);
+    let (token_count, token_family) = token_columns(&row.tokens);
     let model = messages::ActiveModel {
         id: Set(row.id.as_uuid()),
         thread_id: Set(row.thread_id.as_uuid()),
@@ -251,8 +271,8 @@ pub async fn insert<C: Conn>(db: &C, row: NewMessageRow) -> Result<Message, Stor
         status: Set(row.status.as_str().to_owned()),
         model: Set(row.model),
         error: Set(None),
-        token_count: Set(None),
-        token_family: Set(None),
+        token_count: Set(token_count),
+        token_family: Set(token_family),
         depth: Set(place.depth),
         jump_id: Set(Some(place.jump)),
         jump_depth: Set(place.jump_depth),
@@ -582,6 +602,9 @@ pub async fn edit<C: Conn>(
     if let Some(metadata) = metadata {
         model.metadata = Set(Some(metadata));
     }
+    // The new text is counted again when a prompt next needs it.
+    model.token_count = Set(None);
+    model.token_family = Set(None);
     model.edited_at = Set(Some(now));
     model.updated_at = Set(now);
     let row = model.update(db).await?;
@@ -796,6 +819,8 @@ pub async fn insert_checked<C: Conn>(
         poster.org_id.as_uuid().into(),
         poster.is_admin.into(),
         poster.user_id.as_uuid().into(),
+        token_columns(&row.tokens).0.into(),
+        token_columns(&row.tokens).1.into(),
     ];
     let Some(inserted) = db
         .query_one_raw(super::raw(backend, POST_INSERT, values))
@@ -839,13 +864,14 @@ pub async fn insert_checked<C: Conn>(
 /// `$1` id, `$2` explicit parent, `$3` author, `$4` role, `$5` content,
 /// `$6` blocks, `$7` metadata, `$8` status, `$9` model, `$10` time,
 /// `$11` thread, `$12` the poster's org, `$13` whether the poster is an
-/// admin, `$14` the poster.
+/// admin, `$14` the poster, `$15` and `$16` its token count and family.
 /// The message's place in the tree follows `migration::PathPlace::child`:
 /// depth one below the parent, and a jump to the parent's jump's jump when
 /// the two jumps below it span equal distances, else to the parent.
 pub(crate) const POST_INSERT: &str = "INSERT INTO messages (id, thread_id, org_id, parent_id, user_id, role, \
-       content, blocks, metadata, status, model, created_at, updated_at, depth, jump_id, jump_depth) \
-     SELECT $1, t.id, t.org_id, p.id, $3, $4, $5, $6, $7, $8, $9, $10, $10, \
+       content, blocks, metadata, status, model, created_at, updated_at, token_count, token_family, \
+       depth, jump_id, jump_depth) \
+     SELECT $1, t.id, t.org_id, p.id, $3, $4, $5, $6, $7, $8, $9, $10, $10, $15, $16, \
        COALESCE(p.depth + 1, 0), \
        CASE WHEN p.id IS NULL THEN $1 \
             WHEN j.id IS NOT NULL AND p.depth - p.jump_depth = p.jump_depth - j.jump_depth THEN j.jump_id \
@@ -889,5 +915,6 @@ pub(crate) fn posted_message(
         deleted_at: None,
         created_at: now,
         updated_at: now,
+        tokens: row.tokens,
     }
 }

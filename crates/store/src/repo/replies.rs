@@ -12,6 +12,8 @@ use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder
 use serde_json::Value;
 use xl_domain::{MessageId, MessageStatus, OrgId, ThreadId};
 
+use xl_domain::messages::TokenCount;
+
 use crate::Conn;
 use crate::StoreError;
 use crate::entity::messages;
@@ -44,8 +46,8 @@ pub struct FinishedReply {
     /// What to record about the generation (completion id, model, usage);
     /// `None` keeps what is there.
     pub metadata: Option<Value>,
-    /// Tokens generated, when known.
-    pub token_count: Option<u32>,
+    /// The reply's prompt tokens, counted once its text is final.
+    pub token_count: Option<TokenCount>,
 }
 
 /// Sets the final status of a reply still `streaming`. Returns `false` (and
@@ -66,10 +68,12 @@ pub async fn finish<C: Conn>(
         update = update.col_expr(messages::Column::Metadata, Expr::value(metadata));
     }
     if let Some(tokens) = finished.token_count {
-        update = update.col_expr(
-            messages::Column::TokenCount,
-            Expr::value(i32::try_from(tokens).unwrap_or(i32::MAX)),
-        );
+        update = update
+            .col_expr(
+                messages::Column::TokenCount,
+                Expr::value(i32::try_from(tokens.count).unwrap_or(i32::MAX)),
+            )
+            .col_expr(messages::Column::TokenFamily, Expr::value(tokens.family));
     }
     let result = update
         .filter(messages::Column::Id.eq(id.as_uuid()))

@@ -57,6 +57,7 @@ fn row(
         status: MessageStatus::Complete,
         model: None,
         attachments: Vec::new(),
+        tokens: None,
     }
 }
 

@@ -147,6 +147,7 @@ async fn post_as(
             status: MessageStatus::Complete,
             model: None,
             attachments: Vec::new(),
+            tokens: None,
         },
     )
     .await
