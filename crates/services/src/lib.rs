@@ -7,6 +7,7 @@
 pub mod assistant;
 pub mod auth;
 pub mod completions;
+mod embed;
 mod error;
 pub mod events;
 pub mod health;
@@ -25,6 +26,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use auth::{Auth, AuthConfig};
+pub use embed::Person;
 pub use error::ServiceError;
 use xl_llm::{ChatProvider, ModelRegistry};
 use xl_store::Store;
