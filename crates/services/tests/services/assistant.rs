@@ -758,3 +758,60 @@ async fn usage_is_counted_when_the_stream_has_none() {
     assert_eq!(usage["completion_tokens"], 1);
     assert!(usage["prompt_tokens"].as_u64().unwrap() > 0);
 }
+
+/// A reply streaming in one thread (each batch of text its own write
+/// transaction) while 100 posts arrive at once in another: every write goes
+/// through the one writer, so none fails, none sees "database is locked",
+/// and the reply's text is whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_streamed_reply_and_a_burst_of_posts_share_the_writer() {
+    let store = Store::in_memory().await.unwrap();
+    let llm = Arc::new(xl_llm::EchoProvider::new(xl_llm::EchoConfig {
+        pace: Duration::from_millis(2),
+        models: Vec::new(),
+    }));
+    let services = Arc::new(Services::new(store, llm, ServicesConfig::default()));
+    let ada = actor(&services, "ada@acme.io", Role::User).await;
+    let replying = thread(&services, &ada, NewThread::default()).await;
+    let quiet = thread(
+        &services,
+        &ada,
+        NewThread {
+            auto_reply: Some(false),
+            ..NewThread::default()
+        },
+    )
+    .await;
+    let words: Vec<String> = (0..200).map(|n| format!("w{n}")).collect();
+    let question = words.join(" ");
+    let reply = {
+        let services = Arc::clone(&services);
+        let ada = ada.clone();
+        let question = question.clone();
+        tokio::spawn(async move {
+            services
+                .post_message_with_reply(&ada, replying, text(&question), ReplyMode::Sync)
+                .await
+        })
+    };
+    let mut posts = Vec::new();
+    for n in 0..100 {
+        let services = Arc::clone(&services);
+        let ada = ada.clone();
+        posts.push(tokio::spawn(async move {
+            services
+                .post_message(&ada, quiet, text(&format!("post {n}")))
+                .await
+        }));
+    }
+    for post in posts {
+        let result = post.await.unwrap();
+        assert!(result.is_ok(), "a post failed: {result:?}");
+    }
+    let posted = reply.await.unwrap().unwrap();
+    let reply = posted.reply.unwrap();
+    assert_eq!(reply.status, MessageStatus::Complete);
+    assert_eq!(reply.content, format!("Echo: {question}"));
+    let stored = services.get_message(&ada, reply.id).await.unwrap();
+    assert_eq!(stored.content, reply.content);
+}

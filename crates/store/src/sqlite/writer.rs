@@ -205,28 +205,44 @@ impl Session {
 }
 
 fn run(conn: Connection, requests: Receiver<Request>) {
+    // A session whose first statement was not ready when its turn came:
+    // it opens the next group rather than hold up this one's commit.
+    let mut next: Option<Receiver<Op>> = None;
     let mut closing = false;
-    while !closing {
-        let Ok(first) = requests.recv() else { break };
-        let Request::Session(first) = first else {
-            break;
+    loop {
+        let first = match next.take() {
+            Some(session) => session,
+            None if closing => break,
+            None => match requests.recv() {
+                Ok(Request::Session(session)) => session,
+                Ok(Request::Close) | Err(_) => break,
+            },
         };
-        let mut sessions = vec![first];
-        let mut acknowledged = Vec::new();
         let begun = conn
             .execute_batch("BEGIN IMMEDIATE")
             .map_err(|err| err.to_string());
-        while let Some(session) = sessions.pop() {
-            if let Some(reply) = run_session(&conn, &session, begun.as_ref().err()) {
+        let mut acknowledged = Vec::new();
+        let mut session = Some((first, None));
+        while let Some((ops, ready)) = session.take() {
+            if let Some(reply) = run_session(&conn, &ops, ready, begun.as_ref().err()) {
                 acknowledged.push(reply);
             }
-            if acknowledged.len() >= MAX_BATCH {
+            if acknowledged.len() >= MAX_BATCH || closing {
                 break;
             }
             match requests.try_recv() {
-                Ok(Request::Session(next)) => sessions.push(next),
+                // A session joins the group only if it is already under way,
+                // so a caller that stalls between begin and its first
+                // statement never delays the commit of the others.
+                Ok(Request::Session(waiting)) => match waiting.try_recv() {
+                    Ok(op) => session = Some((waiting, Some(op))),
+                    Err(_) => next = Some(waiting),
+                },
                 Ok(Request::Close) => closing = true,
                 Err(_) => {}
+            }
+            if next.is_some() {
+                break;
             }
         }
         let outcome = match &begun {
@@ -246,11 +262,13 @@ fn run(conn: Connection, requests: Receiver<Request>) {
     let _ = conn.close();
 }
 
-/// Runs one session to its end inside the open transaction. Returns the
-/// reply to send after COMMIT when the session committed.
+/// Runs one session to its end inside the open transaction, starting with
+/// `ready` when its first statement was already taken. Returns the reply to
+/// send after COMMIT when the session committed.
 fn run_session(
     conn: &Connection,
     ops: &Receiver<Op>,
+    mut ready: Option<Op>,
     failed_begin: Option<&String>,
 ) -> Option<oneshot::Sender<Result<(), String>>> {
     let savepoint = match failed_begin {
@@ -260,15 +278,18 @@ fn run_session(
             .map_err(|err| err.to_string()),
     };
     loop {
-        let op = match ops.recv_timeout(SESSION_IDLE_LIMIT) {
-            Ok(op) => op,
-            // The caller dropped the session (a rollback), or stalled.
-            Err(RecvTimeoutError::Disconnected | RecvTimeoutError::Timeout) => {
-                if savepoint.is_ok() {
-                    let _ = conn.execute_batch("ROLLBACK TO session; RELEASE session");
+        let op = match ready.take() {
+            Some(op) => op,
+            None => match ops.recv_timeout(SESSION_IDLE_LIMIT) {
+                Ok(op) => op,
+                // The caller dropped the session (a rollback), or stalled.
+                Err(RecvTimeoutError::Disconnected | RecvTimeoutError::Timeout) => {
+                    if savepoint.is_ok() {
+                        let _ = conn.execute_batch("ROLLBACK TO session; RELEASE session");
+                    }
+                    return None;
                 }
-                return None;
-            }
+            },
         };
         if let Err(err) = &savepoint {
             fail(op, err);

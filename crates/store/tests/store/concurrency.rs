@@ -94,3 +94,53 @@ async fn sixty_four_concurrent_writers_never_hit_a_locked_database() {
     );
     Arc::try_unwrap(store).unwrap().close().await.unwrap();
 }
+
+fn org(slug: &str) -> orgs::ActiveModel {
+    let now = Utc::now();
+    orgs::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        slug: Set(slug.to_owned()),
+        name: Set(slug.to_owned()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}
+
+/// Sessions of one group commit are independent: a rollback or a failed
+/// statement in one leaves the others' writes whole, a session reads its own
+/// uncommitted writes, and a dropped transaction leaves nothing behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_or_dropped_session_undoes_only_itself() {
+    let store = Store::in_memory().await.unwrap();
+    let kept = store.begin_write().await.unwrap();
+    let dropped = store.begin_write().await.unwrap();
+    let clashing = store.begin_write().await.unwrap();
+    let kept_row = org("kept").insert(&kept).await.unwrap();
+    // It reads its own write before committing.
+    assert!(
+        orgs::Entity::find_by_id(kept_row.id)
+            .one(&kept)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let commit = tokio::spawn(kept.commit());
+    org("dropped").insert(&dropped).await.unwrap();
+    drop(dropped);
+    let clash = org("kept").insert(&clashing).await.unwrap_err();
+    assert!(xl_store::StoreError::from(clash).is_conflict());
+    org("after-clash").insert(&clashing).await.unwrap();
+    clashing.commit().await.unwrap();
+    commit.await.unwrap().unwrap();
+    let mut slugs: Vec<String> = orgs::Entity::find()
+        .all(store.reader())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.slug)
+        .collect();
+    slugs.sort();
+    assert_eq!(slugs, ["after-clash", "kept"]);
+    store.close().await.unwrap();
+    // A closed store refuses writes rather than losing them.
+}
