@@ -2,6 +2,8 @@
 //! the new message), reading a branch or the whole tree, editing with
 //! history, and deleting as tombstones.
 
+use serde_json::json;
+use xl_domain::events::{ThreadEvent, kind};
 use xl_domain::messages::{Branch, MessageUpdate, NewMessage, Revision};
 use xl_domain::threads::auto_title;
 use xl_domain::{
@@ -308,7 +310,26 @@ impl Services {
         Ok(message)
     }
 
-    /// Edits a message (author or admin), keeping the previous version.
+    /// A reply still being generated here is stopped (and waited for)
+    /// before it is edited or deleted, so the change is not overwritten by
+    /// text the generator appends afterwards. The check is a read; the
+    /// change's own transaction settles any reply that is still `streaming`
+    /// (see [`Services::cancel_in_tx`]).
+    async fn end_generation_before_change(
+        &self,
+        actor: &Actor,
+        id: MessageId,
+    ) -> Result<(), ServiceError> {
+        let message = repo::messages::find(self.store.reader(), actor.org_id, id).await?;
+        if message.is_some_and(|m| m.status == MessageStatus::Streaming) {
+            self.stop_generation(id).await;
+        }
+        Ok(())
+    }
+
+    /// Edits a message (author or admin), keeping the previous version. A
+    /// reply being generated is cancelled first and keeps the edit: the
+    /// `message.updated` events say `cancelled`, then give the new text.
     pub async fn edit_message(
         &self,
         actor: &Actor,
@@ -316,6 +337,7 @@ impl Services {
         input: MessageUpdate,
     ) -> Result<Message, ServiceError> {
         input.check()?;
+        self.end_generation_before_change(actor, id).await?;
         let tx = self.store.begin_write().await?;
         let message = self.message_for_change(&tx, actor, id).await?;
         let content_after = input.content.as_deref().unwrap_or(&message.content);
@@ -331,6 +353,11 @@ impl Services {
                 "a message needs content or blocks",
             )));
         }
+        let mut events: Vec<ThreadEvent> = self
+            .cancel_in_tx(&tx, &message, actor)
+            .await?
+            .into_iter()
+            .collect();
         let edited = repo::messages::edit(
             &tx,
             id,
@@ -340,16 +367,59 @@ impl Services {
             input.metadata,
         )
         .await?;
+        let payload = json!({
+            "content": edited.content,
+            "blocks": edited.blocks,
+            "metadata": edited.metadata,
+            "status": edited.status,
+            "edited_at": edited.edited_at,
+        });
+        events.push(
+            repo::events::append(
+                &tx,
+                edited.thread_id,
+                kind::MESSAGE_UPDATED,
+                Some(id),
+                Some(actor.user_id),
+                payload,
+            )
+            .await?,
+        );
         tx.commit().await.map_err(StoreError::from)?;
+        for event in events {
+            self.events.publish(event);
+        }
         Ok(edited)
     }
 
-    /// Deletes a message (author or admin): a tombstone stays so the tree is whole.
+    /// Deletes a message (author or admin): a tombstone stays so the tree is
+    /// whole. A reply being generated is cancelled first, so nothing writes
+    /// into the tombstone afterwards.
     pub async fn delete_message(&self, actor: &Actor, id: MessageId) -> Result<(), ServiceError> {
+        self.end_generation_before_change(actor, id).await?;
         let tx = self.store.begin_write().await?;
-        self.message_for_change(&tx, actor, id).await?;
+        let message = self.message_for_change(&tx, actor, id).await?;
+        let mut events: Vec<ThreadEvent> = self
+            .cancel_in_tx(&tx, &message, actor)
+            .await?
+            .into_iter()
+            .collect();
         repo::messages::tombstone(&tx, id).await?;
+        events.push(
+            repo::events::append(
+                &tx,
+                message.thread_id,
+                kind::MESSAGE_DELETED,
+                Some(id),
+                Some(actor.user_id),
+                json!({ "id": id }),
+            )
+            .await?,
+        );
         tx.commit().await.map_err(StoreError::from)?;
+        for event in events {
+            self.events.publish(event);
+        }
         Ok(())
     }
 

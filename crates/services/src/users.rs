@@ -125,6 +125,17 @@ impl Services {
         if id == actor.user_id {
             return Err(ServiceError::Conflict("you cannot delete yourself".into()));
         }
+        if repo::users::find(self.store.reader(), actor.org_id, id)
+            .await?
+            .is_none()
+        {
+            return Err(ServiceError::NotFound("user"));
+        }
+        // Their replies in progress (and any in the threads that go with
+        // them) end first, so each writes its final status and its usage
+        // record while the rows still exist.
+        let owned = repo::threads::owned_by(self.store.reader(), actor.org_id, id).await?;
+        self.stop_generations_of(id, &owned).await;
         let tx = self.store.begin_write().await?;
         if !repo::users::delete(&tx, actor.org_id, id).await? {
             return Err(ServiceError::NotFound("user"));
