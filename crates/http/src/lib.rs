@@ -9,6 +9,7 @@ mod body;
 mod correlation;
 mod envelope;
 mod error;
+mod head;
 pub mod idempotency;
 mod routes;
 mod sse;
@@ -105,6 +106,7 @@ pub fn app(
         .wrap(
             ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, error::method_not_allowed),
         )
+        .wrap(from_fn(head::middleware))
         .wrap(from_fn(correlation::middleware))
 }
 

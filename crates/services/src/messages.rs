@@ -40,6 +40,7 @@ pub(crate) fn admit(
 /// never waits for the writer.
 pub(crate) fn check_post(actor: &Actor, input: &NewMessage) -> Result<(), ServiceError> {
     input.check()?;
+    check_content(input.content.as_deref())?;
     if input.role.is_some_and(|role| role != MessageRole::User) && !actor.is_admin() {
         return Err(ServiceError::Invalid(DomainError::invalid(
             "role",
@@ -47,6 +48,14 @@ pub(crate) fn check_post(actor: &Actor, input: &NewMessage) -> Result<(), Servic
         )));
     }
     Ok(())
+}
+
+/// Message text carries no NUL or control characters but tabs and line
+/// breaks (422 naming `content`).
+fn check_content(content: Option<&str>) -> Result<(), ServiceError> {
+    let mut text = xl_domain::text::TextCheck::new();
+    text.multi_line("content", content);
+    text.finish().map_err(ServiceError::Unprocessable)
 }
 
 impl Services {
@@ -337,6 +346,7 @@ impl Services {
         input: MessageUpdate,
     ) -> Result<Message, ServiceError> {
         input.check()?;
+        check_content(input.content.as_deref())?;
         self.end_generation_before_change(actor, id).await?;
         let tx = self.store.begin_write().await?;
         let message = self.message_for_change(&tx, actor, id).await?;
