@@ -101,6 +101,20 @@ impl Generations {
         }
     }
 
+    /// The messages being generated with their threads, each with a
+    /// receiver that closes when its generation has ended.
+    pub(crate) fn running(&self) -> Vec<(MessageId, ThreadId, watch::Receiver<()>)> {
+        self.running
+            .lock()
+            .map(|running| {
+                running
+                    .iter()
+                    .map(|(id, entry)| (*id, entry.job.thread, entry.done.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Whether this process is generating the message.
     pub(crate) fn is_running(&self, id: MessageId) -> bool {
         self.running
@@ -266,14 +280,18 @@ impl Services {
             _done: done,
         };
         let services = self.clone();
-        let task = tokio::spawn(async move {
+        let generation = async move {
             let result = services.generate(&job, stop).await;
             // A reply whose message is gone (its thread or user deleted) has
             // nothing left to settle.
             registration.settled = matches!(result, Ok(_) | Err(ServiceError::NotFound("message")));
             drop(registration);
             result
-        });
+        };
+        let task = match &self.runtime {
+            Some(runtime) => runtime.spawn(generation),
+            None => tokio::spawn(generation),
+        };
         ReplyHandle { task }
     }
 

@@ -259,6 +259,61 @@ impl Services {
         Ok(Some(event))
     }
 
+    /// At shutdown (no new requests are taken by then): lets the replies this
+    /// process is generating finish for up to `grace`, then fails the rest
+    /// with their partial text and [`INTERRUPTED`], as restart recovery
+    /// would, and stops them so that each records its call. Returns how many
+    /// finished within the grace period and how many were failed.
+    pub async fn drain_replies(&self, grace: Duration) -> (usize, usize) {
+        let running = self.generations.running();
+        let total = running.len();
+        if total == 0 {
+            return (0, 0);
+        }
+        tracing::info!(
+            replies = total,
+            grace_ms = grace.as_millis(),
+            "waiting for replies in progress to finish"
+        );
+        let all_done = futures_util::future::join_all(
+            running
+                .into_iter()
+                .map(|(_, _, mut done)| async move { while done.changed().await.is_ok() {} }),
+        );
+        if tokio::time::timeout(grace, all_done).await.is_ok() {
+            return (total, 0);
+        }
+        let left = self.generations.running();
+        let mut failed = 0;
+        for (id, thread, _) in &left {
+            let finished = FinishedReply {
+                status: MessageStatus::Failed,
+                error: Some(INTERRUPTED.to_owned()),
+                metadata: None,
+                token_count: None,
+            };
+            match self.finish_elsewhere(*thread, *id, None, finished).await {
+                Ok(true) => failed += 1,
+                Ok(false) => {}
+                Err(err) => {
+                    tracing::error!(error = %err, message = %id, "failing a reply at shutdown failed");
+                }
+            }
+        }
+        // The generators stop at once (their status is already final), drop
+        // their upstream calls and record them.
+        let stopping = futures_util::future::join_all(
+            left.into_iter().map(|(id, _, _)| self.stop_generation(id)),
+        );
+        let _ = tokio::time::timeout(CANCEL_WAIT, stopping).await;
+        tracing::warn!(
+            finished = total - failed,
+            failed,
+            "replies still running after the shutdown grace period were marked failed"
+        );
+        (total - failed, failed)
+    }
+
     /// Fails every reply left `streaming` that this process is not
     /// generating, keeping its partial text: call once at start-up, when
     /// no reply can still be running. Returns how many were recovered.
