@@ -193,6 +193,27 @@ fn serve_answers_and_shuts_down_cleanly_on_sigterm() {
         "a secret is generated"
     );
 
+    // Issue 15, finding 4: a client's protocol faults (a header name with an
+    // '@', an oversized head) are its own, logged at WARN, not ERROR.
+    for request in [
+        "GET /health HTTP/1.1\r\nHost: x\r\nB@d: x\r\n\r\n".to_owned(),
+        format!(
+            "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+            "a".repeat(256 * 1024)
+        ),
+    ] {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&bind).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let _ = stream.write_all(request.as_bytes());
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 4"), "{answer}");
+    }
+
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -205,6 +226,16 @@ fn serve_answers_and_shuts_down_cleanly_on_sigterm() {
         .lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
         .collect();
+    let errors: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|line| line["level"] == "ERROR")
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let faults = lines
+        .iter()
+        .filter(|line| line["fields"]["message"] == "a client broke the HTTP protocol")
+        .count();
+    assert_eq!(faults, 2, "{log}");
     let messages: Vec<&str> = lines
         .iter()
         .filter_map(|line| line["fields"]["message"].as_str())
