@@ -12,7 +12,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use xl_domain::Role;
 
-use crate::helpers::{MAX_JSON, TestApp, data, problem, spawn_app};
+use crate::helpers::{MAX_JSON, TestApp, data, problem, spawn_app, spawn_app_with};
 
 /// The field errors of a 422 problem.
 async fn unprocessable(response: reqwest::Response) -> Value {
@@ -236,6 +236,60 @@ async fn head_is_allowed_wherever_get_is() {
     // Other methods are still refused.
     let put = app.client.put(app.url("/health")).send().await.unwrap();
     problem(put, 405).await;
+}
+
+/// HEAD on a live event stream answers at once instead of holding the
+/// stream open.
+#[tokio::test]
+async fn head_on_a_live_stream_answers_at_once() {
+    let app = spawn_app_with(|options| {
+        options.services.auto_completion_enabled = true;
+        options.llm = Some(std::sync::Arc::new(xl_llm::EchoProvider::new(
+            xl_llm::EchoConfig {
+                pace: std::time::Duration::from_secs(20),
+                models: Vec::new(),
+            },
+        )));
+    })
+    .await;
+    let (token, _) = app.user("ada@acme.io", Role::User).await;
+    let thread = data(app.post("/api/v1/threads", &token, &json!({})).await, 201).await;
+    let posted = data(
+        app.post(
+            &format!(
+                "/api/v1/threads/{}/messages?reply=stream",
+                thread["id"].as_str().unwrap()
+            ),
+            &token,
+            &json!({ "content": "one two three four five" }),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let reply = posted["assistantMessage"]["id"].as_str().unwrap();
+    // The reply takes two minutes; "at once" is anything well short of it
+    // (the test's own runtime may be busy for a second building tokenizer
+    // tables for the reply).
+    let head = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        app.client
+            .request(
+                Method::HEAD,
+                app.url(&format!("/api/v1/messages/{reply}/stream")),
+            )
+            .bearer_auth(&token)
+            .send(),
+    )
+    .await
+    .expect("HEAD on a live stream answers at once")
+    .unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["content-type"], "text/event-stream");
+    let body = tokio::time::timeout(std::time::Duration::from_secs(5), head.bytes())
+        .await
+        .expect("and ends at once");
+    assert!(body.unwrap().is_empty());
 }
 
 /// Arbitrary JSON, biased towards the shapes the API takes: strings with
