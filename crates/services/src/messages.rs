@@ -50,6 +50,11 @@ pub(crate) fn check_post(actor: &Actor, input: &NewMessage) -> Result<(), Servic
     Ok(())
 }
 
+/// Whether the caller may change a message: its author or an administrator.
+fn may_change(actor: &Actor, message: &Message) -> bool {
+    message.user_id == Some(actor.user_id) || actor.is_admin()
+}
+
 /// Message text carries no NUL or control characters but tabs and line
 /// breaks (422 naming `content`).
 fn check_content(content: Option<&str>) -> Result<(), ServiceError> {
@@ -306,7 +311,7 @@ impl Services {
             Access::Read,
         )
         .map_err(|_| ServiceError::NotFound("message"))?;
-        if message.user_id != Some(actor.user_id) && !actor.is_admin() {
+        if !may_change(actor, &message) {
             return Err(ServiceError::Forbidden(
                 "only the author or an administrator may change a message".into(),
             ));
@@ -329,8 +334,17 @@ impl Services {
         actor: &Actor,
         id: MessageId,
     ) -> Result<(), ServiceError> {
-        let message = repo::messages::find(self.store.reader(), actor.org_id, id).await?;
-        if message.is_some_and(|m| m.status == MessageStatus::Streaming) {
+        let db = self.store.reader();
+        let Some(message) = repo::messages::find(db, actor.org_id, id).await? else {
+            return Ok(());
+        };
+        if message.status != MessageStatus::Streaming {
+            return Ok(());
+        }
+        // Only someone who may change the message stops its generation; for
+        // anyone else the change's transaction says why not.
+        let gate = repo::messages::gate(db, actor.org_id, actor.user_id, message.thread_id).await?;
+        if admit(actor, gate, Access::Read).is_ok() && may_change(actor, &message) {
             self.stop_generation(id).await;
         }
         Ok(())

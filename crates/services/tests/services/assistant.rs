@@ -938,3 +938,30 @@ async fn deleting_a_user_mid_reply_keeps_the_usage_record() {
         "the reply went with its thread"
     );
 }
+
+/// Someone who may not change a streaming reply cannot stop it by trying.
+#[tokio::test]
+async fn a_refused_edit_or_delete_leaves_the_generation_running() {
+    let (services, fake, feed, ada, reply) = streaming_reply().await;
+    let eve = actor(&services, "eve@acme.io", Role::User).await;
+    let edit = xl_domain::messages::MessageUpdate {
+        content: Some("EDITED".into()),
+        ..Default::default()
+    };
+    for who in [&ada, &eve] {
+        assert!(
+            services
+                .edit_message(who, reply.id, edit.clone())
+                .await
+                .is_err()
+        );
+        assert!(services.delete_message(who, reply.id).await.is_err());
+    }
+    assert!(!fake.was_dropped(), "the generation goes on");
+    feed.send(" more".into()).unwrap();
+    drop(feed);
+    let events = all_events(&services, &ada, reply.id, 0).await;
+    assert_eq!(events.last().unwrap().payload["status"], "complete");
+    let done = services.get_message(&ada, reply.id).await.unwrap();
+    assert_eq!(done.content, "partial more");
+}
