@@ -11,9 +11,11 @@ pub mod events;
 pub mod ids;
 pub mod kinds;
 pub mod messages;
+pub mod object;
 pub mod page;
 pub mod reactions;
 pub mod search;
+pub mod text;
 pub mod threads;
 pub mod users;
 

@@ -297,4 +297,17 @@ mod tests {
             vec!["tags[1]"]
         );
     }
+
+    proptest::proptest! {
+        /// Auto-titles of any Unicode are cut by characters and stay within
+        /// the limit.
+        #[test]
+        fn auto_titles_of_any_text_are_cut_on_characters(text in "\\PC{0,300}|\\S{70,120}") {
+            if let Some(title) = auto_title(&text) {
+                proptest::prop_assert!(title.chars().count() <= AUTO_TITLE_CHARS);
+                proptest::prop_assert!(!title.is_empty());
+            }
+            let _ = normalize_tags(std::slice::from_ref(&text));
+        }
+    }
 }

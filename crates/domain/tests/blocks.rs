@@ -75,7 +75,20 @@ fn refuses_more_than_fifty_blocks_on_every_sample() {
         let Value::Array(items) = blocks else {
             unreachable!("samples() checked the array")
         };
-        let many: Vec<Value> = items.iter().cycle().take(MAX_BLOCKS + 1).cloned().collect();
+        // Copies get ids of their own, since block ids must be unique.
+        let many: Vec<Value> = items
+            .iter()
+            .cycle()
+            .take(MAX_BLOCKS + 1)
+            .enumerate()
+            .map(|(i, block)| {
+                let mut block = block.clone();
+                if let Some(id) = block.get("block_id").and_then(Value::as_str) {
+                    block["block_id"] = json!(format!("{id}-{i}"));
+                }
+                block
+            })
+            .collect();
         let paths = rejected(&name, "51 blocks", &json!(many));
         assert_eq!(paths, ["blocks"], "{name}");
     }

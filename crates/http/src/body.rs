@@ -8,8 +8,8 @@ use serde::de::DeserializeOwned;
 use crate::ApiError;
 use crate::error::json_error;
 
-/// Parses a JSON body, refusing other content types (415) and naming the
-/// field of a well-formed body of the wrong shape (422).
+/// Parses a JSON object body, refusing other content types (415) and naming
+/// the field of a well-formed body of the wrong shape (422).
 pub fn parse_json<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Result<T, ApiError> {
     let is_json = req
         .headers()
@@ -25,7 +25,10 @@ pub fn parse_json<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Result
             "the body must be JSON sent with Content-Type: application/json".into(),
         ));
     }
-    serde_json::from_slice(body).map_err(|err| json_error(&err))
+    // Objects only: a derived struct would also take an array by position.
+    serde_json::from_slice::<xl_domain::object::Object<T>>(body)
+        .map(xl_domain::object::Object::into_inner)
+        .map_err(|err| json_error(&err))
 }
 
 /// Reads a request body up to `limit` bytes; a larger body is a 413 problem.

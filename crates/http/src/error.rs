@@ -409,4 +409,17 @@ mod tests {
         let err = serde_json::from_str::<serde_json::Value>("{\"a\":").unwrap_err();
         assert_eq!(json_error(&err).status_code(), StatusCode::BAD_REQUEST);
     }
+
+    proptest::proptest! {
+        /// serde quotes the client's own field names; any of them is named
+        /// without a panic.
+        #[test]
+        fn any_unknown_field_name_is_named(name in "\\PC{0,20}") {
+            let body = serde_json::json!({ name.clone(): 1, "email": "a@b.co", "name": "x" });
+            if let Err(err) = serde_json::from_value::<xl_domain::users::NewUser>(body) {
+                let _ = json_error(&err);
+                let _ = backticked(&err.to_string());
+            }
+        }
+    }
 }

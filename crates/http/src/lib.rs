@@ -9,6 +9,7 @@ mod body;
 mod correlation;
 mod envelope;
 mod error;
+mod head;
 pub mod idempotency;
 mod routes;
 mod sse;
@@ -105,12 +106,16 @@ pub fn app(
         .wrap(
             ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, error::method_not_allowed),
         )
+        .wrap(from_fn(head::middleware))
         .wrap(from_fn(correlation::middleware))
 }
 
 /// Builds the HTTP server on an already-bound listener (port 0 works, which
-/// is how tests get a free port). The returned server runs when awaited and
-/// stops gracefully on SIGINT/SIGTERM, letting in-flight requests finish.
+/// is how tests get a free port). The returned server runs when awaited. It
+/// does not watch for signals: the caller stops it through
+/// [`Server::handle`] (gracefully, letting in-flight requests finish within
+/// the configured timeout), so that it can do its own shutdown work
+/// alongside, such as letting replies in progress finish.
 pub fn server(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
     let workers = state.config.workers;
     let shutdown = state.config.shutdown_timeout;
@@ -119,6 +124,7 @@ pub fn server(listener: TcpListener, state: AppState) -> std::io::Result<Server>
     // first, which a delayed ACK can put off by tens of milliseconds.
     let mut builder = HttpServer::new(move || app(state.clone()))
         .shutdown_timeout(shutdown.as_secs())
+        .disable_signals()
         .tcp_nodelay(true);
     if let Some(workers) = workers {
         builder = builder.workers(workers.max(1));

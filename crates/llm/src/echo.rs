@@ -273,4 +273,24 @@ mod tests {
             Err(LlmError::InvalidRequest(_))
         ));
     }
+
+    proptest::proptest! {
+        /// Echo cuts its reply by bytes at word ends; any text, any limit,
+        /// stays on character boundaries and keeps the words whole.
+        #[test]
+        fn any_text_is_split_and_truncated_on_char_boundaries(
+            text in "\\PC{0,60}",
+            max in 0u32..12,
+        ) {
+            proptest::prop_assert_eq!(words(&text).collect::<String>(), text.clone());
+            let request = ChatRequest {
+                max_tokens: Some(max),
+                ..ChatRequest::new("echo", vec![ChatMessage::new(crate::ChatRole::User, text.clone())])
+            };
+            if let Ok((reply, _, _)) = EchoProvider::reply(&request) {
+                let full = format!("Echo: {}", text.trim());
+                proptest::prop_assert!(full.starts_with(&reply));
+            }
+        }
+    }
 }

@@ -264,8 +264,11 @@ impl ModelRegistry {
 /// `gpt-4` for `gpt-4-0613`.
 fn snapshot_family(id: &str) -> Option<&str> {
     let all_digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
-    if id.len() > 11 {
-        let (family, date) = id.split_at(id.len() - 11);
+    // `get` rather than `split_at`: the id is the client's text, and the
+    // cut 11 bytes from the end may fall inside a multi-byte character.
+    if let Some(cut) = id.len().checked_sub(11).filter(|&cut| cut > 0)
+        && let (Some(family), Some(date)) = (id.get(..cut), id.get(cut..))
+    {
         let parts: Vec<&str> = date.split('-').collect();
         if let ["", year, month, day] = parts.as_slice()
             && all_digits(year, 4)
@@ -323,6 +326,29 @@ mod tests {
         );
         assert!(registry.get("gpt-4o-audio").is_none());
         assert!(registry.get("o1-pro").is_none());
+    }
+
+    #[test]
+    fn ids_cut_inside_a_character_are_unknown_not_a_panic() {
+        let registry = ModelRegistry::with_defaults();
+        // The byte 11 from the end of each falls inside a character.
+        for id in ["ééééééé", "👍👍👍", "gpt-4o-2024-08-0é", "é-2024-08-06"] {
+            assert!(registry.get(id).is_none(), "{id}");
+            assert_eq!(registry.cost(id, &Usage::new(1, 1)), None, "{id}");
+        }
+        assert_eq!(snapshot_family("gpté-2024-08-06"), Some("gpté"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_unicode_id_is_looked_up_without_panicking(id in "\\PC{0,24}", tail in "[-0-9é👍]{0,12}") {
+            let registry = ModelRegistry::with_defaults();
+            let id = format!("{id}{tail}");
+            let _ = registry.get(&id);
+            if let Some(family) = snapshot_family(&id) {
+                proptest::prop_assert!(id.starts_with(family));
+            }
+        }
     }
 
     #[test]

@@ -290,4 +290,20 @@ mod tests {
         let spaces = " ".repeat(1_000_000);
         assert!(count_tokens("gpt-4o", &spaces) > 0);
     }
+
+    proptest::proptest! {
+        /// Pieces are cut by bytes; multi-byte text of any shape around the
+        /// cut concatenates back whole.
+        #[test]
+        fn pieces_of_any_text_are_cut_on_char_boundaries(
+            text in "\\PC{0,40}",
+            fill in 0usize..8,
+            lead in 0usize..4,
+        ) {
+            let long = format!("{}{}{text}", "a".repeat(lead), "é😀".repeat(MAX_PIECE_BYTES / 6 + fill));
+            let joined: String = pieces(&long).collect();
+            proptest::prop_assert_eq!(joined, long.clone());
+            proptest::prop_assert!(pieces(&long).all(|p| p.len() <= MAX_PIECE_BYTES));
+        }
+    }
 }

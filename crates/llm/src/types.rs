@@ -366,6 +366,13 @@ pub struct StreamOptions {
     pub include_usage: Option<bool>,
 }
 
+/// `stream_options` as an object (or `null`), never an array by position.
+fn stream_options_object<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<StreamOptions>, D::Error> {
+    xl_domain::object::optional_object_field(deserializer, "stream_options")
+}
+
 /// What to generate: OpenAI's chat-completions request body.
 ///
 /// Providers decide `stream` and `stream_options` themselves from the method
@@ -430,7 +437,11 @@ pub struct ChatRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<bool>,
     /// Streaming options (set by the provider for streamed calls).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "stream_options_object"
+    )]
     pub stream_options: Option<StreamOptions>,
     /// Any other parameter, passed to the upstream verbatim: vendor extensions
     /// (`top_k`, `repetition_penalty`, `reasoning_effort`, …) reach vLLM or

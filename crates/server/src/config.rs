@@ -115,6 +115,9 @@ pub struct Config {
     pub workers: Option<usize>,
     /// `XL_SHUTDOWN_TIMEOUT`: grace period for in-flight requests at shutdown.
     pub shutdown_timeout: Duration,
+    /// `XL_SHUTDOWN_GRACE`: how long replies being generated may take to
+    /// finish at shutdown before they are marked failed.
+    pub shutdown_grace: Duration,
     /// `XL_THREAD_RETENTION`: how long a deleted thread can be restored.
     pub thread_retention: Duration,
 }
@@ -180,6 +183,7 @@ pub const SETTINGS: &[&str] = &[
     "XL_LOG",
     "XL_WORKERS",
     "XL_SHUTDOWN_TIMEOUT",
+    "XL_SHUTDOWN_GRACE",
     "XL_THREAD_RETENTION",
 ];
 
@@ -454,6 +458,11 @@ impl Config {
             Some(raw) => parse_duration(raw)
                 .map_err(|reason| ConfigError::new("XL_SHUTDOWN_TIMEOUT", reason))?,
         };
+        let shutdown_grace = match sources.get("XL_SHUTDOWN_GRACE") {
+            None => Duration::from_secs(30),
+            Some(raw) => parse_duration(raw)
+                .map_err(|reason| ConfigError::new("XL_SHUTDOWN_GRACE", reason))?,
+        };
         let thread_retention = parse_ttl(
             sources,
             "XL_THREAD_RETENTION",
@@ -495,6 +504,7 @@ impl Config {
             log_filter,
             workers,
             shutdown_timeout,
+            shutdown_grace,
             thread_retention,
         })
     }
@@ -692,6 +702,7 @@ mod tests {
             ("XL_LOG", "info,[bad"),
             ("XL_WORKERS", "0"),
             ("XL_SHUTDOWN_TIMEOUT", "soon"),
+            ("XL_SHUTDOWN_GRACE", "a while"),
             ("AUTH_LOGIN_URL", "/login"),
             ("AUTH_DEV_LOGIN", "sometimes"),
             ("ACCESS_TOKEN_TTL", "0"),
@@ -728,6 +739,7 @@ mod tests {
             ("AUTO_COMPLETION_ENABLED", "false"),
             ("XL_SQLITE_SYNCHRONOUS", "full"),
             ("XL_SHUTDOWN_TIMEOUT", "2m"),
+            ("XL_SHUTDOWN_GRACE", "5s"),
             ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
         ])
         .unwrap();
@@ -736,6 +748,7 @@ mod tests {
         assert!(!config.auto_completion_enabled);
         assert_eq!(config.sqlite_synchronous, Synchronous::Full);
         assert_eq!(config.shutdown_timeout, Duration::from_secs(120));
+        assert_eq!(config.shutdown_grace, Duration::from_secs(5));
     }
 
     #[test]

@@ -136,16 +136,72 @@ async fn serve(config: Config) -> Result<(), RunError> {
             login_url: config.auth_login_url.clone(),
         },
     };
+    let services = Arc::clone(&state.services);
     let server = xl_http::server(listener, state).map_err(|err| RunError::Io(err.to_string()))?;
+    let handle = server.handle();
+    let mut running = tokio::spawn(server);
     tracing::info!(%address, database = %redact(&config.database_url), "serving");
-    server
-        .await
-        .map_err(|err| RunError::Io(format!("server failed: {err}")))?;
+    tokio::select! {
+        () = shutdown_signal() => {}
+        served = &mut running => {
+            // The server stopped on its own: a failure.
+            let err = match served {
+                Ok(Ok(())) => "the server stopped unexpectedly".to_owned(),
+                Ok(Err(err)) => format!("server failed: {err}"),
+                Err(err) => format!("server failed: {err}"),
+            };
+            return Err(RunError::Io(err));
+        }
+    }
+    // No new connections from here on; requests in flight (a sync reply, a
+    // follower's stream) finish within XL_SHUTDOWN_TIMEOUT, while replies in
+    // progress get XL_SHUTDOWN_GRACE before the rest are marked failed.
+    tracing::info!(
+        grace_ms = config.shutdown_grace.as_millis(),
+        "shutting down: no new requests"
+    );
+    let stopped = handle.stop(true);
+    services.drain_replies(config.shutdown_grace).await;
+    stopped.await;
+    match running.await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => return Err(RunError::Io(format!("server failed: {err}"))),
+        Err(err) => return Err(RunError::Io(format!("server failed: {err}"))),
+    }
     janitor.abort();
     tracing::info!("shutting down: closing the database");
     store.close().await?;
     tracing::info!("shutdown complete");
     Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot watch for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot watch for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
 }
 
 /// The model provider: an OpenAI-compatible upstream when `OPENAI_API_KEY`

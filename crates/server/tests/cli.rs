@@ -193,6 +193,27 @@ fn serve_answers_and_shuts_down_cleanly_on_sigterm() {
         "a secret is generated"
     );
 
+    // Issue 15, finding 4: a client's protocol faults (a header name with an
+    // '@', an oversized head) are its own, logged at WARN, not ERROR.
+    for request in [
+        "GET /health HTTP/1.1\r\nHost: x\r\nB@d: x\r\n\r\n".to_owned(),
+        format!(
+            "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+            "a".repeat(256 * 1024)
+        ),
+    ] {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&bind).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let _ = stream.write_all(request.as_bytes());
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 4"), "{answer}");
+    }
+
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -205,6 +226,16 @@ fn serve_answers_and_shuts_down_cleanly_on_sigterm() {
         .lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
         .collect();
+    let errors: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|line| line["level"] == "ERROR")
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let faults = lines
+        .iter()
+        .filter(|line| line["fields"]["message"] == "a client broke the HTTP protocol")
+        .count();
+    assert_eq!(faults, 2, "{log}");
     let messages: Vec<&str> = lines
         .iter()
         .filter_map(|line| line["fields"]["message"].as_str())
@@ -218,4 +249,221 @@ fn serve_answers_and_shuts_down_cleanly_on_sigterm() {
     // The write-ahead log was folded into the database at shutdown.
     let wal = dir.path().join("data/xl.db-wal");
     assert!(!wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0);
+}
+
+/// A server started by [`Server::start`] in a data directory.
+struct Server {
+    child: std::process::Child,
+    bind: String,
+    token: String,
+    client: reqwest::Client,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Server {
+    /// Starts `xl serve` on a free port with the echo model at `pace_ms` a
+    /// word and the given shutdown grace, and waits until it answers.
+    fn start(dir: &Path, pace_ms: &str, grace: &str) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let bind = format!("127.0.0.1:{port}");
+        let token = xl(dir, &["token", "--email", "ada@acme.io"], &[]);
+        assert!(token.status.success());
+        let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_xl"));
+        for name in xl_server::config::SETTINGS {
+            command.env_remove(name);
+        }
+        command
+            .current_dir(dir)
+            .env("XL_BIND", &bind)
+            .env("XL_LOG_FORMAT", "json")
+            .env("ECHO_PACE_MS", pace_ms)
+            .env("XL_SHUTDOWN_GRACE", grace)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let child = command.spawn().unwrap();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let client = xl_services::http_client();
+        let mut child = child;
+        std::thread::sleep(Duration::from_millis(500));
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut log = String::new();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut log).unwrap();
+            panic!("the server exited with {status}: {log}");
+        }
+        let server = Server {
+            child,
+            bind,
+            token,
+            client,
+            runtime,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while let Err(err) = server.health() {
+            assert!(
+                Instant::now() < deadline,
+                "the server did not start: {err:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.bind)
+    }
+
+    fn health(&self) -> Result<reqwest::StatusCode, reqwest::Error> {
+        let request = self.client.get(self.url("/health"));
+        self.runtime
+            .block_on(async { request.send().await.map(|r| r.status()) })
+    }
+
+    /// `data` of a JSON call as Ada, asserting a 2xx.
+    fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> serde_json::Value {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        self.runtime.block_on(async {
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            let body: serde_json::Value = response.json().await.unwrap();
+            assert!(status.is_success(), "{status}: {body}");
+            body["data"].clone()
+        })
+    }
+
+    /// Posts a question in a new thread (reply streamed) and returns the reply's id.
+    fn ask(&self, words: usize) -> String {
+        let thread = self.call(
+            reqwest::Method::POST,
+            "/api/v1/threads",
+            Some(serde_json::json!({})),
+        );
+        let question: Vec<String> = (0..words).map(|i| format!("w{i}")).collect();
+        let posted = self.call(
+            reqwest::Method::POST,
+            &format!(
+                "/api/v1/threads/{}/messages?reply=stream",
+                thread["id"].as_str().unwrap()
+            ),
+            Some(serde_json::json!({ "content": question.join(" ") })),
+        );
+        posted["assistantMessage"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    fn message(&self, id: &str) -> serde_json::Value {
+        self.call(
+            reqwest::Method::GET,
+            &format!("/api/v1/messages/{id}"),
+            None,
+        )
+    }
+
+    /// Sends SIGTERM and returns the log lines' messages once it has exited
+    /// successfully, and how long it took.
+    fn terminate(self, while_stopping: impl FnOnce(&Server)) -> (Vec<String>, Duration) {
+        let sent = Instant::now();
+        let killed = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        while_stopping(&self);
+        let output = self.child.wait_with_output().unwrap();
+        let took = sent.elapsed();
+        let log = String::from_utf8(output.stderr).unwrap();
+        assert!(
+            output.status.success(),
+            "exit status {:?}: {log}",
+            output.status
+        );
+        let messages = log
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter_map(|line| line["fields"]["message"].as_str().map(str::to_owned))
+            .collect();
+        (messages, took)
+    }
+}
+
+/// Issue 15, finding 5: on SIGTERM the server takes no new requests but
+/// lets replies in progress finish within XL_SHUTDOWN_GRACE; what is left
+/// after the grace period is marked failed with its partial text.
+#[test]
+fn sigterm_lets_replies_finish_within_the_grace_period() {
+    let dir = tempfile::tempdir().unwrap();
+    // 40 words at 40 ms: about 1.6 s of reply, well within 30 s of grace.
+    let server = Server::start(dir.path(), "40", "30s");
+    let finishing = server.ask(40);
+    let (log, took) = server.terminate(|server| {
+        // Shortly after the signal, new connections are refused while the
+        // reply is still being written.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while server.health().is_ok() {
+            assert!(Instant::now() < deadline, "still taking requests");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    assert!(
+        log.iter()
+            .any(|m| m == "waiting for replies in progress to finish"),
+        "{log:?}"
+    );
+    assert!(log.iter().any(|m| m == "shutdown complete"), "{log:?}");
+    assert!(took < Duration::from_secs(25), "took {took:?}");
+
+    // 40 words at 400 ms take 16 s; the grace period is 1 s.
+    let server = Server::start(dir.path(), "400", "1s");
+    let finished = server.message(&finishing);
+    assert_eq!(finished["status"], "complete", "{finished}");
+    let expected: Vec<String> = (0..40).map(|i| format!("w{i}")).collect();
+    assert_eq!(finished["content"], format!("Echo: {}", expected.join(" ")));
+    let cut = server.ask(40);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.message(&cut)["content"].as_str().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the reply did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (log, took) = server.terminate(|_| {});
+    assert!(
+        log.iter().any(
+            |m| m == "replies still running after the shutdown grace period were marked failed"
+        ),
+        "{log:?}"
+    );
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+
+    // After the restart the cut reply is failed with its partial text, and
+    // it was the shutdown, not restart recovery, that failed it.
+    let server = Server::start(dir.path(), "0", "30s");
+    let failed = server.message(&cut);
+    assert_eq!(failed["status"], "failed", "{failed}");
+    let partial = failed["content"].as_str().unwrap();
+    assert!(
+        partial.starts_with("Echo: w0") && partial.len() < 40 * 4,
+        "{partial}"
+    );
+    let (log, _) = server.terminate(|_| {});
+    assert!(
+        !log.iter().any(|m| m.contains("interrupted by a restart")),
+        "{log:?}"
+    );
 }

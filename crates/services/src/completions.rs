@@ -112,14 +112,25 @@ impl Ledger {
 
     /// Writes the record; a failure to write is logged, never surfaced, since
     /// the caller already has (or is getting) their answer.
+    /// A caller, thread or message deleted while the call ran leaves the
+    /// record without that reference rather than without the record.
     async fn write(self, outcome: Outcome) {
         let record = self.record(outcome);
-        let result = async {
-            let tx = self.services.store.begin_write().await?;
+        let store = &self.services.store;
+        let insert = |record: CompletionRecord, detach: bool| async move {
+            let tx = store.begin_write().await?;
+            let record = if detach {
+                repo::completions::detach_missing(&tx, record).await?
+            } else {
+                record
+            };
             repo::completions::insert(&tx, record).await?;
             tx.commit().await
-        }
-        .await;
+        };
+        let result = match insert(record.clone(), false).await {
+            Err(err) if err.is_missing_reference() => insert(record, true).await,
+            other => other,
+        };
         if let Err(err) = result {
             tracing::error!(error = %err, completion = %self.id, "recording a completion failed");
         }

@@ -85,6 +85,10 @@ pub struct Services {
     generations: Arc<assistant::Generations>,
     /// The served models, cached (see [`models`]).
     catalog: Arc<models::ModelCatalog>,
+    /// The runtime `new` was called on, where replies are generated: an
+    /// HTTP worker's own runtime ends with the worker at shutdown, and a
+    /// reply must outlive the request that started it.
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 impl Services {
@@ -104,6 +108,7 @@ impl Services {
             auth,
             generations: Arc::default(),
             catalog: Arc::default(),
+            runtime: tokio::runtime::Handle::try_current().ok(),
         }
     }
 }

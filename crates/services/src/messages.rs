@@ -2,6 +2,8 @@
 //! the new message), reading a branch or the whole tree, editing with
 //! history, and deleting as tombstones.
 
+use serde_json::json;
+use xl_domain::events::{ThreadEvent, kind};
 use xl_domain::messages::{Branch, MessageUpdate, NewMessage, Revision};
 use xl_domain::threads::auto_title;
 use xl_domain::{
@@ -39,6 +41,7 @@ pub(crate) fn admit(
 /// never waits for the writer.
 pub(crate) fn check_post(actor: &Actor, input: &NewMessage) -> Result<(), ServiceError> {
     input.check()?;
+    check_content(input.content.as_deref())?;
     if input.role.is_some_and(|role| role != MessageRole::User) && !actor.is_admin() {
         return Err(ServiceError::Invalid(DomainError::invalid(
             "role",
@@ -46,6 +49,19 @@ pub(crate) fn check_post(actor: &Actor, input: &NewMessage) -> Result<(), Servic
         )));
     }
     Ok(())
+}
+
+/// Whether the caller may change a message: its author or an administrator.
+fn may_change(actor: &Actor, message: &Message) -> bool {
+    message.user_id == Some(actor.user_id) || actor.is_admin()
+}
+
+/// Message text carries no NUL or control characters but tabs and line
+/// breaks (422 naming `content`).
+fn check_content(content: Option<&str>) -> Result<(), ServiceError> {
+    let mut text = xl_domain::text::TextCheck::new();
+    text.multi_line("content", content);
+    text.finish().map_err(ServiceError::Unprocessable)
 }
 
 impl Services {
@@ -218,7 +234,7 @@ impl Services {
             Access::Read,
         )
         .map_err(|_| ServiceError::NotFound("message"))?;
-        if message.user_id != Some(actor.user_id) && !actor.is_admin() {
+        if !may_change(actor, &message) {
             return Err(ServiceError::Forbidden(
                 "only the author or an administrator may change a message".into(),
             ));
@@ -231,7 +247,35 @@ impl Services {
         Ok(message)
     }
 
-    /// Edits a message (author or admin), keeping the previous version.
+    /// A reply still being generated here is stopped (and waited for)
+    /// before it is edited or deleted, so the change is not overwritten by
+    /// text the generator appends afterwards. The check is a read; the
+    /// change's own transaction settles any reply that is still `streaming`
+    /// (see [`Services::cancel_in_tx`]).
+    async fn end_generation_before_change(
+        &self,
+        actor: &Actor,
+        id: MessageId,
+    ) -> Result<(), ServiceError> {
+        let db = self.store.reader();
+        let Some(message) = repo::messages::find(db, actor.org_id, id).await? else {
+            return Ok(());
+        };
+        if message.status != MessageStatus::Streaming {
+            return Ok(());
+        }
+        // Only someone who may change the message stops its generation; for
+        // anyone else the change's transaction says why not.
+        let gate = repo::messages::gate(db, actor.org_id, actor.user_id, message.thread_id).await?;
+        if admit(actor, gate, Access::Read).is_ok() && may_change(actor, &message) {
+            self.stop_generation(id).await;
+        }
+        Ok(())
+    }
+
+    /// Edits a message (author or admin), keeping the previous version. A
+    /// reply being generated is cancelled first and keeps the edit: the
+    /// `message.updated` events say `cancelled`, then give the new text.
     pub async fn edit_message(
         &self,
         actor: &Actor,
@@ -239,6 +283,8 @@ impl Services {
         input: MessageUpdate,
     ) -> Result<Message, ServiceError> {
         input.check()?;
+        check_content(input.content.as_deref())?;
+        self.end_generation_before_change(actor, id).await?;
         let tx = self.store.begin_write().await?;
         let message = self.message_for_change(&tx, actor, id).await?;
         let content_after = input.content.as_deref().unwrap_or(&message.content);
@@ -254,6 +300,11 @@ impl Services {
                 "a message needs content or blocks",
             )));
         }
+        let mut events: Vec<ThreadEvent> = self
+            .cancel_in_tx(&tx, &message, actor)
+            .await?
+            .into_iter()
+            .collect();
         let edited = repo::messages::edit(
             &tx,
             id,
@@ -263,16 +314,59 @@ impl Services {
             input.metadata,
         )
         .await?;
+        let payload = json!({
+            "content": edited.content,
+            "blocks": edited.blocks,
+            "metadata": edited.metadata,
+            "status": edited.status,
+            "edited_at": edited.edited_at,
+        });
+        events.push(
+            repo::events::append(
+                &tx,
+                edited.thread_id,
+                kind::MESSAGE_UPDATED,
+                Some(id),
+                Some(actor.user_id),
+                payload,
+            )
+            .await?,
+        );
         tx.commit().await?;
+        for event in events {
+            self.events.publish(event);
+        }
         Ok(edited)
     }
 
-    /// Deletes a message (author or admin): a tombstone stays so the tree is whole.
+    /// Deletes a message (author or admin): a tombstone stays so the tree is
+    /// whole. A reply being generated is cancelled first, so nothing writes
+    /// into the tombstone afterwards.
     pub async fn delete_message(&self, actor: &Actor, id: MessageId) -> Result<(), ServiceError> {
+        self.end_generation_before_change(actor, id).await?;
         let tx = self.store.begin_write().await?;
-        self.message_for_change(&tx, actor, id).await?;
+        let message = self.message_for_change(&tx, actor, id).await?;
+        let mut events: Vec<ThreadEvent> = self
+            .cancel_in_tx(&tx, &message, actor)
+            .await?
+            .into_iter()
+            .collect();
         repo::messages::tombstone(&tx, id).await?;
+        events.push(
+            repo::events::append(
+                &tx,
+                message.thread_id,
+                kind::MESSAGE_DELETED,
+                Some(id),
+                Some(actor.user_id),
+                json!({ "id": id }),
+            )
+            .await?,
+        );
         tx.commit().await?;
+        for event in events {
+            self.events.publish(event);
+        }
         Ok(())
     }
 

@@ -8,11 +8,12 @@
 
 use chrono::{TimeDelta, Utc};
 use garde::Validate;
+use xl_domain::text::TextCheck;
 use xl_domain::threads::{
-    Member, MemberRole, NewThread, Thread, ThreadFilter, ThreadUpdate, normalize_tags,
-    validate_metadata,
+    MAX_TITLE_CHARS, Member, MemberRole, NewThread, Thread, ThreadFilter, ThreadUpdate,
+    normalize_tags, validate_metadata,
 };
-use xl_domain::{Actor, DomainError, Page, PageRequest, ThreadId, UserId};
+use xl_domain::{Actor, DomainError, FieldErrors, Page, PageRequest, ThreadId, UserId};
 use xl_store::Tx;
 use xl_store::repo;
 use xl_store::repo::threads::{NewThreadRow, ThreadAccess, ThreadChanges};
@@ -91,6 +92,12 @@ impl Services {
         input: &NewThread,
     ) -> Result<NewThreadRow, ServiceError> {
         input.validate().map_err(DomainError::from)?;
+        let mut text = TextCheck::new();
+        let title = text.one_line("title", input.title.as_deref(), MAX_TITLE_CHARS);
+        text.multi_line("description", input.description.as_deref());
+        text.multi_line("system_prompt", input.system_prompt.as_deref());
+        let model = text.one_line("model", input.model.as_deref(), MAX_MODEL_CHARS);
+        text.finish().map_err(ServiceError::Unprocessable)?;
         let metadata = match &input.metadata {
             Some(value) => {
                 validate_metadata("metadata", value)?;
@@ -102,10 +109,10 @@ impl Services {
         Ok(NewThreadRow {
             org_id: actor.org_id,
             owner_id: actor.user_id,
-            title: trimmed(input.title.clone()),
+            title,
             description: input.description.clone(),
             system_prompt: input.system_prompt.clone(),
-            model: trimmed(input.model.clone()),
+            model,
             metadata,
             auto_reply: input.auto_reply.unwrap_or(true),
             pinned: input.pinned.unwrap_or(false),
@@ -120,6 +127,9 @@ impl Services {
         input: NewThread,
     ) -> Result<Thread, ServiceError> {
         let row = Self::new_thread_row(actor, &input)?;
+        if let Some(model) = &row.model {
+            self.check_model_known(model).await?;
+        }
         let tx = self.store.begin_write().await?;
         let thread = repo::threads::insert(&tx, row).await?;
         tx.commit().await?;
@@ -156,6 +166,27 @@ impl Services {
         input: ThreadUpdate,
     ) -> Result<Thread, ServiceError> {
         input.validate().map_err(DomainError::from)?;
+        let mut text = TextCheck::new();
+        let title = input
+            .title
+            .as_ref()
+            .map(|title| text.one_line("title", title.as_deref(), MAX_TITLE_CHARS));
+        text.multi_line(
+            "description",
+            input.description.as_ref().and_then(Option::as_deref),
+        );
+        text.multi_line(
+            "system_prompt",
+            input.system_prompt.as_ref().and_then(Option::as_deref),
+        );
+        let model = input
+            .model
+            .as_ref()
+            .map(|model| text.one_line("model", model.as_deref(), MAX_MODEL_CHARS));
+        text.finish().map_err(ServiceError::Unprocessable)?;
+        if let Some(Some(model)) = &model {
+            self.check_model_known(model).await?;
+        }
         if let Some(metadata) = &input.metadata {
             validate_metadata("metadata", metadata)?;
         }
@@ -166,11 +197,11 @@ impl Services {
             &tx,
             id,
             ThreadChanges {
-                title: input.title.map(trimmed),
+                title,
                 description: input.description,
                 metadata: input.metadata,
                 system_prompt: input.system_prompt,
-                model: input.model.map(trimmed),
+                model,
                 auto_reply: input.auto_reply,
                 pinned: input.pinned,
                 archived: input.archived,
@@ -290,6 +321,24 @@ impl Services {
     }
 }
 
-fn trimmed(value: Option<String>) -> Option<String> {
-    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+/// Longest model id a thread may name.
+const MAX_MODEL_CHARS: usize = 100;
+
+impl Services {
+    /// Refuses (422 naming `model`) a model this installation does not know:
+    /// neither in the model registry nor served by the provider. A thread
+    /// with such a model would fail every reply.
+    pub(crate) async fn check_model_known(&self, model: &str) -> Result<(), ServiceError> {
+        if self.models.get(model).is_some()
+            || self.list_models().await?.iter().any(|m| m.id == model)
+        {
+            return Ok(());
+        }
+        let mut errors = FieldErrors::new();
+        errors.add(
+            "model",
+            format!("`{model}` is not a model this installation serves"),
+        );
+        Err(ServiceError::Unprocessable(errors))
+    }
 }

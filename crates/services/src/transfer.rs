@@ -34,12 +34,17 @@ pub struct ThreadExport {
     #[serde(default)]
     pub exported_at: Option<DateTime<Utc>>,
     /// The thread's settings.
+    #[serde(deserialize_with = "thread_object")]
     pub thread: NewThread,
     /// The message that ends the current branch.
     #[serde(default)]
     pub current_leaf_id: Option<String>,
     /// Every message, parents before children.
     pub messages: Vec<ExportedMessage>,
+}
+
+fn thread_object<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<NewThread, D::Error> {
+    xl_domain::object::object_field(deserializer, "thread")
 }
 
 /// A message as exported.
@@ -269,6 +274,9 @@ impl Services {
     ) -> Result<Thread, ServiceError> {
         // The settings are checked exactly as a create checks them.
         let row = Self::new_thread_row(actor, &settings)?;
+        if let Some(model) = &row.model {
+            self.check_model_known(model).await?;
+        }
         let mut ids: HashMap<String, MessageId> = HashMap::new();
         let mut copies = Vec::with_capacity(messages.len());
         for message in messages {

@@ -21,6 +21,18 @@ fn require_admin(actor: &Actor) -> Result<(), ServiceError> {
     }
 }
 
+/// A display name: one trimmed line of at most [`MAX_NAME_CHARS`].
+fn one_line_name(raw: &str) -> Result<String, ServiceError> {
+    xl_domain::text::one_line(raw, MAX_NAME_CHARS).map_err(|problem| {
+        let mut errors = FieldErrors::new();
+        errors.add("name", problem);
+        ServiceError::Unprocessable(errors)
+    })
+}
+
+/// Longest display name.
+const MAX_NAME_CHARS: usize = 200;
+
 impl Services {
     /// The caller's own profile.
     pub async fn me(&self, actor: &Actor) -> Result<User, ServiceError> {
@@ -51,6 +63,7 @@ impl Services {
     pub async fn create_user(&self, actor: &Actor, input: NewUser) -> Result<User, ServiceError> {
         require_admin(actor)?;
         input.validate().map_err(DomainError::from)?;
+        let name = one_line_name(&input.name)?;
         let email = Email::parse(&input.email)?;
         let tx = self.store.begin_write().await?;
         let user = repo::users::insert(
@@ -59,7 +72,7 @@ impl Services {
                 org_id: actor.org_id,
                 subject: None,
                 email,
-                name: input.name.trim().to_owned(),
+                name,
                 role: input.role.unwrap_or(Role::User),
                 avatar_url: input.avatar_url,
             },
@@ -82,6 +95,7 @@ impl Services {
         input: UserUpdate,
     ) -> Result<User, ServiceError> {
         input.validate().map_err(DomainError::from)?;
+        let name = input.name.as_deref().map(one_line_name).transpose()?;
         let tx = self.store.begin_write().await?;
         let Some(target) = repo::users::find(&tx, actor.org_id, id).await? else {
             return Err(ServiceError::NotFound("user"));
@@ -105,7 +119,7 @@ impl Services {
             ));
         }
         let changes = UserChanges {
-            name: input.name.map(|name| name.trim().to_owned()),
+            name,
             avatar_url: input.avatar_url,
             role: input.role,
         };
@@ -124,6 +138,17 @@ impl Services {
         if id == actor.user_id {
             return Err(ServiceError::Conflict("you cannot delete yourself".into()));
         }
+        if repo::users::find(self.store.reader(), actor.org_id, id)
+            .await?
+            .is_none()
+        {
+            return Err(ServiceError::NotFound("user"));
+        }
+        // Their replies in progress (and any in the threads that go with
+        // them) end first, so each writes its final status and its usage
+        // record while the rows still exist.
+        let owned = repo::threads::owned_by(self.store.reader(), actor.org_id, id).await?;
+        self.stop_generations_of(id, &owned).await;
         let tx = self.store.begin_write().await?;
         if !repo::users::delete(&tx, actor.org_id, id).await? {
             return Err(ServiceError::NotFound("user"));

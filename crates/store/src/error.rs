@@ -30,6 +30,20 @@ impl StoreError {
     pub fn is_conflict(&self) -> bool {
         matches!(self, StoreError::Conflict(_))
     }
+
+    /// Whether a row a foreign key points at was missing (a writer raced a
+    /// delete).
+    pub fn is_missing_reference(&self) -> bool {
+        match self {
+            StoreError::Db(err) => {
+                matches!(
+                    err.sql_err(),
+                    Some(SqlErr::ForeignKeyConstraintViolation(_))
+                ) || err.to_string().contains("FOREIGN KEY constraint failed")
+            }
+            _ => false,
+        }
+    }
 }
 
 impl From<DbErr> for StoreError {

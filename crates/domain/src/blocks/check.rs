@@ -116,6 +116,17 @@ impl Checker {
         Some(text)
     }
 
+    /// `obj[key]` as an absolute `http` or `https` URL of at most `max`
+    /// characters, as Slack requires (no `javascript:` or `data:` links).
+    pub fn url(&mut self, obj: &Object, path: &str, key: &str, need: Need, max: usize) {
+        let Some(text) = self.string(obj, path, key, need, 0..=max) else {
+            return;
+        };
+        if !is_web_url(text) {
+            self.report(field(path, key), "must be an http or https URL");
+        }
+    }
+
     /// `obj[key]` as one of `allowed`.
     pub fn one_of(&mut self, obj: &Object, path: &str, key: &str, need: Need, allowed: &[&str]) {
         let Some(value) = self.get(obj, path, key, need) else {
@@ -246,4 +257,18 @@ fn length_problem(text: &str, len: &RangeInclusive<usize>) -> Option<String> {
     } else {
         None
     }
+}
+
+/// Whether `text` is an absolute `http(s)://host…` URL without spaces or
+/// control characters.
+pub(super) fn is_web_url(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    let Some(rest) = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    !host.is_empty() && !text.chars().any(|c| c.is_whitespace() || c.is_control())
 }

@@ -278,7 +278,7 @@ fn button(c: &mut Checker, obj: &Object, path: &str, kind: Kind) {
         return;
     }
     c.string(obj, path, "value", Need::Optional, 0..=2000);
-    c.string(obj, path, "url", Need::Optional, 0..=URL_MAX);
+    c.url(obj, path, "url", Need::Optional, URL_MAX);
 }
 
 /// A select menu. Only static menus list options inline; the others fetch them.
@@ -331,7 +331,7 @@ fn plain_text_input(c: &mut Checker, obj: &Object, path: &str) {
 /// An image element, or the image source fields of an image block: a URL or a Slack file,
 /// and alt text.
 pub(super) fn image(c: &mut Checker, obj: &Object, path: &str) {
-    c.string(obj, path, "image_url", Need::Optional, 0..=URL_MAX);
+    c.url(obj, path, "image_url", Need::Optional, URL_MAX);
     let file = obj.get("slack_file").filter(|v| !v.is_null());
     if let Some(file) = file {
         c.object(file, &field(path, "slack_file"));
@@ -387,7 +387,7 @@ fn option(c: &mut Checker, value: &Value, path: &str) {
         TextKind::Any,
         OPTION_TEXT_MAX,
     );
-    c.string(obj, path, "url", Need::Optional, 0..=URL_MAX);
+    c.url(obj, path, "url", Need::Optional, URL_MAX);
 }
 
 /// An option group: a plain-text label over up to 100 options.

@@ -62,11 +62,21 @@ pub fn validate_blocks(blocks: &Value) -> Result<(), DomainError> {
     let Some(items) = c.items(blocks, ROOT, 0..=MAX_BLOCKS) else {
         return c.finish(ROOT);
     };
+    let mut block_ids: Vec<&str> = Vec::new();
     for (i, value) in items.iter().enumerate() {
         if c.full() {
             break;
         }
-        block(&mut c, value, &index(ROOT, i));
+        let path = index(ROOT, i);
+        block(&mut c, value, &path);
+        // Slack refuses a message whose blocks share a `block_id`.
+        if let Some(id) = value.get("block_id").and_then(Value::as_str) {
+            if block_ids.contains(&id) {
+                c.report(field(&path, "block_id"), "must be unique in the message");
+            } else {
+                block_ids.push(id);
+            }
+        }
     }
     c.finish(ROOT)
 }
@@ -237,8 +247,8 @@ fn file(c: &mut Checker, obj: &Object, path: &str) {
 fn video(c: &mut Checker, obj: &Object, path: &str) {
     c.string(obj, path, "alt_text", Need::Required, 0..=ALT_TEXT_MAX);
     c.text(obj, path, "title", Need::Required, TextKind::Plain, 200);
-    c.string(obj, path, "thumbnail_url", Need::Required, 0..=URL_MAX);
-    c.string(obj, path, "video_url", Need::Required, 0..=URL_MAX);
+    c.url(obj, path, "thumbnail_url", Need::Required, URL_MAX);
+    c.url(obj, path, "video_url", Need::Required, URL_MAX);
     c.text(
         obj,
         path,

@@ -6,6 +6,7 @@
 use serde_json::Value;
 
 use super::check::{Checker, Need, Object, field, index};
+use super::elements::URL_MAX;
 
 /// The containers a rich text object may hold.
 const CONTAINERS: &[&str] = &[
@@ -55,6 +56,7 @@ fn container(c: &mut Checker, value: &Value, path: &str) {
             continue;
         };
         let child_type = c.string(child, &child_path, "type", Need::Required, 0..=usize::MAX);
+        links(c, child, &child_path, child_type);
         // A list holds one section per item; anything else in it is a mistake.
         if is_list && child_type.is_some_and(|t| t != "rich_text_section") {
             c.report(
@@ -62,5 +64,27 @@ fn container(c: &mut Checker, value: &Value, path: &str) {
                 "list items must be rich_text_section",
             );
         }
+    }
+}
+
+/// A `link` element's `url` must be http(s); a list item's own links (one
+/// level further down) are checked the same way.
+fn links(c: &mut Checker, obj: &Object, path: &str, ty: Option<&str>) {
+    match ty {
+        Some("link") => c.url(obj, path, "url", Need::Required, URL_MAX),
+        Some("rich_text_section") => {
+            let Some(items) = obj.get("elements").and_then(Value::as_array) else {
+                return;
+            };
+            let items_path = field(path, "elements");
+            for (i, item) in items.iter().enumerate() {
+                if let Some(item) = item.as_object()
+                    && item.get("type").and_then(Value::as_str) == Some("link")
+                {
+                    c.url(item, &index(&items_path, i), "url", Need::Required, URL_MAX);
+                }
+            }
+        }
+        _ => {}
     }
 }

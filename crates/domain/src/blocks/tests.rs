@@ -244,7 +244,9 @@ fn checks_context_elements() {
         ["blocks[0].elements[0].type"]
     );
     assert_eq!(
-        problems_of(context(vec![json!({ "type": "image", "image_url": "u" })])),
+        problems_of(context(vec![
+            json!({ "type": "image", "image_url": "https://x.io/u" })
+        ])),
         ["blocks[0].elements[0].alt_text"]
     );
 }
@@ -359,9 +361,10 @@ fn checks_images() {
         ["blocks[0].alt_text", "blocks[0].image_url"]
     );
     let image = |url: &str, alt: &str, title: &str| json!({ "type": "image", "image_url": url, "alt_text": alt, "title": plain(title) });
-    assert!(problems_of(image(&chars(3000), &chars(2000), &chars(2000))).is_empty());
+    let url = |n: usize| format!("https://{}", chars(n - 8));
+    assert!(problems_of(image(&url(3000), &chars(2000), &chars(2000))).is_empty());
     assert_eq!(
-        problems_of(image(&chars(3001), &chars(2001), &chars(2001))),
+        problems_of(image(&url(3001), &chars(2001), &chars(2001))),
         [
             "blocks[0].alt_text",
             "blocks[0].image_url",
@@ -549,4 +552,58 @@ fn checks_file_and_video_basics() {
             "blocks[0].video_url"
         ]
     );
+}
+
+/// Issue 15, finding 4: URLs must be http(s), wherever Block Kit takes one.
+#[test]
+fn urls_must_be_http_or_https() {
+    for bad in [
+        "javascript:alert(1)",
+        "data:text/html,<b>x</b>",
+        "not a url",
+        "https://",
+        "ftp://x.io/a",
+    ] {
+        let mut b = button("Go");
+        b["url"] = json!(bad);
+        assert_eq!(
+            problems_of(actions(vec![b])),
+            vec!["blocks[0].elements[0].url"],
+            "{bad}"
+        );
+        let image = json!({ "type": "image", "image_url": bad, "alt_text": "a" });
+        assert_eq!(problems_of(image), vec!["blocks[0].image_url"], "{bad}");
+        let link = json!({ "type": "rich_text", "elements": [
+            { "type": "rich_text_section", "elements": [{ "type": "link", "url": bad }] }
+        ]});
+        assert_eq!(
+            problems_of(link),
+            vec!["blocks[0].elements[0].elements[0].url"],
+            "{bad}"
+        );
+        let listed = json!({ "type": "rich_text", "elements": [
+            { "type": "rich_text_list", "style": "bullet", "elements": [
+                { "type": "rich_text_section", "elements": [{ "type": "link", "url": bad }] }
+            ]}
+        ]});
+        assert_eq!(
+            problems_of(listed),
+            vec!["blocks[0].elements[0].elements[0].elements[0].url"],
+            "{bad}"
+        );
+    }
+    let mut b = button("Go");
+    b["url"] = json!("HTTPS://example.com/a?b#c");
+    assert!(problems_of(actions(vec![b])).is_empty());
+    let image = json!({ "type": "image", "image_url": "http://x.io/a.png", "alt_text": "a" });
+    assert!(problems_of(image).is_empty());
+}
+
+/// Issue 15, finding 4: Slack refuses a message whose blocks share an id.
+#[test]
+fn block_ids_are_unique_in_a_message() {
+    let a = json!({ "type": "divider", "block_id": "a" });
+    let b = json!({ "type": "divider", "block_id": "b" });
+    assert!(problems(json!([a, b])).is_empty());
+    assert_eq!(problems(json!([a, b, a])), vec!["blocks[2].block_id"]);
 }

@@ -2,6 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 use xl_domain::ApiKeyId;
+use xl_domain::object::Object;
 use xl_services::auth::api_keys::NewApiKey;
 
 use crate::auth::Authenticated;
@@ -16,11 +17,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 async fn create(
     state: web::Data<AppState>,
     caller: Authenticated,
-    body: web::Json<NewApiKey>,
+    body: web::Json<Object<NewApiKey>>,
 ) -> Result<HttpResponse, ApiError> {
     let created = state
         .services
-        .create_api_key(&caller.0, body.into_inner())
+        .create_api_key(&caller.0, body.into_inner().0)
         .await?;
     Ok(Envelope::created(created))
 }

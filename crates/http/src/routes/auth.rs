@@ -5,9 +5,11 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use xl_domain::SessionId;
+use xl_domain::object::Object;
 use xl_services::auth::sessions::{ClientInfo, DevLogin, TokenPair};
 
 use crate::auth::{Authenticated, BrowserAuthenticated, MaybeAuthenticated};
+use crate::body::{parse_json, read_body};
 use crate::{ApiError, AppState, Envelope};
 
 /// The cookie that carries the refresh token in browsers.
@@ -103,11 +105,11 @@ pub fn session_response(req: &HttpRequest, state: &AppState, pair: TokenPair) ->
 async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<DevLogin>,
+    body: web::Json<Object<DevLogin>>,
 ) -> Result<HttpResponse, ApiError> {
     let pair = state
         .services
-        .dev_login(body.into_inner(), client_info(&req))
+        .dev_login(body.into_inner().0, client_info(&req))
         .await?;
     Ok(session_response(&req, &state, pair))
 }
@@ -119,9 +121,24 @@ struct RefreshBody {
     refresh_token: Option<String>,
 }
 
+/// The optional body of refresh and logout: empty (the cookie carries the
+/// token), or a JSON object answered like any other route's body (415 for
+/// another content type, 400 malformed, 413 too large, 422 wrong shape).
+async fn optional_body(
+    req: &HttpRequest,
+    state: &AppState,
+    payload: web::Payload,
+) -> Result<Option<RefreshBody>, ApiError> {
+    let bytes = read_body(payload, state.config.max_json_bytes).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    parse_json(req, &bytes).map(Some)
+}
+
 /// The refresh token from the body, else from the cookie.
-fn refresh_token(req: &HttpRequest, body: Option<web::Json<RefreshBody>>) -> Option<String> {
-    body.and_then(|b| b.into_inner().refresh_token)
+fn refresh_token(req: &HttpRequest, body: Option<RefreshBody>) -> Option<String> {
+    body.and_then(|b| b.refresh_token)
         .or_else(|| req.cookie(REFRESH_COOKIE).map(|c| c.value().to_owned()))
         .filter(|token| !token.trim().is_empty())
 }
@@ -129,8 +146,9 @@ fn refresh_token(req: &HttpRequest, body: Option<web::Json<RefreshBody>>) -> Opt
 async fn refresh(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: Option<web::Json<RefreshBody>>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let body = optional_body(&req, &state, payload).await?;
     let Some(token) = refresh_token(&req, body) else {
         return Err(ApiError::invalid_field(
             "refresh_token",
@@ -150,8 +168,9 @@ async fn logout(
     req: HttpRequest,
     state: web::Data<AppState>,
     caller: MaybeAuthenticated,
-    body: Option<web::Json<RefreshBody>>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let body = optional_body(&req, &state, payload).await?;
     let token = refresh_token(&req, body);
     state
         .services

@@ -624,4 +624,15 @@ mod tests {
             assert_eq!(keys, ["code", "message", "param", "type"]);
         }
     }
+
+    proptest::proptest! {
+        /// Any body field name or model is parsed without a panic.
+        #[test]
+        fn any_field_or_model_is_parsed_without_panicking(name in "\\PC{0,16}", model in "\\PC{0,16}") {
+            let body = serde_json::json!({ name.clone(): 1, "model": model,
+                "messages": [{"role": "user", "content": "hi"}] });
+            let _ = parse_body(body.to_string().as_bytes(), "echo");
+            let _ = backticked(&format!("unknown field `{name}`"));
+        }
+    }
 }

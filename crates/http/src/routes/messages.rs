@@ -5,6 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use xl_domain::messages::{Branch, MessageUpdate, NewMessage};
+use xl_domain::object::Object;
 use xl_domain::{DomainError, Message, MessageId, PageRequest, ThreadId};
 use xl_services::assistant::ReplyMode;
 
@@ -151,13 +152,13 @@ async fn edit(
     state: web::Data<AppState>,
     caller: Authenticated,
     id: web::Path<String>,
-    body: web::Json<MessageUpdate>,
+    body: web::Json<Object<MessageUpdate>>,
 ) -> Result<HttpResponse, ApiError> {
     let id: MessageId = id.parse()?;
     Ok(Envelope::ok(
         state
             .services
-            .edit_message(&caller.0, id, body.into_inner())
+            .edit_message(&caller.0, id, body.into_inner().0)
             .await?,
     ))
 }

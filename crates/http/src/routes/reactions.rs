@@ -2,6 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 use xl_domain::MessageId;
+use xl_domain::object::Object;
 use xl_domain::reactions::{NewReaction, ReactionName};
 use xl_services::reactions::Toggled;
 
@@ -35,7 +36,7 @@ async fn toggle(
     state: web::Data<AppState>,
     caller: Authenticated,
     id: web::Path<String>,
-    body: web::Json<NewReaction>,
+    body: web::Json<Object<NewReaction>>,
 ) -> Result<HttpResponse, ApiError> {
     let id: MessageId = id.parse()?;
     let name = ReactionName::parse(&body.name)?;

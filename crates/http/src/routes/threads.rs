@@ -2,6 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
+use xl_domain::object::Object;
 use xl_domain::threads::{NewThread, ThreadFilter, ThreadUpdate};
 use xl_domain::{DomainError, MessageId, PageRequest, ThreadId, UserId};
 use xl_services::transfer::ThreadExport;
@@ -80,12 +81,12 @@ async fn list(
 async fn create(
     state: web::Data<AppState>,
     caller: Authenticated,
-    body: web::Json<NewThread>,
+    body: web::Json<Object<NewThread>>,
 ) -> Result<HttpResponse, ApiError> {
     Ok(Envelope::created(
         state
             .services
-            .create_thread(&caller.0, body.into_inner())
+            .create_thread(&caller.0, body.into_inner().0)
             .await?,
     ))
 }
@@ -105,13 +106,13 @@ async fn update(
     state: web::Data<AppState>,
     caller: Authenticated,
     id: web::Path<String>,
-    body: web::Json<ThreadUpdate>,
+    body: web::Json<Object<ThreadUpdate>>,
 ) -> Result<HttpResponse, ApiError> {
     let id: ThreadId = id.parse()?;
     Ok(Envelope::ok(
         state
             .services
-            .update_thread(&caller.0, id, body.into_inner())
+            .update_thread(&caller.0, id, body.into_inner().0)
             .await?,
     ))
 }
@@ -158,7 +159,7 @@ async fn add_member(
     state: web::Data<AppState>,
     caller: Authenticated,
     id: web::Path<String>,
-    body: web::Json<NewMember>,
+    body: web::Json<Object<NewMember>>,
 ) -> Result<HttpResponse, ApiError> {
     let id: ThreadId = id.parse()?;
     let user: UserId = body.user_id.parse()?;
@@ -189,7 +190,7 @@ async fn fork(
     state: web::Data<AppState>,
     caller: Authenticated,
     id: web::Path<String>,
-    body: web::Json<ForkAt>,
+    body: web::Json<Object<ForkAt>>,
 ) -> Result<HttpResponse, ApiError> {
     let id: ThreadId = id.parse()?;
     let at: MessageId = body.message_id.parse()?;
@@ -231,12 +232,12 @@ async fn export(
 async fn import(
     state: web::Data<AppState>,
     caller: Authenticated,
-    body: web::Json<ThreadExport>,
+    body: web::Json<Object<ThreadExport>>,
 ) -> Result<HttpResponse, ApiError> {
     Ok(Envelope::created(
         state
             .services
-            .import_thread(&caller.0, body.into_inner())
+            .import_thread(&caller.0, body.into_inner().0)
             .await?,
     ))
 }

@@ -3,6 +3,7 @@
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
+use xl_domain::object::Object;
 use xl_domain::users::{NewUser, UserFilter, UserUpdate};
 use xl_domain::{PageRequest, Role, UserId};
 
@@ -67,11 +68,11 @@ async fn list(
 async fn create(
     state: web::Data<AppState>,
     caller: Authenticated,
-    body: web::Json<NewUser>,
+    body: web::Json<Object<NewUser>>,
 ) -> Result<HttpResponse, ApiError> {
     let user = state
         .services
-        .create_user(&caller.0, body.into_inner())
+        .create_user(&caller.0, body.into_inner().0)
         .await?;
     Ok(Envelope::created(user))
 }
@@ -93,12 +94,12 @@ async fn update(
     state: web::Data<AppState>,
     caller: Authenticated,
     id: web::Path<String>,
-    body: web::Json<UserUpdate>,
+    body: web::Json<Object<UserUpdate>>,
 ) -> Result<HttpResponse, ApiError> {
     let id: UserId = id.parse()?;
     let user = state
         .services
-        .update_user(&caller.0, id, body.into_inner())
+        .update_user(&caller.0, id, body.into_inner().0)
         .await?;
     Ok(Envelope::ok(user))
 }

@@ -324,6 +324,31 @@ async fn an_unknown_model_is_a_404_in_openai_shape() {
     );
 }
 
+/// Issue 15, finding 1: a model id whose byte 11 from the end falls inside a
+/// character used to panic in the registry (a 500); it is an unknown model.
+#[tokio::test]
+async fn a_model_id_cut_inside_a_character_is_a_404_not_a_panic() {
+    let echo = EchoProvider::new(EchoConfig {
+        pace: Duration::ZERO,
+        models: vec!["echo".into()],
+    });
+    let app = app_with(Some(Arc::new(echo))).await;
+    let (token, me) = app.user("ada@example.com", Role::User).await;
+    let models = ["ééééééé", "👍👍👍", "gpt-4o-2024-08-0é"];
+    for model in models {
+        for stream in [false, true] {
+            let mut body = ask(model, "hi");
+            body["stream"] = json!(stream);
+            let error = openai_error(chat(&app, Some(&token), &body).await, 404).await;
+            assert_eq!(error["code"], "model_not_found", "{model}");
+            assert_eq!(error["param"], "model");
+        }
+    }
+    // Every call is recorded, the odd ids included.
+    let records = records(&app, org_of(&me), 6).await;
+    assert!(records.iter().all(|r| r.status == "failed"));
+}
+
 #[tokio::test]
 async fn authentication_failures_are_401s_in_openai_shape() {
     let app = echo_app().await;

@@ -13,6 +13,7 @@ mod mock_upstream;
 mod oauth;
 mod preferences;
 mod reactions;
+mod robustness;
 mod search;
 mod threads;
 mod usage;

@@ -208,4 +208,16 @@ mod tests {
         assert_eq!(error_message(&json!({"message": "c"})), Some("c".into()));
         assert_eq!(error_message(&json!({"error": 1})), None);
     }
+
+    proptest::proptest! {
+        /// An upstream message of any text is cut by characters, not bytes.
+        #[test]
+        fn excerpts_of_any_text_are_cut_on_char_boundaries(
+            text in "\\PC{0,400}",
+            secret in "\\PC{0,12}",
+        ) {
+            let cut = excerpt(&text, &secret);
+            proptest::prop_assert!(cut.chars().count() <= EXCERPT_CHARS + 1);
+        }
+    }
 }

@@ -56,6 +56,8 @@ pub(crate) struct ReplyJob {
 /// A generation in progress, as the registry holds it.
 #[derive(Debug)]
 struct Running {
+    /// What it generates, for whom.
+    job: ReplyJob,
     /// Set to `true` to ask the task to stop.
     stop: watch::Sender<bool>,
     /// Closed when the task has written its final status.
@@ -69,19 +71,48 @@ pub(crate) struct Generations {
 }
 
 impl Generations {
-    fn register(&self, id: MessageId) -> (watch::Receiver<bool>, watch::Sender<()>) {
+    fn register(&self, job: &ReplyJob) -> (watch::Receiver<bool>, watch::Sender<()>) {
         let (stop, stop_rx) = watch::channel(false);
         let (done_tx, done) = watch::channel(());
         if let Ok(mut running) = self.running.lock() {
-            running.insert(id, Running { stop, done });
+            let job = job.clone();
+            running.insert(job.reply, Running { job, stop, done });
         }
         (stop_rx, done_tx)
+    }
+
+    /// The messages being generated whose job matches.
+    pub(crate) fn matching(&self, wanted: impl Fn(&ReplyJob) -> bool) -> Vec<MessageId> {
+        self.running
+            .lock()
+            .map(|running| {
+                running
+                    .iter()
+                    .filter(|(_, entry)| wanted(&entry.job))
+                    .map(|(id, _)| *id)
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     fn remove(&self, id: MessageId) {
         if let Ok(mut running) = self.running.lock() {
             running.remove(&id);
         }
+    }
+
+    /// The messages being generated with their threads, each with a
+    /// receiver that closes when its generation has ended.
+    pub(crate) fn running(&self) -> Vec<(MessageId, ThreadId, watch::Receiver<()>)> {
+        self.running
+            .lock()
+            .map(|running| {
+                running
+                    .iter()
+                    .map(|(id, entry)| (*id, entry.job.thread, entry.done.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Whether this process is generating the message.
@@ -241,7 +272,7 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 impl Services {
     /// Starts generating a reply in a background task.
     pub(crate) fn start_reply(&self, job: ReplyJob) -> ReplyHandle {
-        let (stop, done) = self.generations.register(job.reply);
+        let (stop, done) = self.generations.register(&job);
         let mut registration = Registration {
             services: self.clone(),
             job: job.clone(),
@@ -249,12 +280,18 @@ impl Services {
             _done: done,
         };
         let services = self.clone();
-        let task = tokio::spawn(async move {
+        let generation = async move {
             let result = services.generate(&job, stop).await;
-            registration.settled = result.is_ok();
+            // A reply whose message is gone (its thread or user deleted) has
+            // nothing left to settle.
+            registration.settled = matches!(result, Ok(_) | Err(ServiceError::NotFound("message")));
             drop(registration);
             result
-        });
+        };
+        let task = match &self.runtime {
+            Some(runtime) => runtime.spawn(generation),
+            None => tokio::spawn(generation),
+        };
         ReplyHandle { task }
     }
 

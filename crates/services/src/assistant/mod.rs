@@ -20,7 +20,9 @@ use serde_json::json;
 use xl_domain::events::{ThreadEvent, kind};
 use xl_domain::messages::NewMessage;
 use xl_domain::threads::Thread;
-use xl_domain::{Actor, DomainError, Message, MessageId, MessageRole, MessageStatus, ThreadId};
+use xl_domain::{
+    Actor, DomainError, Message, MessageId, MessageRole, MessageStatus, ThreadId, UserId,
+};
 use xl_store::repo::messages::NewMessageRow;
 use xl_store::repo::replies::FinishedReply;
 use xl_store::{StoreError, Tx, repo};
@@ -160,27 +162,21 @@ impl Services {
                 "the message is not being generated".into(),
             ));
         }
-        match self.generations.stop(id) {
-            Some(mut done) => {
-                // The task drops the upstream stream, writes `cancelled` and
-                // then closes `done`.
-                let wait = async { while done.changed().await.is_ok() {} };
-                if tokio::time::timeout(CANCEL_WAIT, wait).await.is_err() {
-                    tracing::warn!(message = %id, "a cancelled reply is slow to stop");
-                }
-            }
+        if self.generations.is_running(id) {
+            // The task drops the upstream stream, writes `cancelled` and
+            // then tells us it is done.
+            self.stop_generation(id).await;
+        } else {
             // Not generated here (another process, or one that died): the
             // conditional write stops a live generator at its next delta.
-            None => {
-                let finished = FinishedReply {
-                    status: MessageStatus::Cancelled,
-                    error: None,
-                    metadata: None,
-                    token_count: None,
-                };
-                self.finish_elsewhere(message.thread_id, id, Some(actor), finished)
-                    .await?;
-            }
+            let finished = FinishedReply {
+                status: MessageStatus::Cancelled,
+                error: None,
+                metadata: None,
+                token_count: None,
+            };
+            self.finish_elsewhere(message.thread_id, id, Some(actor), finished)
+                .await?;
         }
         let ended = repo::messages::find(self.store.reader(), actor.org_id, id)
             .await?
@@ -194,6 +190,122 @@ impl Services {
                 "the reply ended before it could be cancelled".into(),
             )),
         }
+    }
+
+    /// Stops this process's generation of a reply and waits (at most
+    /// [`CANCEL_WAIT`]) until it has written its final status. Nothing
+    /// happens for a message this process is not generating.
+    pub(crate) async fn stop_generation(&self, id: MessageId) {
+        let Some(mut done) = self.generations.stop(id) else {
+            return;
+        };
+        let wait = async { while done.changed().await.is_ok() {} };
+        if tokio::time::timeout(CANCEL_WAIT, wait).await.is_err() {
+            tracing::warn!(message = %id, "a stopped reply is slow to end");
+        }
+    }
+
+    /// Stops every generation this process runs for `user` or in one of
+    /// `threads`, waiting for each to write its final status, so that
+    /// deleting the user (and, by cascade, their threads) does not pull the
+    /// rows out from under a reply still writing.
+    pub(crate) async fn stop_generations_of(&self, user: UserId, threads: &[ThreadId]) {
+        let ids = self
+            .generations
+            .matching(|job| job.actor.user_id == user || threads.contains(&job.thread));
+        for id in ids {
+            self.stop_generation(id).await;
+        }
+    }
+
+    /// Ends a reply still `streaming` as `cancelled` inside the caller's
+    /// transaction (with its `message.updated` event), for a change that
+    /// must not be overwritten by a generator: whichever generator is left
+    /// (another process's) stops at its next conditional write. Returns the
+    /// event to publish after the commit, or `None` if the reply had ended.
+    pub(crate) async fn cancel_in_tx(
+        &self,
+        tx: &Tx,
+        message: &Message,
+        actor: &Actor,
+    ) -> Result<Option<ThreadEvent>, ServiceError> {
+        if message.status != MessageStatus::Streaming {
+            return Ok(None);
+        }
+        let finished = FinishedReply {
+            status: MessageStatus::Cancelled,
+            error: None,
+            metadata: None,
+            token_count: None,
+        };
+        if !repo::replies::finish(tx, message.id, finished).await? {
+            return Ok(None);
+        }
+        let payload = json!({ "status": MessageStatus::Cancelled, "error": null });
+        let event = updated_event(
+            tx,
+            message.thread_id,
+            message.id,
+            Some(actor.user_id),
+            payload,
+        )
+        .await?;
+        Ok(Some(event))
+    }
+
+    /// At shutdown (no new requests are taken by then): lets the replies this
+    /// process is generating finish for up to `grace`, then fails the rest
+    /// with their partial text and [`INTERRUPTED`], as restart recovery
+    /// would, and stops them so that each records its call. Returns how many
+    /// finished within the grace period and how many were failed.
+    pub async fn drain_replies(&self, grace: Duration) -> (usize, usize) {
+        let running = self.generations.running();
+        let total = running.len();
+        if total == 0 {
+            return (0, 0);
+        }
+        tracing::info!(
+            replies = total,
+            grace_ms = grace.as_millis(),
+            "waiting for replies in progress to finish"
+        );
+        let all_done = futures_util::future::join_all(
+            running
+                .into_iter()
+                .map(|(_, _, mut done)| async move { while done.changed().await.is_ok() {} }),
+        );
+        if tokio::time::timeout(grace, all_done).await.is_ok() {
+            return (total, 0);
+        }
+        let left = self.generations.running();
+        let mut failed = 0;
+        for (id, thread, _) in &left {
+            let finished = FinishedReply {
+                status: MessageStatus::Failed,
+                error: Some(INTERRUPTED.to_owned()),
+                metadata: None,
+                token_count: None,
+            };
+            match self.finish_elsewhere(*thread, *id, None, finished).await {
+                Ok(true) => failed += 1,
+                Ok(false) => {}
+                Err(err) => {
+                    tracing::error!(error = %err, message = %id, "failing a reply at shutdown failed");
+                }
+            }
+        }
+        // The generators stop at once (their status is already final), drop
+        // their upstream calls and record them.
+        let stopping = futures_util::future::join_all(
+            left.into_iter().map(|(id, _, _)| self.stop_generation(id)),
+        );
+        let _ = tokio::time::timeout(CANCEL_WAIT, stopping).await;
+        tracing::warn!(
+            finished = total - failed,
+            failed,
+            "replies still running after the shutdown grace period were marked failed"
+        );
+        (total - failed, failed)
     }
 
     /// Fails every reply left `streaming` that this process is not

@@ -42,6 +42,11 @@ impl Services {
         input: NewApiKey,
     ) -> Result<CreatedApiKey, ServiceError> {
         input.validate().map_err(DomainError::from)?;
+        let name = xl_domain::text::one_line(&input.name, 100).map_err(|problem| {
+            let mut errors = xl_domain::FieldErrors::new();
+            errors.add("name", problem);
+            ServiceError::Unprocessable(errors)
+        })?;
         let secret = random_secret(API_KEY_PREFIX);
         let prefix: String = secret.chars().take(API_KEY_PREFIX.len() + 6).collect();
         let expires_at = input
@@ -53,7 +58,7 @@ impl Services {
             NewKey {
                 user_id: actor.user_id,
                 org_id: actor.org_id,
-                name: input.name.trim().to_owned(),
+                name,
                 prefix,
                 key_hash: hash_secret(&secret),
                 expires_at,

@@ -276,15 +276,28 @@ impl Services {
         if let Some(user) = repo::users::find_by_email(&tx, &identity.email).await? {
             return Ok(user);
         }
-        let slug = identity
+        let org_claim = identity
             .org
             .as_deref()
             .map(str::trim)
-            .filter(|org| !org.is_empty())
+            .filter(|org| !org.is_empty());
+        // The claim names an org to create: one line, bounded, or no sign-in.
+        if let Some(org) = org_claim
+            && xl_domain::text::one_line(org, xl_domain::text::MAX_ORG_CHARS).is_err()
+        {
+            return Err(ServiceError::Unauthenticated(AuthFailure::BadClaims(
+                format!(
+                    "the org claim must be at most {} characters without control characters",
+                    xl_domain::text::MAX_ORG_CHARS
+                ),
+            )));
+        }
+        let slug = org_claim
             .unwrap_or(identity.email.domain())
             .to_ascii_lowercase();
         let org = repo::orgs::find_or_create(&tx, &slug).await?;
-        let name = if identity.name.trim().is_empty() {
+        // A provider's display name is cleaned rather than refused.
+        let name = xl_domain::text::sanitize_name(&identity.name, 200).unwrap_or_else(|| {
             identity
                 .email
                 .as_str()
@@ -292,9 +305,7 @@ impl Services {
                 .next()
                 .unwrap_or_default()
                 .to_owned()
-        } else {
-            identity.name.trim().chars().take(200).collect()
-        };
+        });
         let user = repo::users::insert(
             &tx,
             repo::users::NewUserRow {

@@ -815,3 +815,212 @@ async fn a_streamed_reply_and_a_burst_of_posts_share_the_writer() {
     let stored = services.get_message(&ada, reply.id).await.unwrap();
     assert_eq!(stored.content, reply.content);
 }
+
+/// Streams "partial" into a reply through a fed fake and returns it.
+async fn streaming_reply() -> (
+    Services,
+    Arc<Fake>,
+    mpsc::UnboundedSender<String>,
+    Actor,
+    Message,
+) {
+    let (fake, feed) = Fake::fed();
+    let services = services_with(fake.clone(), ServicesConfig::default()).await;
+    let ada = actor(&services, "ada@acme.io", Role::User).await;
+    let t = thread(&services, &ada, NewThread::default()).await;
+    let (_, reply) = ask(&services, &ada, t, "talk", ReplyMode::Stream).await;
+    for word in ["par", "tial"] {
+        feed.send(word.into()).unwrap();
+    }
+    eventually("the partial text", || async {
+        let m = services.get_message(&ada, reply.id).await.unwrap();
+        (m.content == "partial").then_some(())
+    })
+    .await;
+    (services, fake, feed, ada, reply)
+}
+
+/// Issue 15, finding 2: editing a reply that is still streaming cancels the
+/// generation first; nothing is appended to the edited text afterwards.
+#[tokio::test]
+async fn editing_a_streaming_reply_cancels_it_and_keeps_the_edit() {
+    let (services, fake, feed, ada, reply) = streaming_reply().await;
+    let root = actor(&services, "root@acme.io", Role::Admin).await;
+    let edited = services
+        .edit_message(
+            &root,
+            reply.id,
+            xl_domain::messages::MessageUpdate {
+                content: Some("EDITED".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(edited.content, "EDITED");
+    assert_eq!(edited.status, MessageStatus::Cancelled);
+    assert!(fake.was_dropped(), "the upstream stream was dropped");
+    assert!(feed.send("more".into()).is_err(), "nobody reads any more");
+    let stored = services.get_message(&ada, reply.id).await.unwrap();
+    assert_eq!(stored.content, "EDITED");
+    assert_eq!(stored.status, MessageStatus::Cancelled);
+
+    // The log: the deltas add up to the text at the cancel, then the edit.
+    let owned = repo::events::after(
+        services.store.reader(),
+        stored.thread_id,
+        0,
+        Some(reply.id),
+        100,
+    )
+    .await
+    .unwrap();
+    let mine: Vec<&ThreadEvent> = owned.iter().collect();
+    assert_eq!(deltas(&owned), "partial");
+    let tail: Vec<(&str, Value)> = mine
+        .iter()
+        .rev()
+        .take(2)
+        .rev()
+        .map(|e| (e.kind.as_str(), e.payload["status"].clone()))
+        .collect();
+    assert_eq!(
+        tail,
+        vec![
+            (kind::MESSAGE_UPDATED, Value::from("cancelled")),
+            (kind::MESSAGE_UPDATED, Value::from("cancelled")),
+        ]
+    );
+    assert_eq!(mine.last().unwrap().payload["content"], "EDITED");
+    let records = completions(&services, reply.id, 1).await;
+    assert_eq!(records[0]["status"], "cancelled");
+}
+
+/// Issue 15, finding 2: deleting a reply that is still streaming cancels the
+/// generation first; the tombstone stays empty.
+#[tokio::test]
+async fn deleting_a_streaming_reply_cancels_it_and_the_tombstone_stays_empty() {
+    let (services, fake, feed, ada, reply) = streaming_reply().await;
+    let root = actor(&services, "root@acme.io", Role::Admin).await;
+    services.delete_message(&root, reply.id).await.unwrap();
+    assert!(fake.was_dropped(), "the upstream stream was dropped");
+    assert!(feed.send("more".into()).is_err(), "nobody reads any more");
+    let stored = services.get_message(&ada, reply.id).await.unwrap();
+    assert!(stored.deleted_at.is_some());
+    assert_eq!(stored.content, "");
+    assert_eq!(stored.status, MessageStatus::Cancelled);
+    let events = repo::events::after(services.store.reader(), stored.thread_id, 0, None, 100)
+        .await
+        .unwrap();
+    let last = events.last().unwrap();
+    assert_eq!(last.kind, kind::MESSAGE_DELETED);
+    assert_eq!(last.message_id, Some(reply.id));
+}
+
+/// A reply streaming in another process (no generation here) is cancelled
+/// by the edit's own transaction, so its generator's next write is refused.
+#[tokio::test]
+async fn editing_a_reply_streaming_elsewhere_cancels_it_in_the_same_transaction() {
+    let services = services().await;
+    let root = actor(&services, "root@acme.io", Role::Admin).await;
+    let t = thread(&services, &root, NewThread::default()).await;
+    let question = services.post_message(&root, t, text("hi")).await.unwrap();
+    let tx = services.store.begin_write().await.unwrap();
+    let elsewhere = repo::messages::insert(
+        &tx,
+        NewMessageRow {
+            id: MessageId::new(),
+            thread_id: t,
+            org_id: root.org_id,
+            parent_id: Some(question.id),
+            user_id: None,
+            role: MessageRole::Assistant,
+            content: "half".into(),
+            blocks: None,
+            metadata: None,
+            status: MessageStatus::Streaming,
+            model: Some("gpt-4o".into()),
+            attachments: Vec::new(),
+            tokens: None,
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let edited = services
+        .edit_message(
+            &root,
+            elsewhere.id,
+            xl_domain::messages::MessageUpdate {
+                content: Some("EDITED".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(edited.status, MessageStatus::Cancelled);
+    let tx = services.store.begin_write().await.unwrap();
+    assert!(
+        !repo::replies::append_text(&tx, elsewhere.id, " more")
+            .await
+            .unwrap(),
+        "the other generator's next write is refused"
+    );
+}
+
+/// Issue 15, finding 3: deleting a user whose reply is streaming stops the
+/// reply first, and the call's usage record survives the user.
+#[tokio::test]
+async fn deleting_a_user_mid_reply_keeps_the_usage_record() {
+    use xl_store::entity::completions::{Column, Entity};
+    let (services, fake, feed, ada, reply) = streaming_reply().await;
+    let root = actor(&services, "root@acme.io", Role::Admin).await;
+    services.delete_user(&root, ada.user_id).await.unwrap();
+    assert!(fake.was_dropped(), "the reply was stopped");
+    assert!(feed.send("more".into()).is_err(), "nobody reads any more");
+    let record = eventually("the usage record", || async {
+        Entity::find()
+            .filter(Column::OrgId.eq(root.org_id.as_uuid()))
+            .one(services.store.reader())
+            .await
+            .unwrap()
+    })
+    .await;
+    assert_eq!(record.status, "cancelled");
+    assert_eq!(record.user_id, None, "the user is gone, the record is not");
+    assert!(record.prompt_tokens > 0);
+    assert!(
+        repo::messages::find(services.store.reader(), root.org_id, reply.id)
+            .await
+            .unwrap()
+            .is_none(),
+        "the reply went with its thread"
+    );
+}
+
+/// Someone who may not change a streaming reply cannot stop it by trying.
+#[tokio::test]
+async fn a_refused_edit_or_delete_leaves_the_generation_running() {
+    let (services, fake, feed, ada, reply) = streaming_reply().await;
+    let eve = actor(&services, "eve@acme.io", Role::User).await;
+    let edit = xl_domain::messages::MessageUpdate {
+        content: Some("EDITED".into()),
+        ..Default::default()
+    };
+    for who in [&ada, &eve] {
+        assert!(
+            services
+                .edit_message(who, reply.id, edit.clone())
+                .await
+                .is_err()
+        );
+        assert!(services.delete_message(who, reply.id).await.is_err());
+    }
+    assert!(!fake.was_dropped(), "the generation goes on");
+    feed.send(" more".into()).unwrap();
+    drop(feed);
+    let events = all_events(&services, &ada, reply.id, 0).await;
+    assert_eq!(events.last().unwrap().payload["status"], "complete");
+    let done = services.get_message(&ada, reply.id).await.unwrap();
+    assert_eq!(done.content, "partial more");
+}

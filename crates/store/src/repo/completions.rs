@@ -1,7 +1,7 @@
 //! The record of every model call, written once when the call ends.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, Set};
+use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, Set};
 use serde_json::Value;
 use xl_domain::{ApiKeyId, CompletionId, MessageId, OrgId, ThreadId, UserId};
 
@@ -54,6 +54,37 @@ pub struct CompletionRecord {
 
 fn clamp(n: u64) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// Clears the references of a record whose rows are gone (the caller, their
+/// key, thread or message deleted while the call ran), so the record itself,
+/// which is the org's bill, can still be stored.
+pub async fn detach_missing<C: Conn>(
+    db: &C,
+    mut record: CompletionRecord,
+) -> Result<CompletionRecord, StoreError> {
+    use crate::entity::{api_keys, messages, threads, users};
+    if let Some(id) = record.user_id
+        && users::Entity::find_by_id(id.as_uuid()).count(db).await? == 0
+    {
+        record.user_id = None;
+    }
+    if let Some(id) = record.api_key_id
+        && api_keys::Entity::find_by_id(id.as_uuid()).count(db).await? == 0
+    {
+        record.api_key_id = None;
+    }
+    if let Some(id) = record.thread_id
+        && threads::Entity::find_by_id(id.as_uuid()).count(db).await? == 0
+    {
+        record.thread_id = None;
+    }
+    if let Some(id) = record.message_id
+        && messages::Entity::find_by_id(id.as_uuid()).count(db).await? == 0
+    {
+        record.message_id = None;
+    }
+    Ok(record)
 }
 
 /// Stores a record.

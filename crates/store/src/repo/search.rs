@@ -466,4 +466,14 @@ mod tests {
         let raw = format!("{CLOSE}a {OPEN}b {OPEN}c{CLOSE} d {OPEN}e");
         assert_eq!(render_snippet(&raw), "a <mark>b c</mark> d <mark>e</mark>");
     }
+
+    proptest::proptest! {
+        /// Snippets of any text, sentinels included, render without panicking
+        /// and with balanced marks.
+        #[test]
+        fn snippets_of_any_text_render(text in "[\\PC\u{E000}\u{E001}]{0,80}") {
+            let html = render_snippet(&text);
+            proptest::prop_assert_eq!(html.matches("<mark>").count(), html.matches("</mark>").count());
+        }
+    }
 }

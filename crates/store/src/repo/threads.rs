@@ -325,6 +325,24 @@ pub async fn set_deleted<C: Conn>(
     Ok(())
 }
 
+/// The ids of the threads a user owns (deleted ones included), which go
+/// with the user when the user is deleted.
+pub async fn owned_by<C: ConnectionTrait>(
+    db: &C,
+    org: OrgId,
+    owner: UserId,
+) -> Result<Vec<ThreadId>, StoreError> {
+    let ids: Vec<Uuid> = threads::Entity::find()
+        .select_only()
+        .column(threads::Column::Id)
+        .filter(threads::Column::OrgId.eq(org.as_uuid()))
+        .filter(threads::Column::OwnerId.eq(owner.as_uuid()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(ids.into_iter().map(ThreadId::from_uuid).collect())
+}
+
 /// Removes for good the threads deleted before `cutoff` (with everything in them).
 pub async fn purge_deleted_before<C: Conn>(
     db: &C,
