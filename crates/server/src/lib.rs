@@ -208,6 +208,12 @@ fn auth_config(config: &Config, jwt_secret: String) -> AuthConfig {
     auth.access_ttl = config.access_token_ttl;
     auth.refresh_ttl = config.refresh_token_ttl;
     auth.dev_login = config.auth_dev_login;
+    auth.trust_org_claim = config.jwt_trust_org_claim;
+    auth.trust_role_claim = config.jwt_trust_role_claim;
+    auth.hs256_beside_jwks = config.jwt_accept_hs256;
+    auth.max_token_lifetime = config.jwt_max_lifetime;
+    auth.api_key_max_lifetime = config.api_key_max_lifetime;
+    auth.api_key_max_per_user = config.api_key_max_per_user;
     auth.oauth = OAuthConfig {
         google: config.google.as_ref().map(provider),
         github: config.github.as_ref().map(provider),

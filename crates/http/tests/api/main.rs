@@ -14,6 +14,7 @@ mod oauth;
 mod preferences;
 mod reactions;
 mod search;
+mod security;
 mod threads;
 mod usage;
 mod users;

@@ -32,6 +32,11 @@ pub const STATE_TTL: Duration = Duration::from_secs(10 * 60);
 /// How long each call to a provider may take.
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The issuer recorded for identities signed in with Google.
+pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";
+/// The issuer recorded for identities signed in with GitHub.
+pub const GITHUB_ISSUER: &str = "https://github.com";
+
 /// Sent to every provider; GitHub refuses API calls without a user agent.
 const CLIENT_USER_AGENT: &str = "experience-layer";
 
@@ -394,8 +399,11 @@ impl Services {
             name: info.name.unwrap_or_default(),
             role: Role::User,
             org: None,
-            subject: Some(format!("google:{}", info.sub)),
+            org_claim_trusted: false,
+            issuer: GOOGLE_ISSUER.to_owned(),
+            subject: info.sub,
             avatar_url: info.picture,
+            issued_at: None,
         })
     }
 
@@ -453,8 +461,11 @@ impl Services {
             name,
             role: Role::User,
             org: None,
-            subject: Some(format!("github:{}", user.id)),
+            org_claim_trusted: false,
+            issuer: GITHUB_ISSUER.to_owned(),
+            subject: user.id.to_string(),
             avatar_url: user.avatar_url,
+            issued_at: None,
         })
     }
 

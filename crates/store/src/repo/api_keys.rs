@@ -87,6 +87,25 @@ pub async fn list_for_user<C: ConnectionTrait>(
         .collect())
 }
 
+/// How many of the user's keys still work (not revoked, not expired).
+pub async fn count_live<C: ConnectionTrait>(
+    db: &C,
+    user: UserId,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    use sea_orm::{Condition, PaginatorTrait};
+    Ok(api_keys::Entity::find()
+        .filter(api_keys::Column::UserId.eq(user.as_uuid()))
+        .filter(api_keys::Column::RevokedAt.is_null())
+        .filter(
+            Condition::any()
+                .add(api_keys::Column::ExpiresAt.is_null())
+                .add(api_keys::Column::ExpiresAt.gt(now)),
+        )
+        .count(db)
+        .await?)
+}
+
 /// The key with this id in this org.
 pub async fn find<C: ConnectionTrait>(
     db: &C,
