@@ -134,6 +134,8 @@ async fn serve(config: Config) -> Result<(), RunError> {
             shutdown_timeout: config.shutdown_timeout,
             auth_cookie_name: config.auth_cookie_name.clone(),
             login_url: config.auth_login_url.clone(),
+            public_url: config.public_url.clone(),
+            cors_origins: config.cors_origins.clone(),
         },
     };
     let server = xl_http::server(listener, state).map_err(|err| RunError::Io(err.to_string()))?;

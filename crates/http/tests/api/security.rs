@@ -466,3 +466,214 @@ async fn f5_api_keys_have_a_bounded_lifetime_and_a_per_user_cap() {
     )
     .await;
 }
+
+// ---- 8. CORS configured but never applied ------------------------------
+
+async fn preflight(app: &crate::helpers::TestApp, origin: &str) -> reqwest::Response {
+    app.client
+        .request(reqwest::Method::OPTIONS, app.url("/api/v1/threads"))
+        .header("Origin", origin)
+        .header("Access-Control-Request-Method", "POST")
+        .header(
+            "Access-Control-Request-Headers",
+            "authorization,content-type",
+        )
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn f8_cors_answers_listed_origins_only_with_credentials_only_for_them() {
+    let app = spawn_app_with(|options| {
+        options.http.cors_origins = vec!["https://app.example".into()];
+    })
+    .await;
+    let ok = preflight(&app, "https://app.example").await;
+    assert!(ok.status().is_success(), "{}", ok.status());
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+    assert_eq!(ok.headers()["access-control-allow-credentials"], "true");
+
+    let refused = preflight(&app, "https://evil.example").await;
+    assert!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none(),
+        "an unlisted origin gets no CORS grant"
+    );
+
+    let (token, _) = app.user("ada@acme.io", Role::User).await;
+    let simple = app
+        .client
+        .get(app.url("/api/v1/users/me"))
+        .bearer_auth(&token)
+        .header("Origin", "https://app.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        simple.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+
+    // `*` allows any origin, never with credentials.
+    let any = spawn_app_with(|options| options.http.cors_origins = vec!["*".into()]).await;
+    let open = preflight(&any, "https://anyone.example").await;
+    assert!(open.status().is_success());
+    assert_eq!(open.headers()["access-control-allow-origin"], "*");
+    assert!(
+        open.headers()
+            .get("access-control-allow-credentials")
+            .is_none()
+    );
+}
+
+// ---- 9. CSRF -----------------------------------------------------------
+
+#[tokio::test]
+async fn f9_cookie_authenticated_changes_need_an_allowed_origin() {
+    let app = spawn_app().await;
+    let (token, _) = app.user("ada@acme.io", Role::User).await;
+    let cookie = format!("rpotential_auth={token}");
+    let post = |origin: Option<&str>| {
+        let mut request = app
+            .client
+            .post(app.url("/api/v1/threads"))
+            .header("Cookie", &cookie)
+            .json(&json!({ "title": "from a form" }));
+        if let Some(origin) = origin {
+            request = request.header("Origin", origin);
+        }
+        request.send()
+    };
+    problem(post(Some("https://evil.example")).await.unwrap(), 403).await;
+    problem(post(None).await.unwrap(), 403).await;
+    // The server's own page may.
+    data(post(Some(&app.address)).await.unwrap(), 201).await;
+    // A bearer token is not a cookie: no Origin check.
+    data(
+        app.post("/api/v1/threads", &token, &json!({ "title": "api" }))
+            .await,
+        201,
+    )
+    .await;
+
+    // A body-less POST (logout) from another site is refused too, and the
+    // session survives it.
+    let refused = app
+        .client
+        .post(app.url("/api/v1/auth/logout"))
+        .header("Cookie", &cookie)
+        .header("Origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    problem(refused, 403).await;
+}
+
+#[tokio::test]
+async fn f9_json_routes_refuse_form_content_types() {
+    let app = spawn_app().await;
+    let (token, _) = app.user("ada@acme.io", Role::User).await;
+    let body = r#"{"model":"echo","messages":[{"role":"user","content":"hi"}]}"#;
+    for content_type in ["text/plain", "application/x-www-form-urlencoded"] {
+        let response = app
+            .client
+            .post(app.url("/api/v1/chat/completions"))
+            .bearer_auth(&token)
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 415, "{content_type}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["error"]["code"], "unsupported_media_type");
+    }
+    let response = app
+        .client
+        .post(app.url("/api/v1/threads"))
+        .bearer_auth(&token)
+        .header("Content-Type", "text/plain")
+        .body(r#"{"title":"x"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 415);
+}
+
+// ---- 10. Security headers ----------------------------------------------
+
+#[tokio::test]
+async fn f10_every_response_carries_the_security_headers() {
+    let app = spawn_app().await;
+    let responses = [
+        app.client.get(app.url("/health")).send().await.unwrap(),
+        app.client.get(app.url("/nowhere")).send().await.unwrap(),
+        app.client
+            .get(app.url("/api/v1/users/me"))
+            .send()
+            .await
+            .unwrap(),
+    ];
+    for response in &responses {
+        let headers = response.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers["x-frame-options"], "DENY");
+        assert_eq!(headers["referrer-policy"], "no-referrer");
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("default-src 'none'"), "{csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(headers.get("strict-transport-security").is_none());
+    }
+    let tls = spawn_app_with(|options| {
+        options.http.public_url = Some("https://chat.example.com".into());
+    })
+    .await;
+    let response = tls.client.get(tls.url("/health")).send().await.unwrap();
+    assert!(
+        response.headers()["strict-transport-security"]
+            .to_str()
+            .unwrap()
+            .starts_with("max-age=")
+    );
+}
+
+// ---- 11. Host headers trusted ------------------------------------------
+
+#[tokio::test]
+async fn f11_links_never_follow_the_host_or_forwarded_host_header() {
+    use xl_services::auth::oauth::OAuthProviderConfig;
+    let app = spawn_app_with(|options| {
+        options.http.login_url = Some("https://login.example/signin".into());
+        options.services.auth.oauth.google = Some(OAuthProviderConfig {
+            client_id: "id".into(),
+            client_secret: "secret".into(),
+            authorize_url: "https://accounts.example/authorize".into(),
+            token_url: "https://accounts.example/token".into(),
+            api_url: "https://accounts.example/userinfo".into(),
+        });
+    })
+    .await;
+    let spoofed = |path: &str| {
+        app.client
+            .get(app.url(path))
+            .header("Host", "evil.example")
+            .header("X-Forwarded-Host", "evil.example")
+            .header("X-Forwarded-Proto", "https")
+            .header("Accept", "text/html")
+            .send()
+    };
+    for path in ["/api/v1/auth/me", "/api/v1/auth/google"] {
+        let response = spoofed(path).await.unwrap();
+        assert_eq!(response.status(), 302, "{path}");
+        let location = response.headers()["location"].to_str().unwrap().to_owned();
+        assert!(!location.contains("evil.example"), "{path}: {location}");
+        let own = url::form_urlencoded::byte_serialize(app.address.as_bytes()).collect::<String>();
+        assert!(location.contains(&own), "{path}: {location}");
+    }
+}
