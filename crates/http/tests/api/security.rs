@@ -755,3 +755,161 @@ async fn f6_an_import_plants_no_stream_no_dates_and_no_system_voice() {
     )
     .await;
 }
+
+// ---- 12. JWT hygiene (RFC 8725) ----------------------------------------
+
+/// A JWKS endpoint answering with `bodies` in turn (the last one repeated).
+async fn spawn_jwks_sequence(bodies: Vec<String>) -> String {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let served = Arc::new(AtomicUsize::new(0));
+    let bodies = Arc::new(bodies);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/jwks", listener.local_addr().unwrap());
+    let server = actix_web::HttpServer::new(move || {
+        let served = Arc::clone(&served);
+        let bodies = Arc::clone(&bodies);
+        actix_web::App::new().route(
+            "/jwks",
+            actix_web::web::get().to(move || {
+                let n = served.fetch_add(1, Ordering::SeqCst);
+                let body = bodies[n.min(bodies.len() - 1)].clone();
+                async move {
+                    actix_web::HttpResponse::Ok()
+                        .content_type("application/json")
+                        .body(body)
+                }
+            }),
+        )
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+    url
+}
+
+fn jwks_with(edit: impl Fn(&mut Value)) -> String {
+    let mut set: Value = serde_json::from_slice(&crate::auth::fixture("jwks.json")).unwrap();
+    for key in set["keys"].as_array_mut().unwrap() {
+        edit(key);
+    }
+    set.to_string()
+}
+
+async fn jwks_app(bodies: Vec<String>) -> crate::helpers::TestApp {
+    let url = spawn_jwks_sequence(bodies).await;
+    spawn_app_with(move |options| {
+        let auth = &mut options.services.auth;
+        auth.jwks_url = Some(url);
+        auth.issuer = Some("https://issuer.test".into());
+        auth.audience = Some("experience-layer".into());
+        auth.jwks_min_refresh = std::time::Duration::ZERO;
+        auth.dev_login = true;
+    })
+    .await
+}
+
+#[tokio::test]
+async fn f12_beside_jwks_the_secret_signs_only_this_servers_sessions() {
+    let app = jwks_app(vec![jwks_with(|_| {})]).await;
+    let secret = app.services.auth().config.jwt_secret.clone();
+    let error = problem(
+        app.get(
+            "/api/v1/users/me",
+            &hs256(secret.as_bytes(), &claims("ada@example.com")),
+        )
+        .await,
+        401,
+    )
+    .await;
+    assert_eq!(problem_kind(&error), "algorithm-not-allowed");
+    // A session this server issued is still accepted.
+    let login = data(
+        app.client
+            .post(app.url("/api/v1/auth/login"))
+            .json(&json!({ "email": "ada@example.com" }))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    data(
+        app.get("/api/v1/users/me", login["access_token"].as_str().unwrap())
+            .await,
+        200,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn f12_a_jwk_is_used_only_for_its_alg_and_use() {
+    let token = rs256("rsa-test-1", &claims("ada@example.com"));
+    let app = jwks_app(vec![jwks_with(|key| {
+        if key["kid"] == "rsa-test-1" {
+            key["alg"] = json!("ES256");
+        }
+    })])
+    .await;
+    let error = problem(app.get("/api/v1/users/me", &token).await, 401).await;
+    assert_eq!(problem_kind(&error), "algorithm-not-allowed");
+
+    let app = jwks_app(vec![jwks_with(|key| key["use"] = json!("enc"))]).await;
+    let error = problem(app.get("/api/v1/users/me", &token).await, 401).await;
+    assert_eq!(problem_kind(&error), "unknown-key");
+}
+
+#[tokio::test]
+async fn f12_an_empty_key_set_never_replaces_the_cached_one() {
+    let app = jwks_app(vec![jwks_with(|_| {}), json!({ "keys": [] }).to_string()]).await;
+    let good = rs256("rsa-test-1", &claims("ada@example.com"));
+    data(app.get("/api/v1/users/me", &good).await, 200).await;
+    // An unknown kid makes the cache refetch, and the endpoint now serves
+    // an empty set.
+    let error = problem(
+        app.get(
+            "/api/v1/users/me",
+            &rs256("rotated-away", &claims("ada@example.com")),
+        )
+        .await,
+        401,
+    )
+    .await;
+    assert_eq!(problem_kind(&error), "unknown-key");
+    // A fresh token (not cached as a caller) still verifies with the old set.
+    let mut again = claims("ada@example.com");
+    again["jti"] = json!("another");
+    data(
+        app.get("/api/v1/users/me", &rs256("rsa-test-1", &again))
+            .await,
+        200,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn f12_a_token_may_not_claim_a_lifetime_beyond_the_bound() {
+    let app = spawn_app().await;
+    let mut long = app.claims("ada@acme.io", Role::User);
+    long.exp = long.iat + 30 * 86_400;
+    let error = problem(app.get("/api/v1/users/me", &app.sign(&long)).await, 401).await;
+    assert_eq!(problem_kind(&error), "invalid-claims");
+    let mut undated = app.claims("ada@acme.io", Role::User);
+    undated.iat = 0;
+    undated.exp = chrono::Utc::now().timestamp() + 30 * 86_400;
+    let error = problem(app.get("/api/v1/users/me", &app.sign(&undated)).await, 401).await;
+    assert_eq!(problem_kind(&error), "invalid-claims");
+    let mut future = app.claims("ada@acme.io", Role::User);
+    future.iat += 3600;
+    let error = problem(app.get("/api/v1/users/me", &app.sign(&future)).await, 401).await;
+    assert_eq!(problem_kind(&error), "invalid-claims");
+    // An hour is fine.
+    data(
+        app.get("/api/v1/users/me", &app.token("ada@acme.io", Role::User))
+            .await,
+        200,
+    )
+    .await;
+}

@@ -1,6 +1,6 @@
 //! Keys of an identity provider, fetched from its JWKS endpoint, cached by
 //! `kid`, and refetched when a token names a key the cache does not know
-//! (providers rotate keys), at most once per `MIN_REFRESH`.
+//! (providers rotate keys), at most once per `min_refresh` (10 s by default).
 //!
 //! Per RFC 8725 a key is used only for what it says: a JWK whose `use` is
 //! not `sig` is skipped, and one that names an `alg` verifies only tokens of
@@ -15,15 +15,13 @@ use tokio::sync::{Mutex, RwLock};
 
 use crate::auth::AuthFailure;
 
-/// The shortest time between two fetches of the key set.
-const MIN_REFRESH: Duration = Duration::from_secs(10);
-
 /// A cached JWKS document.
 pub struct JwksCache {
     url: String,
     http: reqwest::Client,
     keys: RwLock<HashMap<String, Key>>,
     last_fetch: Mutex<Option<Instant>>,
+    min_refresh: Duration,
 }
 
 /// A usable key and the one algorithm it is for, if the JWK named one.
@@ -42,13 +40,15 @@ impl std::fmt::Debug for JwksCache {
 }
 
 impl JwksCache {
-    /// An empty cache for the given endpoint.
-    pub fn new(url: String, http: reqwest::Client) -> Self {
+    /// An empty cache for the given endpoint, fetching it at most once per
+    /// `min_refresh`.
+    pub fn new(url: String, http: reqwest::Client, min_refresh: Duration) -> Self {
         JwksCache {
             url,
             http,
             keys: RwLock::new(HashMap::new()),
             last_fetch: Mutex::new(None),
+            min_refresh,
         }
     }
 
@@ -79,7 +79,7 @@ impl JwksCache {
     /// logged and leave the cache as it was.
     async fn refresh(&self) {
         let mut last_fetch = self.last_fetch.lock().await;
-        if last_fetch.is_some_and(|at| at.elapsed() < MIN_REFRESH) {
+        if last_fetch.is_some_and(|at| at.elapsed() < self.min_refresh) {
             return;
         }
         *last_fetch = Some(Instant::now());

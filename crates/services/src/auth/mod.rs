@@ -81,6 +81,8 @@ pub struct AuthConfig {
     pub api_key_max_lifetime: Duration,
     /// How many live API keys one user may hold (`API_KEY_MAX_PER_USER`).
     pub api_key_max_per_user: u32,
+    /// The shortest time between two fetches of the JWKS document.
+    pub jwks_min_refresh: Duration,
 }
 
 impl AuthConfig {
@@ -104,6 +106,7 @@ impl AuthConfig {
             max_token_lifetime: Duration::from_secs(86_400),
             api_key_max_lifetime: Duration::from_secs(90 * 86_400),
             api_key_max_per_user: 20,
+            jwks_min_refresh: Duration::from_secs(10),
         }
     }
 
@@ -139,7 +142,10 @@ impl Auth {
     pub fn new(config: AuthConfig, http: reqwest::Client) -> Self {
         let signer = JwtSigner::new(config.jwt_secret.as_bytes());
         let hs256 = DecodingKey::from_secret(config.jwt_secret.as_bytes());
-        let jwks = config.jwks_url.clone().map(|url| JwksCache::new(url, http));
+        let jwks = config
+            .jwks_url
+            .clone()
+            .map(|url| JwksCache::new(url, http, config.jwks_min_refresh));
         let cache = cache::ActorCache::new(config.actor_cache_ttl);
         Auth {
             config,
