@@ -922,3 +922,47 @@ async fn f7_an_unpriced_model_is_flagged_in_usage_not_counted_free() {
     assert_eq!(flag("house-model"), Some(json!(true)), "{report}");
     assert_eq!(flag("gpt-4o"), Some(json!(false)), "{report}");
 }
+
+// ---- Finding 13 of the hardening review: no raw upstream text in 502s --
+
+#[tokio::test]
+async fn f13_a_raw_upstream_error_body_never_reaches_the_client() {
+    const RAW: &str = "<html>Traceback (most recent call last): File \"/srv/internal/app.py\", db=postgres://admin@10.0.0.5</html>";
+    let mock = Mock::start(|_, seen| {
+        if seen.body["messages"][1]["content"] == "shaped" {
+            Reply::Json(
+                500,
+                error(
+                    "The server had an error while processing your request.",
+                    "server_error",
+                    None,
+                ),
+            )
+        } else {
+            Reply::Text(500, RAW)
+        }
+    })
+    .await;
+    let app = mock_app(&mock, |config| config.max_retries = 0).await;
+    let (token, _) = app.user("ada@example.com", Role::User).await;
+    for stream in [false, true] {
+        let mut body = ask("gpt-4o", "raw");
+        body["stream"] = json!(stream);
+        let error = openai_error(chat(&app, Some(&token), &body).await, 502).await;
+        let message = error["message"].as_str().unwrap();
+        for leak in ["Traceback", "/srv", "postgres://", "10.0.0.5", "<html>"] {
+            assert!(!message.contains(leak), "{message}");
+        }
+        // An OpenAI-shaped error's own message may be passed on.
+        let mut body = ask("gpt-4o", "shaped");
+        body["stream"] = json!(stream);
+        let error = openai_error(chat(&app, Some(&token), &body).await, 502).await;
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .contains("The server had an error"),
+            "{error}"
+        );
+    }
+}
