@@ -6,6 +6,7 @@
 
 mod cli;
 pub mod config;
+mod files;
 mod secret;
 mod telemetry;
 
@@ -77,6 +78,7 @@ pub fn run(cli: Cli) -> Result<(), RunError> {
 }
 
 async fn connect(config: &Config) -> Result<Store, RunError> {
+    files::prepare(config)?;
     let mut store_config = StoreConfig::new(config.database_url.clone());
     store_config.max_connections = config.db_pool_size;
     store_config.synchronous = config.sqlite_synchronous;
