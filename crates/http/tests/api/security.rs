@@ -913,3 +913,28 @@ async fn f12_a_token_may_not_claim_a_lifetime_beyond_the_bound() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn f5_an_api_key_follows_its_owners_role_and_dies_with_the_owner() {
+    let app = spawn_app().await;
+    let (root, _) = app.user("root@acme.io", Role::Admin).await;
+    let (admin, profile) = app.user("ops@acme.io", Role::Admin).await;
+    let key = data(
+        app.post("/api/v1/api-keys", &admin, &json!({ "name": "ops" }))
+            .await,
+        201,
+    )
+    .await;
+    let secret = key["secret"].as_str().unwrap().to_owned();
+    data(app.get("/api/v1/users", &secret).await, 200).await;
+    let target = format!("/api/v1/users/{}", profile["id"].as_str().unwrap());
+    data(
+        app.put(&target, &root, &json!({ "role": "USER" })).await,
+        200,
+    )
+    .await;
+    problem(app.get("/api/v1/users", &secret).await, 403).await;
+    assert_eq!(app.delete(&target, &root).await.status(), 204);
+    let error = problem(app.get("/api/v1/auth/verify", &secret).await, 401).await;
+    assert_eq!(problem_kind(&error), "invalid-api-key");
+}
