@@ -381,6 +381,7 @@ impl Services {
             ),
         };
         let issued_at = DateTime::<Utc>::from_timestamp(claims.iat, 0).filter(|_| claims.iat > 0);
+        let presented = Presented::Token { issued_at };
         self.upsert_identity(Identity {
             email,
             name: claims.name.clone(),
@@ -390,7 +391,7 @@ impl Services {
             issuer,
             subject: claims.sub.clone(),
             avatar_url: None,
-            issued_at: Some(issued_at),
+            presented,
         })
         .await
     }
@@ -417,7 +418,7 @@ impl Services {
             ));
         }
         // A credential older than the deletion of its user stays dead.
-        if let Some(issued_at) = identity.issued_at
+        if let Presented::Token { issued_at } = identity.presented
             && let Some(deleted) =
                 repo::identity::deleted_at(self.store.reader(), &identity.email).await?
             && issued_at.is_none_or(|at| at <= deleted)
@@ -431,6 +432,18 @@ impl Services {
             self.seen(&user).await?;
             return Ok(user);
         }
+        match self.enrol(&identity).await {
+            // Another replica enrolled the same person between our read and
+            // write (PostgreSQL; SQLite's writer serialises them): the second
+            // pass finds what it wrote.
+            Err(ServiceError::Store(err)) if err.is_conflict() => self.enrol(&identity).await,
+            other => other,
+        }
+    }
+
+    /// Binds a new identity to the account of its address, or creates the
+    /// user, in one transaction.
+    async fn enrol(&self, identity: &Identity) -> Result<User, ServiceError> {
         let tx = self.store.begin_write().await?;
         if let Some(user) =
             repo::identity::find_user(&tx, &identity.issuer, &identity.subject).await?
@@ -446,7 +459,7 @@ impl Services {
             tracing::info!(user = %user.id, issuer = %identity.issuer, "identity bound to an existing user");
             return Ok(user);
         }
-        let (org, role) = self.place(&tx, &identity).await?;
+        let (org, role) = self.place(&tx, identity).await?;
         let name = if identity.name.trim().is_empty() {
             identity
                 .email
@@ -561,10 +574,9 @@ pub struct Identity {
     pub subject: String,
     /// A picture.
     pub avatar_url: Option<String>,
-    /// For a credential presented again and again (a token): when it was
-    /// issued (`Some(None)` when it does not say), so one older than its
-    /// user's deletion is refused. `None` for a sign-in happening now.
-    pub issued_at: Option<Option<DateTime<Utc>>>,
+    /// How the identity is vouched for: a sign-in happening now, or a
+    /// token, which a deletion of its user after it was issued refuses.
+    pub presented: Presented,
 }
 
 impl Identity {
@@ -581,9 +593,22 @@ impl Identity {
             org_claim_trusted: true,
             issuer: LOCAL_ISSUER.to_owned(),
             avatar_url: None,
-            issued_at: None,
+            presented: Presented::Now,
         }
     }
+}
+
+/// How an identity reaches [`Services::upsert_identity`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Presented {
+    /// A sign-in happening now (OAuth, dev login, an embedding program).
+    Now,
+    /// A token presented again and again until it expires; `issued_at` is
+    /// its `iat` (`None` when it has none, which a deletion then refuses).
+    Token {
+        /// When the token was issued.
+        issued_at: Option<DateTime<Utc>>,
+    },
 }
 
 pub(crate) fn actor_for(user: &User, credential: Credential) -> Actor {

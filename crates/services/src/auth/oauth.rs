@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use xl_domain::{Email, Role};
 
 use super::sessions::{ClientInfo, TokenPair};
-use super::{AuthFailure, Identity, random_secret};
+use super::{AuthFailure, Identity, Presented, random_secret};
 use crate::{ServiceError, Services};
 
 /// How long a started sign-in stays valid (and the cookie's lifetime).
@@ -403,7 +403,7 @@ impl Services {
             issuer: GOOGLE_ISSUER.to_owned(),
             subject: info.sub,
             avatar_url: info.picture,
-            issued_at: None,
+            presented: Presented::Now,
         })
     }
 
@@ -465,7 +465,7 @@ impl Services {
             issuer: GITHUB_ISSUER.to_owned(),
             subject: user.id.to_string(),
             avatar_url: user.avatar_url,
-            issued_at: None,
+            presented: Presented::Now,
         })
     }
 

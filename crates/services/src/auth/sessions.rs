@@ -12,7 +12,9 @@ use xl_store::StoreError;
 use xl_store::repo;
 use xl_store::repo::sessions::NewToken;
 
-use super::{AuthFailure, Claims, DEV_LOGIN_ISSUER, Identity, hash_secret, random_secret};
+use super::{
+    AuthFailure, Claims, DEV_LOGIN_ISSUER, Identity, Presented, hash_secret, random_secret,
+};
 use crate::{ServiceError, Services};
 
 /// The prefix of refresh tokens.
@@ -82,7 +84,7 @@ impl Services {
                 org_claim_trusted: false,
                 issuer: DEV_LOGIN_ISSUER.to_owned(),
                 avatar_url: None,
-                issued_at: None,
+                presented: Presented::Now,
             })
             .await?;
         self.start_session(&user, client).await
