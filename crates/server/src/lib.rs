@@ -88,6 +88,14 @@ async fn connect(config: &Config) -> Result<Store, RunError> {
 /// Applies migrations, then serves until SIGINT or SIGTERM; in-flight
 /// requests finish and the database is closed cleanly.
 async fn serve(config: Config) -> Result<(), RunError> {
+    if config.public_url.is_none() && !config.bind.ip().is_loopback() {
+        // Links are never built from request headers, so without a public
+        // URL they name the bound address, which browsers may not reach.
+        tracing::warn!(
+            bind = %config.bind,
+            "XL_PUBLIC_URL is not set: OAuth redirect URIs and login return URLs use the bound address"
+        );
+    }
     let store = connect(&config).await?;
     store.migrate_up(None).await?;
     let jwt_secret = secret::jwt_secret(&config)?;
