@@ -405,6 +405,12 @@ impl Config {
         let api_key_max_per_user = parse_number(sources, "API_KEY_MAX_PER_USER", 20, 1, 10_000)?;
         let access_token_ttl =
             parse_ttl(sources, "ACCESS_TOKEN_TTL", Duration::from_secs(15 * 60))?;
+        if access_token_ttl > jwt_max_lifetime {
+            return Err(ConfigError::new(
+                "ACCESS_TOKEN_TTL",
+                "must not exceed JWT_MAX_LIFETIME, or the tokens issued here would be refused",
+            ));
+        }
         let refresh_token_ttl = parse_ttl(
             sources,
             "REFRESH_TOKEN_TTL",
@@ -784,6 +790,7 @@ mod tests {
             ("JWT_MAX_LIFETIME", "0"),
             ("API_KEY_MAX_LIFETIME", "1h"),
             ("API_KEY_MAX_PER_USER", "0"),
+            ("ACCESS_TOKEN_TTL", "2d"),
         ];
         for (name, value) in cases {
             let err = load(&[(name, value)]).unwrap_err();
