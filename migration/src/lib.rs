@@ -14,6 +14,7 @@ mod m0002_conversations;
 mod m0003_files_artifacts;
 mod m0004_completions;
 mod m0005_search;
+mod m0007_identity_binding;
 mod m0008_message_paths;
 mod m0009_search_scope;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_files_artifacts::Migration),
             Box::new(m0004_completions::Migration),
             Box::new(m0005_search::Migration),
+            Box::new(m0007_identity_binding::Migration),
             Box::new(m0008_message_paths::Migration),
             Box::new(m0009_search_scope::Migration),
         ]
@@ -59,6 +61,10 @@ pub const TABLES: &[&str] = &[
     "artifact_versions",
     "artifact_files",
     "completions",
+    "user_identities",
+    "org_domains",
+    "invitations",
+    "deleted_users",
 ];
 
 /// The tables the search migration adds on SQLite only: the FTS5 virtual

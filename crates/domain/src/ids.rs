@@ -95,6 +95,8 @@ typed_id! {
     EventId => "event",
     /// An audit log entry.
     AuditId => "audit",
+    /// An invitation into an organisation.
+    InvitationId => "invitation",
 }
 
 #[cfg(test)]

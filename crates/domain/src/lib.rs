@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod ids;
 pub mod kinds;
+pub mod mail_domains;
 pub mod messages;
 pub mod object;
 pub mod page;

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use garde::Validate;
 use serde::{Deserialize, Serialize};
 
-use crate::{Email, OrgId, Role, UserId};
+use crate::{Email, InvitationId, OrgId, Role, UserId};
 
 /// A person known to the system.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -66,6 +66,37 @@ pub struct UserUpdate {
     #[garde(skip)]
     #[serde(default)]
     pub role: Option<Role>,
+}
+
+/// An invitation into an org for an address outside the org's own mail
+/// domains: the person joins the org at their first sign-in, if they have no
+/// account yet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Invitation {
+    /// The invitation's id.
+    pub id: InvitationId,
+    /// The inviting organisation.
+    pub org_id: OrgId,
+    /// The invited address.
+    pub email: Email,
+    /// The role the person gets on joining.
+    pub role: Role,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+    /// When the person joined through it.
+    pub accepted_at: Option<DateTime<Utc>>,
+}
+
+/// What `create_user` did: added the user (the address is in one of the
+/// org's domains) or invited the address (it is not).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Enrolment {
+    /// The user was created in the caller's org.
+    User(User),
+    /// An invitation was recorded; it says nothing about whether the address
+    /// already has an account anywhere.
+    Invitation(Invitation),
 }
 
 /// Filters of the user list.

@@ -135,8 +135,11 @@ fn login_redirect(req: &HttpRequest) -> Option<String> {
     }
     let state = req.app_data::<web::Data<AppState>>()?;
     let login = state.config.login_url.as_deref()?;
-    let info = req.connection_info();
-    let return_to = format!("{}://{}{}", info.scheme(), info.host(), req.uri());
+    let return_to = format!(
+        "{}{}",
+        crate::security::server_origin(req, &state.config),
+        req.uri()
+    );
     let mut url = url::Url::parse(login).ok()?;
     url.query_pairs_mut().append_pair("return_to", &return_to);
     Some(url.to_string())

@@ -11,16 +11,7 @@ use crate::error::json_error;
 /// Parses a JSON object body, refusing other content types (415) and naming
 /// the field of a well-formed body of the wrong shape (422).
 pub fn parse_json<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Result<T, ApiError> {
-    let is_json = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| {
-            let ct = ct.to_ascii_lowercase();
-            ct.starts_with("application/json")
-                || (ct.starts_with("application/") && ct.contains("+json"))
-        });
-    if !is_json {
+    if !is_json(req) {
         return Err(ApiError::UnsupportedMediaType(
             "the body must be JSON sent with Content-Type: application/json".into(),
         ));
@@ -29,6 +20,20 @@ pub fn parse_json<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Result
     serde_json::from_slice::<xl_domain::object::Object<T>>(body)
         .map(xl_domain::object::Object::into_inner)
         .map_err(|err| json_error(&err))
+}
+
+/// Whether the request says its body is JSON. Requiring it keeps HTML
+/// forms (`text/plain`, `application/x-www-form-urlencoded`), which a
+/// cross-site page may send without a preflight, away from JSON routes.
+pub fn is_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            let ct = ct.to_ascii_lowercase();
+            ct.starts_with("application/json")
+                || (ct.starts_with("application/") && ct.contains("+json"))
+        })
 }
 
 /// Reads a request body up to `limit` bytes; a larger body is a 413 problem.

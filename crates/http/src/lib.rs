@@ -12,6 +12,7 @@ mod error;
 mod head;
 pub mod idempotency;
 mod routes;
+pub mod security;
 mod sse;
 
 use std::net::TcpListener;
@@ -21,7 +22,7 @@ use std::time::Duration;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::middleware::{ErrorHandlers, from_fn};
+use actix_web::middleware::{Condition, ErrorHandlers, from_fn};
 use actix_web::{App, HttpServer, web};
 
 pub use correlation::{CORRELATION_HEADER, current_correlation_id};
@@ -42,6 +43,14 @@ pub struct HttpConfig {
     pub auth_cookie_name: String,
     /// Where browsers without a session are sent (`AUTH_LOGIN_URL`).
     pub login_url: Option<String>,
+    /// The server's public base URL (`XL_PUBLIC_URL`): the origin of the
+    /// links it makes, trusted for cookie-authenticated requests, and HSTS
+    /// when it is https. Without it the bound address is used; request
+    /// headers (`Host`, `X-Forwarded-Host`) never are.
+    pub public_url: Option<String>,
+    /// Origins allowed to call from browsers (`CORS_ORIGINS`; `*` for any,
+    /// without credentials). Empty: no CORS.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for HttpConfig {
@@ -52,6 +61,8 @@ impl Default for HttpConfig {
             shutdown_timeout: Duration::from_secs(30),
             auth_cookie_name: "rpotential_auth".to_owned(),
             login_url: None,
+            public_url: None,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -100,14 +111,19 @@ pub fn app(
         InitError = (),
     >,
 > {
+    let cors_enabled = !state.config.cors_origins.is_empty();
+    let cors = security::cors(&state.config);
     App::new()
         .configure(configure(state))
         .default_service(web::to(routes::not_found))
+        .wrap(from_fn(security::csrf))
         .wrap(
             ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, error::method_not_allowed),
         )
         .wrap(from_fn(head::middleware))
+        .wrap(Condition::new(cors_enabled, cors))
         .wrap(from_fn(correlation::middleware))
+        .wrap(from_fn(security::headers))
 }
 
 /// Builds the HTTP server on an already-bound listener (port 0 works, which

@@ -253,6 +253,17 @@ impl ModelRegistry {
         self.models().filter(move |spec| spec.provider == provider)
     }
 
+    /// Whether calls of `model` have a known price: it is in the registry
+    /// with a price, or is the offline `echo` model (free by nature). An
+    /// unpriced model's calls are recorded at cost 0 and flagged in usage.
+    pub fn is_priced(&self, model: &str) -> bool {
+        self.get(model).is_some_and(|spec| {
+            spec.provider == "echo"
+                || spec.input_price_per_million > 0
+                || spec.output_price_per_million > 0
+        })
+    }
+
     /// What `usage` on `model` costs in micro-USD; `None` for an unknown
     /// model, so an unpriced model is never mistaken for a free one.
     pub fn cost(&self, model: &str, usage: &Usage) -> Option<u64> {

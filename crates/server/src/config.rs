@@ -68,6 +68,22 @@ pub struct Config {
     pub jwt_issuer: Option<String>,
     /// `JWT_AUDIENCE`: required `aud` of tokens (and put in the ones issued here).
     pub jwt_audience: Option<String>,
+    /// `JWT_TRUST_ORG_CLAIM`: whether an identity provider's `org` claim
+    /// places a new user (default off).
+    pub jwt_trust_org_claim: bool,
+    /// `JWT_TRUST_ROLE_CLAIM`: whether an identity provider's `role` claim
+    /// sets a new user's role (default off).
+    pub jwt_trust_role_claim: bool,
+    /// `JWT_ACCEPT_HS256`: with `JWT_JWKS_URL`, whether HS256 tokens that
+    /// this server did not issue at sign-in (such as `xl token`'s) are
+    /// accepted (default off).
+    pub jwt_accept_hs256: bool,
+    /// `JWT_MAX_LIFETIME`: the longest lifetime a token may claim (default 24h).
+    pub jwt_max_lifetime: Duration,
+    /// `API_KEY_MAX_LIFETIME`: the longest lifetime of an API key (default 90d).
+    pub api_key_max_lifetime: Duration,
+    /// `API_KEY_MAX_PER_USER`: live API keys one user may hold (default 20).
+    pub api_key_max_per_user: u32,
     /// `ACCESS_TOKEN_TTL`: lifetime of access tokens issued at login/refresh.
     pub access_token_ttl: Duration,
     /// `REFRESH_TOKEN_TTL`: lifetime of refresh tokens.
@@ -153,6 +169,12 @@ pub const SETTINGS: &[&str] = &[
     "AUTH_DEV_LOGIN",
     "JWT_ISSUER",
     "JWT_AUDIENCE",
+    "JWT_TRUST_ORG_CLAIM",
+    "JWT_TRUST_ROLE_CLAIM",
+    "JWT_ACCEPT_HS256",
+    "JWT_MAX_LIFETIME",
+    "API_KEY_MAX_LIFETIME",
+    "API_KEY_MAX_PER_USER",
     "ACCESS_TOKEN_TTL",
     "REFRESH_TOKEN_TTL",
     "XL_PUBLIC_URL",
@@ -348,8 +370,51 @@ impl Config {
         let auth_dev_login = parse_bool(sources, "AUTH_DEV_LOGIN", false)?;
         let jwt_issuer = sources.get("JWT_ISSUER").map(str::to_owned);
         let jwt_audience = sources.get("JWT_AUDIENCE").map(str::to_owned);
+        if let Some(url) = &jwt_jwks_url {
+            // RFC 8725: keys fetched in the clear could be replaced on the way.
+            if !url.starts_with("https://") && !is_loopback_url(url) {
+                return Err(ConfigError::new(
+                    "JWT_JWKS_URL",
+                    "must be an https:// URL (http:// only for a loopback address)",
+                ));
+            }
+            if jwt_issuer.is_none() {
+                return Err(ConfigError::new(
+                    "JWT_ISSUER",
+                    "is required with JWT_JWKS_URL: the identity provider's tokens must name it",
+                ));
+            }
+            if jwt_audience.is_none() {
+                return Err(ConfigError::new(
+                    "JWT_AUDIENCE",
+                    "is required with JWT_JWKS_URL: the identity provider's tokens must be meant for this server",
+                ));
+            }
+        }
+        let jwt_trust_org_claim = parse_bool(sources, "JWT_TRUST_ORG_CLAIM", false)?;
+        let jwt_trust_role_claim = parse_bool(sources, "JWT_TRUST_ROLE_CLAIM", false)?;
+        let jwt_accept_hs256 = parse_bool(sources, "JWT_ACCEPT_HS256", false)?;
+        let jwt_max_lifetime = parse_ttl(sources, "JWT_MAX_LIFETIME", Duration::from_secs(86_400))?;
+        let api_key_max_lifetime = parse_ttl(
+            sources,
+            "API_KEY_MAX_LIFETIME",
+            Duration::from_secs(90 * 86_400),
+        )?;
+        if api_key_max_lifetime < Duration::from_secs(86_400) {
+            return Err(ConfigError::new(
+                "API_KEY_MAX_LIFETIME",
+                "must be at least one day (1d)",
+            ));
+        }
+        let api_key_max_per_user = parse_number(sources, "API_KEY_MAX_PER_USER", 20, 1, 10_000)?;
         let access_token_ttl =
             parse_ttl(sources, "ACCESS_TOKEN_TTL", Duration::from_secs(15 * 60))?;
+        if access_token_ttl > jwt_max_lifetime {
+            return Err(ConfigError::new(
+                "ACCESS_TOKEN_TTL",
+                "must not exceed JWT_MAX_LIFETIME, or the tokens issued here would be refused",
+            ));
+        }
         let refresh_token_ttl = parse_ttl(
             sources,
             "REFRESH_TOKEN_TTL",
@@ -482,6 +547,12 @@ impl Config {
             auth_dev_login,
             jwt_issuer,
             jwt_audience,
+            jwt_trust_org_claim,
+            jwt_trust_role_claim,
+            jwt_accept_hs256,
+            jwt_max_lifetime,
+            api_key_max_lifetime,
+            api_key_max_per_user,
             access_token_ttl,
             refresh_token_ttl,
             public_url,
@@ -544,6 +615,18 @@ fn parse_bool(sources: &Sources, name: &'static str, default: bool) -> Result<bo
             format!("{raw:?} is not true or false"),
         )),
     }
+}
+
+/// Whether an http(s) URL points at a loopback address.
+fn is_loopback_url(raw: &str) -> bool {
+    url::Url::parse(raw)
+        .ok()
+        .is_some_and(|url| match url.host() {
+            Some(url::Host::Domain(host)) => host == "localhost",
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        })
 }
 
 fn parse_http_url(sources: &Sources, name: &'static str) -> Result<Option<String>, ConfigError> {
@@ -712,6 +795,13 @@ mod tests {
             ("OPENAI_MAX_RETRIES", "eleven"),
             ("ECHO_PACE_MS", "-1"),
             ("XL_MODELS_FILE", "/nonexistent/models.toml"),
+            ("JWT_TRUST_ORG_CLAIM", "perhaps"),
+            ("JWT_TRUST_ROLE_CLAIM", "2"),
+            ("JWT_ACCEPT_HS256", "yes please"),
+            ("JWT_MAX_LIFETIME", "0"),
+            ("API_KEY_MAX_LIFETIME", "1h"),
+            ("API_KEY_MAX_PER_USER", "0"),
+            ("ACCESS_TOKEN_TTL", "2d"),
         ];
         for (name, value) in cases {
             let err = load(&[(name, value)]).unwrap_err();
@@ -729,6 +819,19 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(err.name, "GOOGLE_TOKEN_URL");
+    }
+
+    #[test]
+    fn jwks_needs_https_an_issuer_and_an_audience() {
+        let jwks = ("JWT_JWKS_URL", "https://idp.example/jwks");
+        let iss = ("JWT_ISSUER", "https://idp.example");
+        let aud = ("JWT_AUDIENCE", "xl");
+        assert_eq!(load(&[jwks, aud]).unwrap_err().name, "JWT_ISSUER");
+        assert_eq!(load(&[jwks, iss]).unwrap_err().name, "JWT_AUDIENCE");
+        let plain = ("JWT_JWKS_URL", "http://idp.example/jwks");
+        assert_eq!(load(&[plain, iss, aud]).unwrap_err().name, "JWT_JWKS_URL");
+        load(&[jwks, iss, aud]).unwrap();
+        load(&[("JWT_JWKS_URL", "http://127.0.0.1:9/jwks"), iss, aud]).unwrap();
     }
 
     #[test]

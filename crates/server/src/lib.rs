@@ -6,6 +6,7 @@
 
 mod cli;
 pub mod config;
+mod files;
 mod secret;
 mod telemetry;
 
@@ -77,6 +78,7 @@ pub fn run(cli: Cli) -> Result<(), RunError> {
 }
 
 async fn connect(config: &Config) -> Result<Store, RunError> {
+    files::prepare(config)?;
     let mut store_config = StoreConfig::new(config.database_url.clone());
     store_config.max_connections = config.db_pool_size;
     store_config.synchronous = config.sqlite_synchronous;
@@ -86,6 +88,14 @@ async fn connect(config: &Config) -> Result<Store, RunError> {
 /// Applies migrations, then serves until SIGINT or SIGTERM; in-flight
 /// requests finish and the database is closed cleanly.
 async fn serve(config: Config) -> Result<(), RunError> {
+    if config.public_url.is_none() && !config.bind.ip().is_loopback() {
+        // Links are never built from request headers, so without a public
+        // URL they name the bound address, which browsers may not reach.
+        tracing::warn!(
+            bind = %config.bind,
+            "XL_PUBLIC_URL is not set: OAuth redirect URIs and login return URLs use the bound address"
+        );
+    }
     let store = connect(&config).await?;
     store.migrate_up(None).await?;
     let jwt_secret = secret::jwt_secret(&config)?;
@@ -134,6 +144,8 @@ async fn serve(config: Config) -> Result<(), RunError> {
             shutdown_timeout: config.shutdown_timeout,
             auth_cookie_name: config.auth_cookie_name.clone(),
             login_url: config.auth_login_url.clone(),
+            public_url: config.public_url.clone(),
+            cors_origins: config.cors_origins.clone(),
         },
     };
     let services = Arc::clone(&state.services);
@@ -264,6 +276,12 @@ fn auth_config(config: &Config, jwt_secret: String) -> AuthConfig {
     auth.access_ttl = config.access_token_ttl;
     auth.refresh_ttl = config.refresh_token_ttl;
     auth.dev_login = config.auth_dev_login;
+    auth.trust_org_claim = config.jwt_trust_org_claim;
+    auth.trust_role_claim = config.jwt_trust_role_claim;
+    auth.hs256_beside_jwks = config.jwt_accept_hs256;
+    auth.max_token_lifetime = config.jwt_max_lifetime;
+    auth.api_key_max_lifetime = config.api_key_max_lifetime;
+    auth.api_key_max_per_user = config.api_key_max_per_user;
     auth.oauth = OAuthConfig {
         google: config.google.as_ref().map(provider),
         github: config.github.as_ref().map(provider),

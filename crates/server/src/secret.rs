@@ -19,6 +19,7 @@ pub fn jwt_secret(config: &Config) -> Result<String, RunError> {
     if let Ok(existing) = std::fs::read_to_string(&path) {
         let existing = existing.trim().to_owned();
         if existing.len() >= 32 {
+            crate::files::warn_if_exposed(&path, "the JWT secret file");
             return Ok(existing);
         }
     }
@@ -41,7 +42,7 @@ fn write_private(path: &PathBuf, secret: &str) -> Result<(), RunError> {
     let fail =
         |err: std::io::Error| RunError::Io(format!("cannot write {}: {err}", path.display()));
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(fail)?;
+        crate::files::private_dir(dir)?;
     }
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);

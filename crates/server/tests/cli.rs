@@ -467,3 +467,31 @@ fn sigterm_lets_replies_finish_within_the_grace_period() {
         "{log:?}"
     );
 }
+
+/// Finding 14 of the hardening review: the data directory, the database
+/// and the generated secret are private to the server's user.
+#[cfg(unix)]
+#[test]
+fn the_data_directory_database_and_secret_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let up = xl(dir.path(), &["migrate", "up"], &[]);
+    assert!(up.status.success(), "{up:?}");
+    let token = xl(dir.path(), &["token", "--email", "ada@example.com"], &[]);
+    assert!(token.status.success(), "{token:?}");
+    let mode = |name: &str| {
+        std::fs::metadata(dir.path().join(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode("data"), 0o700);
+    assert_eq!(mode("data/xl.db"), 0o600);
+    assert_eq!(mode("data/jwt_secret"), 0o600);
+    for side in ["data/xl.db-wal", "data/xl.db-shm"] {
+        if dir.path().join(side).exists() {
+            assert_eq!(mode(side), 0o600, "{side}");
+        }
+    }
+}

@@ -155,15 +155,44 @@ impl Services {
         &self.config.default_model
     }
 
+    /// Admits a request to the upstream: only models the registry knows
+    /// (`XL_MODELS_FILE` extends it) are served, and the reply bound is
+    /// capped at the model's output limit, so a caller cannot spend more
+    /// than the operator priced and sized.
+    fn admit(&self, request: &mut ChatRequest) -> Result<(), LlmError> {
+        let Some(spec) = self.models.get(&request.model) else {
+            return Err(LlmError::UnknownModel(request.model.clone()));
+        };
+        let cap = spec.max_output_tokens;
+        if cap > 0 {
+            request.max_tokens = request.max_tokens.map(|n| n.min(cap));
+            request.max_completion_tokens = request.max_completion_tokens.map(|n| n.min(cap));
+        }
+        if !self.models.is_priced(&request.model) {
+            tracing::warn!(model = %request.model, "serving a model without a price; usage flags it as unpriced");
+        }
+        Ok(())
+    }
+
     /// Calls the model for a whole reply and records the call.
     pub async fn complete(
         &self,
         actor: &Actor,
-        request: ChatRequest,
+        mut request: ChatRequest,
         link: CompletionLink,
     ) -> Result<(CompletionId, ChatResponse), ServiceError> {
+        let admitted = self.admit(&mut request);
         let ledger = Ledger::new(self, actor, link, &request);
         let id = ledger.id;
+        if let Err(err) = admitted {
+            let outcome = Outcome {
+                status: "failed",
+                error: Some(err.to_string()),
+                ..Outcome::default()
+            };
+            ledger.write(outcome).await;
+            return Err(ServiceError::Llm(err));
+        }
         match self.llm.complete(&request).await {
             Ok(response) => {
                 let outcome = Outcome {
@@ -194,10 +223,21 @@ impl Services {
     pub async fn complete_stream(
         &self,
         actor: &Actor,
-        request: ChatRequest,
+        mut request: ChatRequest,
         link: CompletionLink,
     ) -> Result<CompletionStream, ServiceError> {
+        let admitted = self.admit(&mut request);
         let ledger = Ledger::new(self, actor, link, &request);
+        if let Err(err) = admitted {
+            let outcome = Outcome {
+                status: "failed",
+                stream: true,
+                error: Some(err.to_string()),
+                ..Outcome::default()
+            };
+            ledger.write(outcome).await;
+            return Err(ServiceError::Llm(err));
+        }
         match self.llm.stream(&request).await {
             Ok(inner) => Ok(CompletionStream {
                 id: ledger.id,

@@ -90,12 +90,8 @@ impl Services {
     pub async fn act_as(&self, person: Person) -> Result<Actor, ServiceError> {
         let user = self
             .upsert_identity(Identity {
-                email: person.email,
-                name: person.name,
-                role: person.role,
                 org: person.org,
-                subject: None,
-                avatar_url: None,
+                ..Identity::trusted(person.email, person.name, person.role)
             })
             .await?;
         Ok(actor_for(&user, Credential::Jwt { session: None }))

@@ -64,10 +64,13 @@ impl ModelCatalog {
 /// a listed model without a context length takes the registry's, and a
 /// registered model the provider does not list is added (upstreams such as
 /// LiteLLM list only what they route, and a registry entry is a deliberate
-/// statement that the model is served). Sorted by id.
+/// statement that the model is served). A listed model the registry does not
+/// know is left out: only registered (sized and priced) models are served.
+/// Sorted by id.
 pub fn merge(provider: &str, listed: Vec<ModelInfo>, registry: &ModelRegistry) -> Vec<ModelInfo> {
     let mut by_id: BTreeMap<String, ModelInfo> = listed
         .into_iter()
+        .filter(|model| registry.get(&model.id).is_some())
         .map(|model| (model.id.clone(), model))
         .collect();
     for spec in registry.for_provider(provider) {
@@ -181,11 +184,8 @@ mod tests {
             .collect();
         assert_eq!(
             summary,
-            [
-                ("a", "upstream", 1000, 7),
-                ("b", "upstream", 64, 7),
-                ("z", "upstream", 5, 7),
-            ]
+            [("a", "upstream", 1000, 7), ("b", "upstream", 64, 7)],
+            "z is listed upstream but not registered, so it is not served"
         );
         let only_registry = merge("other", Vec::new(), &registry);
         assert_eq!(only_registry.len(), 1);

@@ -249,6 +249,15 @@ impl Services {
             if !seen.insert(message.id.clone()) {
                 errors.add(format!("messages[{i}].id"), "is a duplicate");
             }
+            // As when posting: only administrators speak as the system.
+            // (Assistant messages are what the export says an assistant
+            // wrote; they carry no authority.)
+            if message.role == MessageRole::System && !actor.is_admin() {
+                errors.add(
+                    format!("messages[{i}].role"),
+                    "only an administrator may import SYSTEM messages",
+                );
+            }
         }
         if let Some(leaf) = &export.current_leaf_id
             && !seen.contains(leaf)
@@ -256,13 +265,14 @@ impl Services {
             errors.add("current_leaf_id", "must name a message of the export");
         }
         errors.into_result()?;
-        self.create_from_export(
-            actor,
-            export.thread,
-            export.messages,
-            export.current_leaf_id,
-        )
-        .await
+        let now = Utc::now();
+        let messages = export
+            .messages
+            .into_iter()
+            .map(|message| imported(message, now))
+            .collect();
+        self.create_from_export(actor, export.thread, messages, export.current_leaf_id)
+            .await
     }
 
     async fn create_from_export(
@@ -291,7 +301,12 @@ impl Services {
                 content: message.content,
                 blocks: message.blocks,
                 metadata: message.metadata,
-                status: message.status,
+                // No copy is ever left `streaming`: no task would finish it.
+                status: if message.status == MessageStatus::Streaming {
+                    MessageStatus::Cancelled
+                } else {
+                    message.status
+                },
                 model: message.model,
                 created_at: message.created_at,
                 deleted_at: message.deleted_at,
@@ -309,6 +324,43 @@ impl Services {
         tx.commit().await?;
         Ok(thread)
     }
+}
+
+/// A message of an import as it will be stored: finished (`streaming`
+/// becomes `complete`; `failed` and `cancelled` stay), dated now, and with
+/// what the document claimed about its past (when it was posted or deleted,
+/// by which model) kept only as `metadata.imported`.
+fn imported(mut message: ExportedMessage, now: DateTime<Utc>) -> ExportedMessage {
+    if message.status == MessageStatus::Streaming {
+        message.status = MessageStatus::Complete;
+    }
+    let mut claimed = serde_json::Map::new();
+    claimed.insert(
+        "created_at".into(),
+        Value::String(message.created_at.to_rfc3339()),
+    );
+    if let Some(deleted) = message.deleted_at {
+        claimed.insert("deleted_at".into(), Value::String(deleted.to_rfc3339()));
+    }
+    if let Some(model) = message.model.take() {
+        claimed.insert("model".into(), Value::String(model));
+    }
+    message.metadata = match message.metadata.take() {
+        None | Some(Value::Null) => Some(Value::Object(
+            [("imported".to_owned(), Value::Object(claimed))]
+                .into_iter()
+                .collect(),
+        )),
+        Some(Value::Object(mut map)) => {
+            map.insert("imported".into(), Value::Object(claimed));
+            Some(Value::Object(map))
+        }
+        // Metadata that is not an object is kept as it is, without the claims.
+        Some(other) => Some(other),
+    };
+    message.created_at = now;
+    message.deleted_at = message.deleted_at.map(|_| now);
+    message
 }
 
 fn export_message(message: &Message, author: Option<String>) -> ExportedMessage {

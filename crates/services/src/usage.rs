@@ -159,6 +159,9 @@ pub struct UsageTotals {
 pub struct ModelUsage {
     /// The model asked for.
     pub model: String,
+    /// Whether the registry has no price for the model: its cost reads 0
+    /// because it is unknown, not because it is free.
+    pub unpriced: bool,
     /// Its calls.
     #[serde(flatten)]
     pub calls: UsageSums,
@@ -288,6 +291,7 @@ impl Services {
             by_model: by_model
                 .into_iter()
                 .map(|(model, sums)| ModelUsage {
+                    unpriced: !self.models.is_priced(&model),
                     model,
                     calls: sums.into(),
                 })

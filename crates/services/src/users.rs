@@ -4,7 +4,7 @@
 //! exist as far as the caller can tell (404, never 403).
 
 use garde::Validate;
-use xl_domain::users::{NewUser, User, UserFilter, UserUpdate};
+use xl_domain::users::{Enrolment, NewUser, User, UserFilter, UserUpdate};
 use xl_domain::{Actor, DomainError, Email, FieldErrors, Page, PageRequest, Role, UserId};
 use xl_store::repo;
 use xl_store::repo::users::{NewUserRow, UserChanges};
@@ -59,13 +59,44 @@ impl Services {
         Ok(repo::users::list(self.store.reader(), actor.org_id, filter, page).await?)
     }
 
-    /// Adds a user to the caller's org (administrators only).
-    pub async fn create_user(&self, actor: &Actor, input: NewUser) -> Result<User, ServiceError> {
+    /// Adds a person to the caller's org (administrators only).
+    ///
+    /// An address in one of the org's own mail domains becomes a user at
+    /// once; any other address becomes an invitation, which the person takes
+    /// up at their first sign-in if they have no account by then. The answer
+    /// for an address outside the org's domains is the same whether or not
+    /// it has an account elsewhere, so admins cannot probe other orgs.
+    /// `ALLOWED_DOMAINS` holds here as for every sign-in.
+    pub async fn create_user(
+        &self,
+        actor: &Actor,
+        input: NewUser,
+    ) -> Result<Enrolment, ServiceError> {
         require_admin(actor)?;
         input.validate().map_err(DomainError::from)?;
         let name = one_line_name(&input.name)?;
         let email = Email::parse(&input.email)?;
+        if !self.auth.config.domain_allowed(email.domain()) {
+            let mut errors = FieldErrors::new();
+            errors.add("email", "this email domain is not allowed to sign in");
+            return Err(ServiceError::Unprocessable(errors));
+        }
+        let role = input.role.unwrap_or(Role::User);
         let tx = self.store.begin_write().await?;
+        let owner = repo::identity::domain_owner(&tx, email.domain()).await?;
+        if owner != Some(actor.org_id) {
+            if let Some(existing) = repo::users::find_by_email(&tx, &email).await?
+                && existing.org_id == actor.org_id
+            {
+                return Err(ServiceError::Conflict(
+                    "a user with this email already exists".into(),
+                ));
+            }
+            let invitation =
+                repo::identity::invite(&tx, actor.org_id, &email, role, actor.user_id).await?;
+            tx.commit().await?;
+            return Ok(Enrolment::Invitation(invitation));
+        }
         let user = repo::users::insert(
             &tx,
             NewUserRow {
@@ -73,7 +104,7 @@ impl Services {
                 subject: None,
                 email,
                 name,
-                role: input.role.unwrap_or(Role::User),
+                role,
                 avatar_url: input.avatar_url,
             },
         )
@@ -82,7 +113,7 @@ impl Services {
             "a user with this email already exists",
         ))?;
         tx.commit().await?;
-        Ok(user)
+        Ok(Enrolment::User(user))
     }
 
     /// Changes a user: anyone may change their own profile fields; an admin
@@ -132,7 +163,9 @@ impl Services {
     }
 
     /// Removes a user of the org and everything they own (administrators
-    /// only; not oneself).
+    /// only; not oneself). Every credential issued to them before now stops
+    /// working: sessions and API keys are deleted with the user, and tokens
+    /// without a session that were issued before the deletion are refused.
     pub async fn delete_user(&self, actor: &Actor, id: UserId) -> Result<(), ServiceError> {
         require_admin(actor)?;
         if id == actor.user_id {
@@ -150,6 +183,12 @@ impl Services {
         let owned = repo::threads::owned_by(self.store.reader(), actor.org_id, id).await?;
         self.stop_generations_of(id, &owned).await;
         let tx = self.store.begin_write().await?;
+        let Some(target) = repo::users::find(&tx, actor.org_id, id).await? else {
+            return Err(ServiceError::NotFound("user"));
+        };
+        // Sessions, API keys and identities go with the row (cascade); the
+        // tombstone refuses the tokens that carry no session.
+        repo::identity::record_deletion(&tx, &target.email, chrono::Utc::now()).await?;
         if !repo::users::delete(&tx, actor.org_id, id).await? {
             return Err(ServiceError::NotFound("user"));
         }

@@ -40,11 +40,11 @@ pub fn client_info(req: &HttpRequest) -> ClientInfo {
     }
 }
 
-/// Whether cookies may be sent over plain HTTP: only for a local host.
+/// Whether cookies may be sent over plain HTTP: only when the server's own
+/// origin (never the `Host` header) is a loopback address.
 fn is_local(req: &HttpRequest) -> bool {
-    let info = req.connection_info();
-    let host = info.host().split(':').next().unwrap_or_default().to_owned();
-    matches!(host.as_str(), "localhost" | "127.0.0.1" | "[::1]")
+    req.app_data::<web::Data<AppState>>()
+        .is_some_and(|state| crate::security::served_locally(req, &state.config))
 }
 
 /// A cookie with the attributes every auth cookie shares: HttpOnly,

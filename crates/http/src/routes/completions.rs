@@ -371,10 +371,19 @@ fn backticked(message: &str) -> Option<String> {
 }
 
 async fn chat_completions(
+    req: HttpRequest,
     state: web::Data<AppState>,
     caller: OpenAiCaller,
     body: Result<Bytes, actix_web::Error>,
 ) -> Result<HttpResponse, OpenAiError> {
+    if !crate::body::is_json(&req) {
+        return Err(OpenAiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_request_error",
+            "The body must be JSON sent with Content-Type: application/json.",
+        )
+        .code("unsupported_media_type"));
+    }
     let body = body.map_err(|err| OpenAiError::from_payload(&err))?;
     let services = &state.services;
     let ParsedBody { request, thread_id } = parse_body(&body, services.default_model())?;

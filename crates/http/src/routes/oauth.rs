@@ -74,11 +74,13 @@ async fn callback_github(
     callback(Provider::GitHub, &req, &state, query.into_inner()).await
 }
 
-/// `scheme://host` as the client addressed us, for redirect URIs when no
-/// public URL is configured.
+/// The server's origin for redirect URIs: `XL_PUBLIC_URL`, else the bound
+/// address; never the client's `Host` or `X-Forwarded-Host`.
 fn request_origin(req: &HttpRequest) -> String {
-    let info = req.connection_info();
-    format!("{}://{}", info.scheme(), info.host())
+    match req.app_data::<web::Data<AppState>>() {
+        Some(state) => crate::security::server_origin(req, &state.config),
+        None => format!("http://{}", req.app_config().local_addr()),
+    }
 }
 
 /// A 302 that no cache may keep: each one carries a one-time state.

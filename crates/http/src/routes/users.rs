@@ -1,10 +1,11 @@
-//! Users: list and create (admin), me, get, update, delete; and the legacy
+//! Users: list and create or invite (admin), me, get, update, delete; and the legacy
 //! `/users` routes with the same rules.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use xl_domain::object::Object;
-use xl_domain::users::{NewUser, UserFilter, UserUpdate};
+use xl_domain::users::{Enrolment, NewUser, UserFilter, UserUpdate};
 use xl_domain::{PageRequest, Role, UserId};
 
 use crate::auth::{Admin, Authenticated};
@@ -70,11 +71,17 @@ async fn create(
     caller: Authenticated,
     body: web::Json<Object<NewUser>>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = state
+    let enrolment = state
         .services
         .create_user(&caller.0, body.into_inner().0)
         .await?;
-    Ok(Envelope::created(user))
+    Ok(match enrolment {
+        Enrolment::User(user) => Envelope::created(user),
+        // An address outside the org's domains is invited, never created.
+        Enrolment::Invitation(invitation) => {
+            Envelope::with_status(StatusCode::ACCEPTED, invitation)
+        }
+    })
 }
 
 async fn me(state: web::Data<AppState>, caller: Authenticated) -> Result<HttpResponse, ApiError> {

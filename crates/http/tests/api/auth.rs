@@ -18,7 +18,7 @@ const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/api/fixtures"
 const ISSUER: &str = "https://issuer.test";
 const AUDIENCE: &str = "experience-layer";
 
-fn fixture(name: &str) -> Vec<u8> {
+pub fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!("{FIXTURES}/{name}")).unwrap()
 }
 
@@ -53,9 +53,16 @@ async fn spawn_jwks() -> (String, Arc<AtomicUsize>) {
     (url, hits)
 }
 
-/// An app that accepts our HS256 tokens and an IdP's RS256/ES256 tokens,
-/// requires issuer and audience, and allows only example.com.
+/// An app that accepts our HS256 tokens (told to, beside JWKS) and an
+/// IdP's RS256/ES256 tokens, requires issuer and audience, and allows only
+/// example.com.
 async fn strict_app() -> (TestApp, Arc<AtomicUsize>) {
+    strict_app_with(|_| {}).await
+}
+
+pub async fn strict_app_with(
+    configure: impl FnOnce(&mut xl_services::auth::AuthConfig),
+) -> (TestApp, Arc<AtomicUsize>) {
     let (jwks_url, hits) = spawn_jwks().await;
     let app = spawn_app_with(|options| {
         let auth = &mut options.services.auth;
@@ -63,16 +70,18 @@ async fn strict_app() -> (TestApp, Arc<AtomicUsize>) {
         auth.issuer = Some(ISSUER.into());
         auth.audience = Some(AUDIENCE.into());
         auth.allowed_domains = vec!["example.com".into()];
+        auth.hs256_beside_jwks = true;
+        configure(auth);
     })
     .await;
     (app, hits)
 }
 
-fn now() -> i64 {
+pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-fn claims(email: &str) -> Value {
+pub fn claims(email: &str) -> Value {
     json!({
         "sub": "idp|123",
         "email": email,
@@ -83,21 +92,22 @@ fn claims(email: &str) -> Value {
         "exp": now() + 600,
         "iss": ISSUER,
         "aud": AUDIENCE,
+        "email_verified": true,
     })
 }
 
-fn sign(alg: Algorithm, kid: Option<&str>, claims: &Value, key: &EncodingKey) -> String {
+pub fn sign(alg: Algorithm, kid: Option<&str>, claims: &Value, key: &EncodingKey) -> String {
     let mut header = Header::new(alg);
     header.kid = kid.map(str::to_owned);
     jsonwebtoken::encode(&header, claims, key).unwrap()
 }
 
-fn rs256(kid: &str, claims: &Value) -> String {
+pub fn rs256(kid: &str, claims: &Value) -> String {
     let key = EncodingKey::from_rsa_pem(&fixture("rsa_private.pem")).unwrap();
     sign(Algorithm::RS256, Some(kid), claims, &key)
 }
 
-fn hs256(secret: &[u8], claims: &Value) -> String {
+pub fn hs256(secret: &[u8], claims: &Value) -> String {
     sign(
         Algorithm::HS256,
         None,
@@ -120,12 +130,9 @@ async fn identity_provider_tokens_verify_through_jwks() {
     assert_eq!(me["user"]["email"], "ada@example.com");
 
     let key = EncodingKey::from_ec_pem(&fixture("ec_private.pem")).unwrap();
-    let token = sign(
-        Algorithm::ES256,
-        Some("ec-test-1"),
-        &claims("bob@example.com"),
-        &key,
-    );
+    let mut bob = claims("bob@example.com");
+    bob["sub"] = json!("idp|456");
+    let token = sign(Algorithm::ES256, Some("ec-test-1"), &bob, &key);
     let me = data(app.get("/api/v1/auth/me", &token).await, 200).await;
     assert_eq!(me["user"]["email"], "bob@example.com");
     assert_eq!(hits.load(Ordering::SeqCst), 1, "the key set is cached");

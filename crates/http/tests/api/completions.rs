@@ -816,7 +816,7 @@ async fn an_upstream_unknown_model_is_a_404() {
         Reply::Json(
             404,
             error(
-                "The model `gpt-9` does not exist",
+                "The model `gpt-4.1-nano` does not exist",
                 "invalid_request_error",
                 Some("model_not_found"),
             ),
@@ -825,7 +825,12 @@ async fn an_upstream_unknown_model_is_a_404() {
     .await;
     let app = mock_app(&mock, |_| {}).await;
     let (token, _) = app.user("ada@example.com", Role::User).await;
-    let error = openai_error(chat(&app, Some(&token), &ask("gpt-9", "hi")).await, 404).await;
+    // A registered model the upstream does not serve (after all).
+    let error = openai_error(
+        chat(&app, Some(&token), &ask("gpt-4.1-nano", "hi")).await,
+        404,
+    )
+    .await;
     assert_eq!(error["code"], "model_not_found");
     assert_eq!(mock.hits(), 1, "a 404 is not retried");
 }
@@ -852,7 +857,10 @@ async fn models_merge_the_upstream_list_with_the_registry_and_are_cached() {
         .unwrap();
     let data = list["data"].as_array().unwrap();
     let ids: Vec<&str> = data.iter().map(|m| m["id"].as_str().unwrap()).collect();
-    assert!(ids.contains(&"llama-3.1-8b"), "{ids:?}");
+    assert!(
+        !ids.contains(&"llama-3.1-8b"),
+        "an unregistered upstream model is not served: {ids:?}"
+    );
     assert!(
         ids.contains(&"gpt-4o-mini"),
         "registered models are added: {ids:?}"
@@ -864,13 +872,119 @@ async fn models_merge_the_upstream_list_with_the_registry_and_are_cached() {
         json!({"id": "gpt-4o", "object": "model", "created": 1_715_367_049,
                "owned_by": "system", "context_length": 128000})
     );
-    let llama: Value = app
-        .get("/api/v1/models/llama-3.1-8b", &token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(llama["context_length"], 8192);
+    openai_error(app.get("/api/v1/models/llama-3.1-8b", &token).await, 404).await;
     openai_error(app.get("/api/v1/models/gpt-9", &token).await, 404).await;
     assert_eq!(mock.hits(), 1, "the list is served from memory");
+}
+
+// ---- Finding 7 of the hardening review: cost controls ------------------
+
+#[tokio::test]
+async fn f7_only_registry_models_are_served_and_never_reach_the_upstream_otherwise() {
+    let mock = Mock::start(|_, _| Reply::Json(200, completion("Hello!", Some((1, 1))))).await;
+    let app = mock_app(&mock, |_| {}).await;
+    let (token, _) = app.user("ada@example.com", Role::User).await;
+    for stream in [false, true] {
+        let mut body = ask("someone-elses-finetune", "hi");
+        body["stream"] = json!(stream);
+        let error = openai_error(chat(&app, Some(&token), &body).await, 404).await;
+        assert_eq!(error["code"], "model_not_found");
+    }
+    assert_eq!(mock.hits(), 0, "an unregistered model is never forwarded");
+}
+
+#[tokio::test]
+async fn f7_max_tokens_are_capped_at_the_models_output_limit() {
+    let mock = Mock::start(|_, _| Reply::Json(200, completion("Hello!", Some((1, 1))))).await;
+    let app = mock_app(&mock, |_| {}).await;
+    let (token, _) = app.user("ada@example.com", Role::User).await;
+    let mut body = ask("gpt-4o", "write a novel");
+    body["max_tokens"] = json!(1_000_000);
+    body["max_completion_tokens"] = json!(900_000);
+    assert_eq!(chat(&app, Some(&token), &body).await.status(), 200);
+    let seen = &mock.seen()[0];
+    let limit = app.services.models.get("gpt-4o").unwrap().max_output_tokens;
+    assert_eq!(seen.body["max_tokens"], json!(limit));
+    assert_eq!(seen.body["max_completion_tokens"], json!(limit));
+}
+
+#[tokio::test]
+async fn f7_an_unpriced_model_is_flagged_in_usage_not_counted_free() {
+    let mock = Mock::start(|_, _| Reply::Json(200, completion("Hello!", Some((5, 5))))).await;
+    let provider = mock.provider_with(|config| config.name = "openai".into());
+    let app = spawn_app_with(move |options| {
+        options.llm = Some(Arc::new(provider));
+        options.services.default_model = "gpt-4o".into();
+        options.services.auto_completion_enabled = false;
+        options
+            .services
+            .models
+            .insert(xl_llm::ModelSpec::new("house-model", 8_192));
+    })
+    .await;
+    let (token, _) = app.user("ada@example.com", Role::User).await;
+    for model in ["house-model", "gpt-4o"] {
+        assert_eq!(
+            chat(&app, Some(&token), &ask(model, "hi")).await.status(),
+            200
+        );
+    }
+    // Records are written after the answer; wait for both.
+    let me = data(app.get("/api/v1/users/me", &token).await, 200).await;
+    let org: OrgId = me["org_id"].as_str().unwrap().parse().unwrap();
+    records(&app, org, 2).await;
+    let report = data(app.get("/api/v1/usage", &token).await, 200).await;
+    let by_model = report["by_model"].as_array().unwrap();
+    let flag = |model: &str| {
+        by_model
+            .iter()
+            .find(|m| m["model"] == model)
+            .map(|m| m["unpriced"].clone())
+    };
+    assert_eq!(flag("house-model"), Some(json!(true)), "{report}");
+    assert_eq!(flag("gpt-4o"), Some(json!(false)), "{report}");
+}
+
+// ---- Finding 13 of the hardening review: no raw upstream text in 502s --
+
+#[tokio::test]
+async fn f13_a_raw_upstream_error_body_never_reaches_the_client() {
+    const RAW: &str = "<html>Traceback (most recent call last): File \"/srv/internal/app.py\", db=postgres://admin@10.0.0.5</html>";
+    let mock = Mock::start(|_, seen| {
+        if seen.body["messages"][1]["content"] == "shaped" {
+            Reply::Json(
+                500,
+                error(
+                    "The server had an error while processing your request.",
+                    "server_error",
+                    None,
+                ),
+            )
+        } else {
+            Reply::Text(500, RAW)
+        }
+    })
+    .await;
+    let app = mock_app(&mock, |config| config.max_retries = 0).await;
+    let (token, _) = app.user("ada@example.com", Role::User).await;
+    for stream in [false, true] {
+        let mut body = ask("gpt-4o", "raw");
+        body["stream"] = json!(stream);
+        let error = openai_error(chat(&app, Some(&token), &body).await, 502).await;
+        let message = error["message"].as_str().unwrap();
+        for leak in ["Traceback", "/srv", "postgres://", "10.0.0.5", "<html>"] {
+            assert!(!message.contains(leak), "{message}");
+        }
+        // An OpenAI-shaped error's own message may be passed on.
+        let mut body = ask("gpt-4o", "shaped");
+        body["stream"] = json!(stream);
+        let error = openai_error(chat(&app, Some(&token), &body).await, 502).await;
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .contains("The server had an error"),
+            "{error}"
+        );
+    }
 }

@@ -15,6 +15,7 @@ mod preferences;
 mod reactions;
 mod robustness;
 mod search;
+mod security;
 mod threads;
 mod usage;
 mod users;

@@ -602,7 +602,7 @@ async fn fork_export_and_import_round_trip() {
         leaf(&export),
         "the current branch round-trips"
     );
-    assert_eq!(reexport["messages"][0]["metadata"], json!({ "k": 1 }));
+    assert_eq!(reexport["messages"][0]["metadata"]["k"], json!(1));
     assert_eq!(
         reexport["messages"][1]["blocks"],
         json!([{ "type": "divider" }])

@@ -63,12 +63,22 @@ fn map_stream_error(err: &StreamError, secret: &str) -> LlmError {
 fn map_status(response: &ApiErrorResponse, call: Call<'_>, secret: &str) -> LlmError {
     let status = response.status_code;
     let api = &response.api_error;
-    // async-openai keeps a 5xx body verbatim as the message; when it is
-    // OpenAI's error JSON, its message is what is worth keeping.
-    let message = serde_json::from_str::<Value>(&api.message)
+    // async-openai keeps a 5xx body verbatim as the message. Only an
+    // OpenAI-shaped error's message is passed on; any other body (an HTML
+    // error page, a stack trace) is logged and never shown to the client.
+    let message = match serde_json::from_str::<Value>(&api.message)
         .ok()
         .and_then(|body| error_message(&body))
-        .unwrap_or_else(|| api.message.clone());
+    {
+        Some(message) => message,
+        None if status.is_server_error() => {
+            if !api.message.is_empty() {
+                tracing::warn!(%status, body = %excerpt(&api.message, secret), "the model provider sent a non-OpenAI error body");
+            }
+            String::new()
+        }
+        None => api.message.clone(),
+    };
     let message = excerpt(&message, secret);
     let code = api.code.as_deref().or(api.r#type.as_deref()).unwrap_or("");
     match (status, call) {
@@ -196,6 +206,12 @@ mod tests {
         let html = format!("<html>\n{}</html>", "x".repeat(10_000));
         let long = map_error(api(502, &html, None), CHAT, key).to_string();
         assert!(long.len() < 400 && !long.contains('\n'), "{long}");
+        // A raw (non-OpenAI) body is never passed on, however short.
+        let raw = map_error(api(500, "Traceback: /srv/app.py line 3", None), CHAT, key);
+        assert!(
+            matches!(&raw, LlmError::Upstream(m) if m == "the model provider answered 500 Internal Server Error"),
+            "{raw}"
+        );
     }
 
     #[test]

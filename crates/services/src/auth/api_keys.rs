@@ -4,7 +4,7 @@
 use chrono::Utc;
 use garde::Validate;
 use serde::{Deserialize, Serialize};
-use xl_domain::{Actor, ApiKey, ApiKeyId, DomainError};
+use xl_domain::{Actor, ApiKey, ApiKeyId, Credential, DomainError, FieldErrors};
 use xl_store::repo;
 use xl_store::repo::api_keys::NewKey;
 
@@ -18,7 +18,9 @@ pub struct NewApiKey {
     /// A label to recognise the key by.
     #[garde(length(chars, min = 1, max = 100))]
     pub name: String,
-    /// Days until the key stops working; never when absent.
+    /// Days until the key stops working; the configured maximum
+    /// (`API_KEY_MAX_LIFETIME`, 90 days by default) when absent, and never
+    /// more than it.
     #[garde(inner(range(min = 1, max = 3650)))]
     #[serde(default)]
     pub expires_in_days: Option<u32>,
@@ -35,24 +37,51 @@ pub struct CreatedApiKey {
 }
 
 impl Services {
-    /// Creates a key for the caller.
+    /// Creates a key for the caller. Keys are leaf credentials: only a
+    /// person signed in with a token creates them (a key cannot mint
+    /// another), each has a bounded lifetime, and a user holds at most
+    /// `API_KEY_MAX_PER_USER` live keys.
     pub async fn create_api_key(
         &self,
         actor: &Actor,
         input: NewApiKey,
     ) -> Result<CreatedApiKey, ServiceError> {
+        if !matches!(actor.credential, Credential::Jwt { .. }) {
+            return Err(ServiceError::Forbidden(
+                "API keys are created by a signed-in person, not with another API key".into(),
+            ));
+        }
         input.validate().map_err(DomainError::from)?;
         let name = xl_domain::text::one_line(&input.name, 100).map_err(|problem| {
             let mut errors = xl_domain::FieldErrors::new();
             errors.add("name", problem);
             ServiceError::Unprocessable(errors)
         })?;
+        let config = &self.auth().config;
+        let max_days = (config.api_key_max_lifetime.as_secs() / 86_400).max(1);
+        let days = u64::from(input.expires_in_days.unwrap_or(u32::MAX)).min(max_days);
+        if input
+            .expires_in_days
+            .is_some_and(|asked| u64::from(asked) > max_days)
+        {
+            let mut errors = FieldErrors::new();
+            errors.add(
+                "expires_in_days",
+                format!("a key may live at most {max_days} days"),
+            );
+            return Err(ServiceError::Unprocessable(errors));
+        }
+        let now = Utc::now();
+        let expires_at = Some(now + chrono::TimeDelta::days(i64::try_from(days).unwrap_or(90)));
         let secret = random_secret(API_KEY_PREFIX);
         let prefix: String = secret.chars().take(API_KEY_PREFIX.len() + 6).collect();
-        let expires_at = input
-            .expires_in_days
-            .map(|days| Utc::now() + chrono::TimeDelta::days(i64::from(days)));
         let tx = self.store.begin_write().await?;
+        let live = repo::api_keys::count_live(&tx, actor.user_id, now).await?;
+        if live >= u64::from(config.api_key_max_per_user) {
+            return Err(ServiceError::Conflict(format!(
+                "you already hold {live} live API keys, the most allowed; revoke one first"
+            )));
+        }
         let key = repo::api_keys::insert(
             &tx,
             NewKey {

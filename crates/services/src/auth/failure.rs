@@ -45,6 +45,19 @@ pub enum AuthFailure {
     /// An OAuth sign-in failed (bad state, refused code, unverified email).
     #[error("sign-in failed: {0}")]
     OAuth(String),
+    /// An identity provider's token does not say the email is verified.
+    #[error("the token's email address is not verified (email_verified must be true)")]
+    EmailNotVerified,
+    /// The address belongs to an account bound to another identity of the
+    /// same issuer.
+    #[error("this address belongs to an account bound to another identity")]
+    IdentityMismatch,
+    /// The credential was issued before its user was deleted.
+    #[error("the user of this credential has been deleted")]
+    UserDeleted,
+    /// The token's org claim names an existing org this address may not join.
+    #[error("the address may not join the organisation the token names")]
+    OrgNotJoinable,
 }
 
 impl AuthFailure {
@@ -64,6 +77,10 @@ impl AuthFailure {
             AuthFailure::RefreshTokenReused => "refresh-token-reused",
             AuthFailure::InvalidApiKey => "invalid-api-key",
             AuthFailure::OAuth(_) => "oauth-failed",
+            AuthFailure::EmailNotVerified => "email-not-verified",
+            AuthFailure::IdentityMismatch => "identity-mismatch",
+            AuthFailure::UserDeleted => "user-deleted",
+            AuthFailure::OrgNotJoinable => "org-not-joinable",
         }
     }
 

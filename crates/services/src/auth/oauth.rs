@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use xl_domain::{Email, Role};
 
 use super::sessions::{ClientInfo, TokenPair};
-use super::{AuthFailure, Identity, random_secret};
+use super::{AuthFailure, Identity, Presented, random_secret};
 use crate::{ServiceError, Services};
 
 /// How long a started sign-in stays valid (and the cookie's lifetime).
@@ -31,6 +31,11 @@ pub const STATE_TTL: Duration = Duration::from_secs(10 * 60);
 
 /// How long each call to a provider may take.
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The issuer recorded for identities signed in with Google.
+pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";
+/// The issuer recorded for identities signed in with GitHub.
+pub const GITHUB_ISSUER: &str = "https://github.com";
 
 /// Sent to every provider; GitHub refuses API calls without a user agent.
 const CLIENT_USER_AGENT: &str = "experience-layer";
@@ -394,8 +399,11 @@ impl Services {
             name: info.name.unwrap_or_default(),
             role: Role::User,
             org: None,
-            subject: Some(format!("google:{}", info.sub)),
+            org_claim_trusted: false,
+            issuer: GOOGLE_ISSUER.to_owned(),
+            subject: info.sub,
             avatar_url: info.picture,
+            presented: Presented::Now,
         })
     }
 
@@ -453,8 +461,11 @@ impl Services {
             name,
             role: Role::User,
             org: None,
-            subject: Some(format!("github:{}", user.id)),
+            org_claim_trusted: false,
+            issuer: GITHUB_ISSUER.to_owned(),
+            subject: user.id.to_string(),
             avatar_url: user.avatar_url,
+            presented: Presented::Now,
         })
     }
 

@@ -11,7 +11,9 @@ use xl_domain::{Actor, Email, Role, Session, SessionId};
 use xl_store::repo;
 use xl_store::repo::sessions::NewToken;
 
-use super::{AuthFailure, Claims, Identity, hash_secret, random_secret};
+use super::{
+    AuthFailure, Claims, DEV_LOGIN_ISSUER, Identity, Presented, hash_secret, random_secret,
+};
 use crate::{ServiceError, Services};
 
 /// The prefix of refresh tokens.
@@ -74,11 +76,14 @@ impl Services {
         let user = self
             .upsert_identity(Identity {
                 name: input.name.unwrap_or_default(),
+                subject: email.as_str().to_owned(),
                 email,
                 role: Role::User,
                 org: None,
-                subject: None,
+                org_claim_trusted: false,
+                issuer: DEV_LOGIN_ISSUER.to_owned(),
                 avatar_url: None,
+                presented: Presented::Now,
             })
             .await?;
         self.start_session(&user, client).await

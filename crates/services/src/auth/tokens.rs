@@ -45,6 +45,21 @@ pub struct Claims {
     /// The login session this token was issued for, when this server issued it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    /// Whether the identity provider verified the address (`true`, or the
+    /// string `"true"` as some providers send it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<serde_json::Value>,
+}
+
+impl Claims {
+    /// Whether `email_verified` is present and true.
+    pub fn email_is_verified(&self) -> bool {
+        match &self.email_verified {
+            Some(serde_json::Value::Bool(verified)) => *verified,
+            Some(serde_json::Value::String(text)) => text.eq_ignore_ascii_case("true"),
+            _ => false,
+        }
+    }
 }
 
 fn default_role() -> Role {
@@ -79,6 +94,7 @@ impl Claims {
             iss: None,
             aud: None,
             sid: None,
+            email_verified: None,
         }
     }
 }

@@ -6,4 +6,5 @@
 mod assistant;
 mod conversations;
 mod postgres;
+mod security;
 mod support;

@@ -21,14 +21,11 @@ pub async fn services() -> Services {
 /// Signs a person up (org = email domain) and returns them as an actor.
 pub async fn actor(services: &Services, email: &str, role: Role) -> Actor {
     let user = services
-        .upsert_identity(Identity {
-            email: Email::parse(email).unwrap(),
-            name: email.split('@').next().unwrap().to_owned(),
+        .upsert_identity(Identity::trusted(
+            Email::parse(email).unwrap(),
+            email.split('@').next().unwrap(),
             role,
-            org: None,
-            subject: None,
-            avatar_url: None,
-        })
+        ))
         .await
         .unwrap();
     Actor {

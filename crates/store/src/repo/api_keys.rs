@@ -80,6 +80,25 @@ pub async fn list_for_user<C: Conn>(db: &C, user: UserId) -> Result<Vec<ApiKey>,
         .collect())
 }
 
+/// How many of the user's keys still work (not revoked, not expired).
+pub async fn count_live<C: Conn>(
+    db: &C,
+    user: UserId,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    use sea_orm::{Condition, PaginatorTrait};
+    Ok(api_keys::Entity::find()
+        .filter(api_keys::Column::UserId.eq(user.as_uuid()))
+        .filter(api_keys::Column::RevokedAt.is_null())
+        .filter(
+            Condition::any()
+                .add(api_keys::Column::ExpiresAt.is_null())
+                .add(api_keys::Column::ExpiresAt.gt(now)),
+        )
+        .count(db)
+        .await?)
+}
+
 /// The key with this id in this org.
 pub async fn find<C: Conn>(db: &C, org: OrgId, id: ApiKeyId) -> Result<Option<ApiKey>, StoreError> {
     Ok(api_keys::Entity::find_by_id(id.as_uuid())

@@ -8,6 +8,7 @@ pub mod api_keys;
 pub mod completions;
 pub mod events;
 pub mod idempotency;
+pub mod identity;
 pub mod messages;
 pub mod orgs;
 pub mod preferences;

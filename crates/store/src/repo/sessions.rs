@@ -132,6 +132,19 @@ pub async fn is_active<C: Conn>(db: &C, family: SessionId) -> Result<bool, Store
     Ok(row.is_some())
 }
 
+/// The owner of a session that is not revoked, if there is one.
+pub async fn active_owner<C: Conn>(
+    db: &C,
+    family: SessionId,
+) -> Result<Option<UserId>, StoreError> {
+    Ok(sessions::Entity::find()
+        .filter(sessions::Column::FamilyId.eq(family.as_uuid()))
+        .filter(sessions::Column::RevokedAt.is_null())
+        .one(db)
+        .await?
+        .map(|row| UserId::from_uuid(row.user_id)))
+}
+
 /// The owner of a session.
 pub async fn owner<C: Conn>(db: &C, family: SessionId) -> Result<Option<UserId>, StoreError> {
     Ok(sessions::Entity::find_by_id(family.as_uuid())

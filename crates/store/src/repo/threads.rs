@@ -327,7 +327,7 @@ pub async fn set_deleted<C: Conn>(
 
 /// The ids of the threads a user owns (deleted ones included), which go
 /// with the user when the user is deleted.
-pub async fn owned_by<C: ConnectionTrait>(
+pub async fn owned_by<C: Conn>(
     db: &C,
     org: OrgId,
     owner: UserId,

@@ -83,12 +83,15 @@ static KINDS: LazyLock<HashMap<(&'static str, &'static str), Kind>> = LazyLock::
         artifacts,
         audit_log,
         completions,
+        deleted_users,
         events,
         files,
         idempotency_keys,
+        invitations,
         message_files,
         message_revisions,
         messages,
+        org_domains,
         orgs,
         preferences,
         reactions,
@@ -96,6 +99,7 @@ static KINDS: LazyLock<HashMap<(&'static str, &'static str), Kind>> = LazyLock::
         thread_members,
         thread_tags,
         threads,
+        user_identities,
         users,
     );
     kinds
@@ -338,5 +342,15 @@ mod tests {
         assert_eq!(kind_of("messages", "blocks"), Some(Kind::Json));
         assert_eq!(kind_of("messages", "created_at"), Some(Kind::Timestamp));
         assert_eq!(kind_of("nowhere", "id"), None);
+    }
+
+    #[test]
+    fn every_table_of_the_schema_has_its_column_kinds() {
+        for table in migration::TABLES {
+            assert!(
+                KINDS.keys().any(|(t, _)| t == table),
+                "{table} has no entity in sqlite::values::KINDS"
+            );
+        }
     }
 }

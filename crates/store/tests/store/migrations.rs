@@ -99,17 +99,36 @@ async fn up_down_up(store: &Store) {
         assert_eq!(search_vector_tables(store).await, ["messages", "threads"]);
     }
 
-    // Rolling back what came after the search migration (columns and
+    // Rolling back what came after the identity binding (columns and
     // indexes on existing tables) keeps every table.
-    store.migrate_down(Some((all - 5) as u32)).await.unwrap();
+    store.migrate_down(Some((all - 6) as u32)).await.unwrap();
     assert_eq!(table_names(store).await, expected_tables(backend));
     let status = store.migration_status().await.unwrap();
-    assert_eq!(status.iter().filter(|m| m.applied).count(), 5);
-    assert_eq!(status[4].name, "m0005_search");
+    assert_eq!(status.iter().filter(|m| m.applied).count(), 6);
+    assert_eq!(status[5].name, "m0007_identity_binding");
 
-    // One step back removes only the search index.
+    // One step back removes only the identity-binding tables.
+    let identity = [
+        "deleted_users",
+        "invitations",
+        "org_domains",
+        "user_identities",
+    ];
     store.migrate_down(Some(1)).await.unwrap();
-    assert_eq!(table_names(store).await, base_tables());
+    let mut without: Vec<String> = expected_tables(backend)
+        .into_iter()
+        .filter(|t| !identity.contains(&t.as_str()))
+        .collect();
+    without.sort();
+    assert_eq!(table_names(store).await, without);
+    let status = store.migration_status().await.unwrap();
+    assert_eq!(status.iter().filter(|m| m.applied).count(), 5);
+
+    // The next step back removes only the search index.
+    store.migrate_down(Some(1)).await.unwrap();
+    let mut base = base_tables();
+    base.retain(|t| !identity.contains(&t.as_str()));
+    assert_eq!(table_names(store).await, base);
     if backend == Backend::Postgres {
         assert_eq!(search_vector_tables(store).await, Vec::<String>::new());
     }
