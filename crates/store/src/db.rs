@@ -54,8 +54,20 @@ impl Conn for Tx {}
 
 pub(crate) mod sealed {
     /// Hands a repository the sea-orm connection underneath.
-    pub trait Engine: sea_orm::ConnectionTrait {}
-    impl Engine for super::Db {}
+    pub trait Engine: sea_orm::ConnectionTrait {
+        /// The SQLite read pool, where a read may decode rows itself.
+        fn sqlite_reader(&self) -> Option<&crate::sqlite::Reader> {
+            None
+        }
+    }
+    impl Engine for super::Db {
+        fn sqlite_reader(&self) -> Option<&crate::sqlite::Reader> {
+            match &self.inner {
+                super::DbInner::Sqlite(reader) => Some(reader),
+                _ => None,
+            }
+        }
+    }
     impl Engine for super::Tx {}
 }
 

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IntoActiveModel,
-    JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait, Set,
+    ActiveModelTrait, ColumnTrait, EntityTrait, FromQueryResult, IntoActiveModel, JoinType,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait, Set,
     Value as DbValue,
 };
 use serde_json::Value;
@@ -27,6 +27,7 @@ use migration::{PathParent, PathPlace};
 use crate::Conn;
 use crate::StoreError;
 use crate::entity::{files, message_files, message_revisions, messages, thread_members, threads};
+use crate::sqlite::sqlite_model;
 
 pub(crate) fn to_domain(
     row: messages::Model,
@@ -67,7 +68,7 @@ pub(crate) fn to_domain(
     })
 }
 
-async fn with_attachments<C: ConnectionTrait>(
+async fn with_attachments<C: Conn>(
     db: &C,
     rows: Vec<messages::Model>,
 ) -> Result<Vec<Message>, StoreError> {
@@ -77,8 +78,8 @@ async fn with_attachments<C: ConnectionTrait>(
         let links = message_files::Entity::find()
             .filter(message_files::Column::MessageId.is_in(ids))
             .order_by_asc(message_files::Column::Position)
-            .all(db)
-            .await?;
+            .build(db.get_database_backend());
+        let links: Vec<message_files::Model> = super::fetch(db, links).await?;
         for link in links {
             files
                 .entry(link.message_id)
@@ -119,6 +120,42 @@ struct GateRow {
     member_role: Option<String>,
 }
 
+sqlite_model!(GateRow {
+    owner_id,
+    current_leaf_id,
+    deleted_at,
+    auto_reply,
+    member_role
+});
+sqlite_model!(messages::Model {
+    id,
+    thread_id,
+    org_id,
+    parent_id,
+    user_id,
+    role,
+    content,
+    blocks,
+    metadata,
+    status,
+    model,
+    error,
+    token_count,
+    token_family,
+    depth,
+    jump_id,
+    jump_depth,
+    edited_at,
+    deleted_at,
+    created_at,
+    updated_at
+});
+sqlite_model!(message_files::Model {
+    message_id,
+    file_id,
+    position
+});
+
 /// The gate of a thread in this org, for this user; `None` if there is no
 /// such thread in the org.
 pub async fn gate<C: Conn>(
@@ -146,9 +183,11 @@ pub async fn gate<C: Conn>(
                         .into_condition()
                 }),
         )
-        .into_model::<GateRow>()
-        .one(db)
-        .await?;
+        .build(db.get_database_backend());
+    let row = super::fetch::<_, GateRow>(db, row)
+        .await?
+        .into_iter()
+        .next();
     row.map(|row| {
         Ok(Gate {
             owner_id: UserId::from_uuid(row.owner_id),
@@ -339,7 +378,7 @@ pub async fn count_files<C: Conn>(db: &C, org: OrgId, ids: &[FileId]) -> Result<
 }
 
 /// The message with this id whose `scope` column (org or thread) is `within`.
-async fn find_scoped<C: ConnectionTrait>(
+async fn find_scoped<C: Conn>(
     db: &C,
     scope: messages::Column,
     within: Uuid,
@@ -425,10 +464,7 @@ async fn walk_up<C: Conn>(
             DbValue::from(limit),
         ],
     );
-    Ok(messages::Entity::find()
-        .from_raw_sql(statement)
-        .all(db)
-        .await?)
+    super::fetch(db, statement).await
 }
 
 /// The ancestor of `from` at `depth`, found through the jump pointers in

@@ -20,7 +20,29 @@ pub mod threads;
 pub mod usage;
 pub mod users;
 
-use sea_orm::{DbBackend, Statement, Value};
+use sea_orm::{DbBackend, FromQueryResult, Statement, Value};
+
+use crate::sqlite::SqliteModel;
+use crate::{Conn, StoreError};
+
+/// The rows of a read as `M`: decoded in place from the SQLite read pool
+/// (see `sqlite::model`), by sea-orm everywhere else. One statement, built
+/// once, serves both.
+pub(crate) async fn fetch<C, M>(db: &C, statement: Statement) -> Result<Vec<M>, StoreError>
+where
+    C: Conn,
+    M: SqliteModel + FromQueryResult + Send + Sync,
+{
+    if let Some(reader) = db.sqlite_reader() {
+        let values = statement.values.map(|v| v.0).unwrap_or_default();
+        return reader.query_models(&statement.sql, &values).map_err(|err| {
+            StoreError::from(sea_orm::DbErr::Query(sea_orm::RuntimeErr::Internal(
+                err.to_string(),
+            )))
+        });
+    }
+    Ok(M::find_by_statement(statement).all(db).await?)
+}
 use xl_domain::{Cursor, Order, PageRequest};
 
 /// A statement written in SQL rather than with sea-query, in the one

@@ -19,7 +19,7 @@ use super::values;
 
 /// Read-only connections to one SQLite file.
 #[derive(Debug)]
-pub(crate) struct Reader {
+pub struct Reader {
     path: PathBuf,
     busy_timeout: Duration,
     idle: Mutex<Vec<Connection>>,
@@ -68,6 +68,19 @@ impl Reader {
         self.with(|conn| {
             let mut statement = conn.prepare_cached(sql)?;
             values::read_rows(&mut statement, sql, values)
+        })
+    }
+
+    /// The rows of a query as models the engine decodes itself.
+    pub(crate) fn query_models<M: super::SqliteModel>(
+        &self,
+        sql: &str,
+        values: &[Value],
+    ) -> rusqlite::Result<Vec<M>> {
+        self.with(|conn| {
+            let mut statement = conn.prepare_cached(sql)?;
+            let params = values::bind(values);
+            super::model::read_models(&mut statement, rusqlite::params_from_iter(params.iter()))
         })
     }
 

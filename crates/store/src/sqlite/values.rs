@@ -156,7 +156,7 @@ fn corrupt(column: &str, what: &str) -> rusqlite::Error {
 
 /// Parses a timestamp as sqlx wrote it (RFC 3339), or in SQLite's own
 /// `YYYY-MM-DD HH:MM:SS[.fff]` form (UTC), as `CURRENT_TIMESTAMP` writes it.
-fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
     if let Ok(time) = DateTime::parse_from_rfc3339(text) {
         return Some(time.with_timezone(&Utc));
     }
@@ -250,7 +250,12 @@ pub(crate) fn execute(statement: &mut SqlStatement<'_>, values: &[Value]) -> rus
 }
 
 /// A sea-query value bound as a rusqlite parameter.
-struct Bind<'a>(&'a Value);
+pub(crate) struct Bind<'a>(&'a Value);
+
+/// A statement's values as rusqlite parameters.
+pub(crate) fn bind(values: &[Value]) -> Vec<Bind<'_>> {
+    values.iter().map(Bind).collect()
+}
 
 impl ToSql for Bind<'_> {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {

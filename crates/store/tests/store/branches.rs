@@ -186,6 +186,23 @@ async fn pages_are_windows_of_the_current_branch(store: &Store) {
             "desc, limit {limit}"
         );
     }
+    // The page path (rows decoded in place on SQLite) and the lookup path
+    // (sea-orm's proxy rows) read the same messages.
+    let page = repo::messages::list_branch(
+        store.reader(),
+        thread,
+        Some(leaf),
+        &PageRequest::parse(Some("100"), None, None).unwrap(),
+    )
+    .await
+    .unwrap();
+    for message in &page.items {
+        let found = repo::messages::find(store.reader(), org, message.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&found, message);
+    }
     // The old branch is still a branch of its own.
     let old: Vec<MessageId> = walk(store, thread, posted[89], "asc", 13).await;
     assert_eq!(old, posted);
