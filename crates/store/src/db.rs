@@ -59,6 +59,10 @@ pub(crate) mod sealed {
         fn sqlite_reader(&self) -> Option<&crate::sqlite::Reader> {
             None
         }
+        /// The SQLite writer session, where statements may be chained.
+        fn sqlite_session(&self) -> Option<&crate::sqlite::Session> {
+            None
+        }
     }
     impl Engine for super::Db {
         fn sqlite_reader(&self) -> Option<&crate::sqlite::Reader> {
@@ -68,7 +72,14 @@ pub(crate) mod sealed {
             }
         }
     }
-    impl Engine for super::Tx {}
+    impl Engine for super::Tx {
+        fn sqlite_session(&self) -> Option<&crate::sqlite::Session> {
+            match &self.inner {
+                super::TxInner::Sqlite(session) => Some(session),
+                super::TxInner::Postgres(_) => None,
+            }
+        }
+    }
 }
 
 impl Db {

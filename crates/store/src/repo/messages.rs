@@ -858,13 +858,9 @@ pub async fn insert_checked<C: Conn>(
         token_columns(&row.tokens).0.into(),
         token_columns(&row.tokens).1.into(),
     ];
-    let Some(inserted) = db
-        .query_one_raw(super::raw(backend, POST_INSERT, values))
-        .await?
-    else {
-        return Ok(None);
-    };
-    let parent: Option<Uuid> = inserted.try_get("", "parent_id")?;
+    // The insert (which checks access), the file links and the thread's
+    // update go to the writer in one visit; nothing follows a refused insert.
+    let mut steps = vec![(super::raw(backend, POST_INSERT, values), true)];
     if !row.attachments.is_empty() {
         let links =
             row.attachments
@@ -875,12 +871,13 @@ pub async fn insert_checked<C: Conn>(
                     file_id: Set(file.as_uuid()),
                     position: Set(i32::try_from(position).unwrap_or(i32::MAX)),
                 });
-        message_files::Entity::insert_many(links)
-            .exec_without_returning(db)
-            .await?;
+        steps.push((
+            message_files::Entity::insert_many(links).build(backend),
+            false,
+        ));
     }
-    let updated = db
-        .query_one_raw(super::raw(
+    steps.push((
+        super::raw(
             backend,
             POST_UPDATE,
             vec![
@@ -889,8 +886,17 @@ pub async fn insert_checked<C: Conn>(
                 title.map(str::to_owned).into(),
                 row.thread_id.as_uuid().into(),
             ],
-        ))
-        .await?
+        ),
+        true,
+    ));
+    let mut results = super::chain(db, steps).await?.into_iter();
+    let Some(inserted) = results.next().and_then(|rows| rows.into_iter().next()) else {
+        return Ok(None);
+    };
+    let parent: Option<Uuid> = inserted.try_get("", "parent_id")?;
+    let updated = results
+        .last()
+        .and_then(|rows| rows.into_iter().next())
         .ok_or(StoreError::NotFound("thread"))?;
     let auto_reply: bool = updated.try_get("", "auto_reply")?;
     Ok(Some((posted_message(row, parent, now), auto_reply)))

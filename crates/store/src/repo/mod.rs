@@ -25,6 +25,42 @@ use sea_orm::{DbBackend, FromQueryResult, Statement, Value};
 use crate::sqlite::SqliteModel;
 use crate::{Conn, StoreError};
 
+/// Runs statements in order, each step's rows kept, stopping after a step
+/// marked as needing rows that returns none. On the SQLite writer the whole
+/// chain is one visit to the writer thread instead of one per statement.
+pub(crate) async fn chain<C: Conn>(
+    db: &C,
+    steps: Vec<(Statement, bool)>,
+) -> Result<Vec<Vec<sea_orm::QueryResult>>, StoreError> {
+    if let Some(session) = db.sqlite_session() {
+        let steps = steps
+            .into_iter()
+            .map(|(statement, needs_rows)| crate::sqlite::Step {
+                sql: statement.sql,
+                values: statement.values.map(|v| v.0).unwrap_or_default(),
+                needs_rows,
+            })
+            .collect();
+        let rows = session.chain(steps).await.map_err(|err| {
+            StoreError::from(sea_orm::DbErr::Query(sea_orm::RuntimeErr::Internal(err)))
+        })?;
+        return Ok(rows
+            .into_iter()
+            .map(|rows| rows.into_iter().map(sea_orm::QueryResult::from).collect())
+            .collect());
+    }
+    let mut results = Vec::with_capacity(steps.len());
+    for (statement, needs_rows) in steps {
+        let rows = db.query_all_raw(statement).await?;
+        let stop = needs_rows && rows.is_empty();
+        results.push(rows);
+        if stop {
+            break;
+        }
+    }
+    Ok(results)
+}
+
 /// The rows of a read as `M`: decoded in place from the SQLite read pool
 /// (see `sqlite::model`), by sea-orm everywhere else. One statement, built
 /// once, serves both.

@@ -9,4 +9,5 @@ mod writer;
 pub(crate) use model::sqlite_model;
 pub use model::{Field, SqliteModel};
 pub use reader::Reader;
-pub(crate) use writer::{Session, Writer};
+pub use writer::Session;
+pub(crate) use writer::{Step, Writer};

@@ -47,6 +47,13 @@ pub(crate) enum Op {
         values: Vec<Value>,
         reply: oneshot::Sender<Result<u64, String>>,
     },
+    /// Statements run one after another in one visit to the writer, each
+    /// step's rows kept; the chain stops at a step marked `needs_rows` that
+    /// returns none (its guard failed).
+    Chain {
+        steps: Vec<Step>,
+        reply: oneshot::Sender<Result<Vec<Vec<ProxyRow>>, String>>,
+    },
     /// Statements without parameters, run as a batch.
     Batch {
         sql: String,
@@ -57,6 +64,15 @@ pub(crate) enum Op {
     Commit {
         reply: oneshot::Sender<Result<(), String>>,
     },
+}
+
+/// One statement of an [`Op::Chain`].
+#[derive(Debug)]
+pub(crate) struct Step {
+    pub(crate) sql: String,
+    pub(crate) values: Vec<Value>,
+    /// Whether the chain goes on only if this statement returns rows.
+    pub(crate) needs_rows: bool,
 }
 
 enum Request {
@@ -76,9 +92,16 @@ pub(crate) struct Writer {
 
 /// One write session: statements sent here run in the session's savepoint.
 /// Dropping it without committing rolls the session back.
+///
+/// The writer hears of a session only with its first statement, so a
+/// session always arrives under way and can join the group being committed
+/// (a session still preparing its first statement would hold the group up).
 #[derive(Debug)]
-pub(crate) struct Session {
+pub struct Session {
     ops: Sender<Op>,
+    /// Until the first statement: the writer's queue, and this session's end
+    /// of its statement channel, to hand over together.
+    unannounced: Mutex<Option<(Sender<Request>, Receiver<Op>)>>,
 }
 
 impl std::fmt::Debug for Op {
@@ -86,6 +109,7 @@ impl std::fmt::Debug for Op {
         f.write_str(match self {
             Op::Query { .. } => "Query",
             Op::Execute { .. } => "Execute",
+            Op::Chain { .. } => "Chain",
             Op::Batch { .. } => "Batch",
             Op::Commit { .. } => "Commit",
         })
@@ -138,11 +162,11 @@ impl Writer {
     pub(crate) fn begin(&self) -> Result<Session, String> {
         let (ops, receiver) = mpsc::channel();
         let guard = self.requests.lock().map_err(|_| STOPPED.to_owned())?;
-        let requests = guard.as_ref().ok_or_else(|| STOPPED.to_owned())?;
-        requests
-            .send(Request::Session(receiver))
-            .map_err(|_| STOPPED.to_owned())?;
-        Ok(Session { ops })
+        let requests = guard.as_ref().ok_or_else(|| STOPPED.to_owned())?.clone();
+        Ok(Session {
+            ops,
+            unannounced: Mutex::new(Some((requests, receiver))),
+        })
     }
 
     /// Finishes the sessions already queued, checkpoints the write-ahead log
@@ -176,7 +200,25 @@ impl Session {
     ) -> Result<T, String> {
         let (reply, answer) = oneshot::channel();
         self.ops.send(make(reply)).map_err(|_| STOPPED.to_owned())?;
+        let unannounced = self
+            .unannounced
+            .lock()
+            .map_err(|_| STOPPED.to_owned())?
+            .take();
+        if let Some((requests, receiver)) = unannounced {
+            requests
+                .send(Request::Session(receiver))
+                .map_err(|_| STOPPED.to_owned())?;
+        }
         answer.await.map_err(|_| STOPPED.to_owned())?
+    }
+
+    /// Whether the session has sent nothing (so there is nothing to commit).
+    fn is_unannounced(&self) -> bool {
+        self.unannounced
+            .lock()
+            .map(|guard| guard.is_some())
+            .unwrap_or(false)
     }
 
     /// The rows of a statement, run in this session.
@@ -193,6 +235,11 @@ impl Session {
         self.ask(|reply| Op::Execute { sql, values, reply }).await
     }
 
+    /// Runs a chain of statements in this session in one visit.
+    pub(crate) async fn chain(&self, steps: Vec<Step>) -> Result<Vec<Vec<ProxyRow>>, String> {
+        self.ask(|reply| Op::Chain { steps, reply }).await
+    }
+
     /// Runs parameterless statements in this session.
     pub(crate) async fn batch(&self, sql: String) -> Result<(), String> {
         self.ask(|reply| Op::Batch { sql, reply }).await
@@ -200,6 +247,9 @@ impl Session {
 
     /// Commits the session; answers once its writes are durable.
     pub(crate) async fn commit(&self) -> Result<(), String> {
+        if self.is_unannounced() {
+            return Ok(());
+        }
         self.ask(|reply| Op::Commit { reply }).await
     }
 }
@@ -308,6 +358,28 @@ fn run_session(
                     .and_then(|mut statement| values::execute(&mut statement, &values));
                 let _ = reply.send(result.map_err(|err| err.to_string()));
             }
+            Op::Chain { steps, reply } => {
+                let mut results = Vec::with_capacity(steps.len());
+                let mut outcome = Ok(());
+                for step in steps {
+                    match conn.prepare_cached(&step.sql).and_then(|mut statement| {
+                        values::read_rows(&mut statement, &step.sql, &step.values)
+                    }) {
+                        Ok(rows) => {
+                            let stop = step.needs_rows && rows.is_empty();
+                            results.push(rows);
+                            if stop {
+                                break;
+                            }
+                        }
+                        Err(err) => {
+                            outcome = Err(err.to_string());
+                            break;
+                        }
+                    }
+                }
+                let _ = reply.send(outcome.map(|()| results));
+            }
             Op::Batch { sql, reply } => {
                 let _ = reply.send(conn.execute_batch(&sql).map_err(|err| err.to_string()));
             }
@@ -330,6 +402,7 @@ fn fail(op: Op, err: &str) {
     match op {
         Op::Query { reply, .. } => drop(reply.send(Err(err))),
         Op::Execute { reply, .. } => drop(reply.send(Err(err))),
+        Op::Chain { reply, .. } => drop(reply.send(Err(err))),
         Op::Batch { reply, .. } | Op::Commit { reply } => drop(reply.send(Err(err))),
     }
 }
