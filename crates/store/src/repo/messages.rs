@@ -450,14 +450,16 @@ async fn walk_up<C: Conn>(
     let limit = steps.map_or(i64::MAX, |n| i64::try_from(n).unwrap_or(i64::MAX));
     let statement = super::raw(
         db.get_database_backend(),
-        "WITH RECURSIVE chain(id, parent_id, step) AS ( \
-           SELECT id, parent_id, 0 FROM messages WHERE id = $1 AND thread_id = $2 \
+        // The rows travel in the walk itself: joining the chain back to
+        // `messages` afterwards lets PostgreSQL's planner pick a hash join
+        // over the whole table, which grows with every tenant's data.
+        "WITH RECURSIVE chain AS ( \
+           SELECT m.*, 0 AS step FROM messages m WHERE m.id = $1 AND m.thread_id = $2 \
            UNION ALL \
-           SELECT m.id, m.parent_id, chain.step + 1 FROM chain \
+           SELECT m.*, chain.step + 1 FROM chain \
              JOIN messages m ON m.id = chain.parent_id WHERE chain.step + 1 < $3 \
          ) \
-         SELECT messages.* FROM chain CROSS JOIN messages \
-         WHERE messages.id = chain.id ORDER BY chain.step",
+         SELECT * FROM chain ORDER BY step",
         vec![
             DbValue::from(start),
             DbValue::from(thread.as_uuid()),
@@ -491,8 +493,7 @@ async fn ancestor_at<C: Conn>(
                THEN up.jump_id ELSE up.parent_id END \
              WHERE up.depth > $3 \
          ) \
-         SELECT messages.id FROM up CROSS JOIN messages \
-         WHERE messages.id = up.id AND up.depth = $3",
+         SELECT id FROM up WHERE depth = $3",
         vec![
             DbValue::from(from),
             DbValue::from(thread.as_uuid()),

@@ -171,6 +171,17 @@ async fn pages_are_windows_of_the_current_branch(store: &Store) {
         .map(|m| m.id)
         .collect();
     assert_eq!(branch.len(), 41 + 1 + 25);
+    // Inside a write transaction (rows through sea-orm's proxy rows on
+    // SQLite) the walk reads the same branch.
+    let tx = store.begin_write().await.unwrap();
+    let in_tx: Vec<MessageId> = repo::messages::branch(&tx, thread, leaf)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    drop(tx);
+    assert_eq!(in_tx, branch);
     assert_eq!(branch[..41], posted[..41]);
     assert_eq!(branch[41], fork.id);
     let newest_first: Vec<MessageId> = branch.iter().rev().copied().collect();
