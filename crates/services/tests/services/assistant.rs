@@ -765,12 +765,11 @@ async fn usage_is_counted_when_the_stream_has_none() {
 /// and the reply's text is whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_streamed_reply_and_a_burst_of_posts_share_the_writer() {
-    let store = Store::in_memory().await.unwrap();
     let llm = Arc::new(xl_llm::EchoProvider::new(xl_llm::EchoConfig {
         pace: Duration::from_millis(2),
         models: Vec::new(),
     }));
-    let services = Arc::new(Services::new(store, llm, ServicesConfig::default()));
+    let services = Arc::new(services_with(llm, ServicesConfig::default()).await);
     let ada = actor(&services, "ada@acme.io", Role::User).await;
     let replying = thread(&services, &ada, NewThread::default()).await;
     let quiet = thread(

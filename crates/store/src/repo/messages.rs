@@ -841,6 +841,7 @@ pub async fn insert_checked<C: Conn>(
     let backend = db.get_database_backend();
     let now = Utc::now();
     let json = |value: &Option<Value>| DbValue::Json(value.clone().map(Box::new));
+    let (token_count, token_family) = token_columns(&row.tokens);
     let values: Vec<DbValue> = vec![
         row.id.as_uuid().into(),
         row.parent_id.map(|id| id.as_uuid()).into(),
@@ -856,8 +857,8 @@ pub async fn insert_checked<C: Conn>(
         poster.org_id.as_uuid().into(),
         poster.is_admin.into(),
         poster.user_id.as_uuid().into(),
-        token_columns(&row.tokens).0.into(),
-        token_columns(&row.tokens).1.into(),
+        token_count.into(),
+        token_family.into(),
     ];
     // The insert (which checks access), the file links and the thread's
     // update go to the writer in one visit; nothing follows a refused insert.
