@@ -17,6 +17,7 @@ mod m0005_search;
 mod m0007_identity_binding;
 mod m0008_message_paths;
 mod m0009_search_scope;
+mod m0010_idempotency_records;
 
 pub use m0008_message_paths::{Parent as PathParent, Place as PathPlace};
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_identity_binding::Migration),
             Box::new(m0008_message_paths::Migration),
             Box::new(m0009_search_scope::Migration),
+            Box::new(m0010_idempotency_records::Migration),
         ]
     }
 }

@@ -1,7 +1,6 @@
 //! Messages: list and post in a thread (with the assistant's reply); get,
 //! edit, delete; revisions; follow, cancel and regenerate a reply.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use xl_domain::messages::{Branch, MessageUpdate, NewMessage};
@@ -12,7 +11,7 @@ use xl_services::assistant::ReplyMode;
 use crate::auth::Authenticated;
 use crate::body::{parse_json, read_body};
 use crate::correlation::detached;
-use crate::idempotency::idempotent;
+use crate::idempotency::{created, retry_of};
 use crate::{ApiError, AppState, Envelope, sse};
 
 /// Registers the message routes.
@@ -112,26 +111,23 @@ async fn create(
     let body = read_body(payload, state.config.max_json_bytes).await?;
     let input: NewMessage = parse_json(&req, &body)?;
     let actor = caller.0;
-    // Detached so that a client leaving during a sync reply never leaves its
-    // Idempotency-Key claimed but unanswered (the retry would be refused as
-    // in progress), whether or not the server drops the handler of a gone
-    // client (actix-http's behaviour here has changed between versions).
-    // The post and the reply go on regardless.
+    let retry = retry_of(&req, &body)?;
+    // Detached: a client that leaves must not stop the post between its
+    // commit and the start of its reply (which would stay `streaming`
+    // until a restart), whether or not the server drops the handler of a
+    // gone client (actix-http's behaviour here has changed between versions).
     detached(async move {
-        idempotent(&req, &state, &actor, &body, StatusCode::CREATED, || async {
-            let posted = state
-                .services
-                .post_message_with_reply(&actor, thread, input, mode)
-                .await?;
-            Ok(match posted.reply {
-                None => Posted::Plain(Box::new(posted.message)),
-                Some(reply) => Posted::WithReply(Box::new(WithReply {
-                    user_message: posted.message,
-                    assistant_message: reply,
-                })),
-            })
-        })
-        .await
+        let posted = state
+            .services
+            .post_message_once(&actor, thread, input, mode, retry.as_ref())
+            .await?;
+        Ok(created(posted.map(|posted| match posted.reply {
+            None => Posted::Plain(Box::new(posted.message)),
+            Some(reply) => Posted::WithReply(Box::new(WithReply {
+                user_message: posted.message,
+                assistant_message: reply,
+            })),
+        })))
     })
     .await
     .map_err(|err| ApiError::Internal(format!("posting a message failed: {err}")))?
@@ -249,13 +245,15 @@ async fn regenerate(
     let id: MessageId = id.parse()?;
     let mode = query.mode(&state)?;
     let actor = caller.0;
-    // Detached for the same reason as a post; the request has no body, so
-    // the key alone identifies a retry.
+    // The request has no body, so the key alone identifies a retry.
+    let retry = retry_of(&req, b"")?;
+    // Detached for the same reason as a post.
     detached(async move {
-        idempotent(&req, &state, &actor, b"", StatusCode::CREATED, || async {
-            Ok(state.services.regenerate_reply(&actor, id, mode).await?)
-        })
-        .await
+        let reply = state
+            .services
+            .regenerate_reply_once(&actor, id, mode, retry.as_ref())
+            .await?;
+        Ok(created(reply))
     })
     .await
     .map_err(|err| ApiError::Internal(format!("regenerating a reply failed: {err}")))?

@@ -12,9 +12,11 @@ pub mod context;
 pub mod follow;
 mod generation;
 
+use std::future::Future;
 use std::str::FromStr;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use xl_domain::events::{ThreadEvent, kind};
@@ -30,6 +32,7 @@ use xl_store::{StoreError, Tx, repo};
 pub(crate) use generation::Generations;
 use generation::{ReplyJob, updated_event};
 
+use crate::idempotency::{Made, Once, Retry};
 use crate::messages::check_post;
 use crate::threads::Access;
 use crate::{ServiceError, Services};
@@ -38,6 +41,10 @@ use crate::{ServiceError, Services};
 pub const INTERRUPTED: &str = "interrupted by a server restart";
 /// How long a cancel waits for the generation to write its final status.
 const CANCEL_WAIT: Duration = Duration::from_secs(10);
+/// How often, and how many times, a create that lost the race for its
+/// idempotency key looks for the winner's committed record.
+const TAKEN_POLL_EVERY: Duration = Duration::from_millis(5);
+const TAKEN_POLLS: usize = 200;
 /// Replies recovered per read at start-up.
 const RECOVERY_PAGE: u64 = 100;
 
@@ -87,7 +94,29 @@ impl Services {
         input: NewMessage,
         mode: ReplyMode,
     ) -> Result<Posted, ServiceError> {
+        self.post_message_once(actor, thread, input, mode, None)
+            .await
+            .map(Once::into_inner)
+    }
+
+    /// [`Services::post_message_with_reply`], which a caller may send again
+    /// under a [`Retry`]: then the same request makes nothing new and gets
+    /// the messages the first made, as they are now (in sync mode, once
+    /// the reply has ended).
+    pub async fn post_message_once(
+        &self,
+        actor: &Actor,
+        thread: ThreadId,
+        input: NewMessage,
+        mode: ReplyMode,
+        retry: Option<&Retry>,
+    ) -> Result<Once<Posted>, ServiceError> {
         check_post(actor, &input)?;
+        if let Some(retry) = retry
+            && let Some(made) = self.recall(actor, retry).await?
+        {
+            return self.replay_post(actor, made, mode).await;
+        }
         let is_user = input.role.unwrap_or(MessageRole::User) == MessageRole::User;
         let tx = self.store.begin_write().await?;
         let (message, auto_reply) = self.insert_message(&tx, actor, thread, input).await?;
@@ -103,6 +132,18 @@ impl Services {
         } else {
             None
         };
+        if let Some(retry) = retry {
+            let made = Made {
+                message: Some(message.id),
+                reply: reply.as_ref().map(|(reply, _)| reply.id),
+            };
+            if !self.record_made(&tx, actor, retry, made).await? {
+                drop(tx);
+                return self
+                    .replay_taken(actor, retry, mode, Self::replay_post)
+                    .await;
+            }
+        }
         tx.commit().await?;
         for event in events {
             self.events.publish(event);
@@ -111,7 +152,71 @@ impl Services {
             Some((reply, job)) => Some(self.run_reply(reply, job, mode).await?),
             None => None,
         };
-        Ok(Posted { message, reply })
+        Ok(Once::Made(Posted { message, reply }))
+    }
+
+    /// What an earlier post under the same key made, as it is now.
+    async fn replay_post(
+        &self,
+        actor: &Actor,
+        made: Made,
+        mode: ReplyMode,
+    ) -> Result<Once<Posted>, ServiceError> {
+        let id = made.message.ok_or(ServiceError::NotFound("message"))?;
+        let message = self.get_message(actor, id).await?;
+        let reply = match made.reply {
+            Some(reply) => Some(self.replayed_reply(actor, reply, mode).await?),
+            None => None,
+        };
+        Ok(Once::Replayed(Posted { message, reply }))
+    }
+
+    /// A create lost the race for its key to a concurrent request with it,
+    /// which has committed: answer with what that one made.
+    async fn replay_taken<'a, T, F, Fut>(
+        &'a self,
+        actor: &'a Actor,
+        retry: &Retry,
+        mode: ReplyMode,
+        replay: F,
+    ) -> Result<Once<T>, ServiceError>
+    where
+        F: FnOnce(&'a Self, &'a Actor, Made, ReplyMode) -> Fut,
+        Fut: Future<Output = Result<Once<T>, ServiceError>>,
+    {
+        // On SQLite the winner may share this request's group commit, and
+        // becomes visible to readers once that group has committed.
+        for _ in 0..TAKEN_POLLS {
+            if let Some(made) = self.recall(actor, retry).await? {
+                return replay(self, actor, made, mode).await;
+            }
+            tokio::time::sleep(TAKEN_POLL_EVERY).await;
+        }
+        Err(ServiceError::Conflict(
+            "a request with this Idempotency-Key is still in progress".into(),
+        ))
+    }
+
+    /// A reply made by an earlier request, as it is now; in sync mode once
+    /// it has ended, as the first request answered.
+    async fn replayed_reply(
+        &self,
+        actor: &Actor,
+        id: MessageId,
+        mode: ReplyMode,
+    ) -> Result<Message, ServiceError> {
+        let reply = self.get_message(actor, id).await?;
+        if mode == ReplyMode::Stream || reply.status != MessageStatus::Streaming {
+            return Ok(reply);
+        }
+        let seen = repo::events::last_seq(self.store.reader(), reply.thread_id)
+            .await?
+            .unwrap_or(0);
+        let mut events = self.follow_message(actor, id, seen).await?;
+        while let Some(event) = events.next().await {
+            event?;
+        }
+        self.get_message(actor, id).await
     }
 
     /// Generates another reply to the message an ASSISTANT message answers:
@@ -122,6 +227,25 @@ impl Services {
         id: MessageId,
         mode: ReplyMode,
     ) -> Result<Message, ServiceError> {
+        self.regenerate_reply_once(actor, id, mode, None)
+            .await
+            .map(Once::into_inner)
+    }
+
+    /// [`Services::regenerate_reply`] under an optional [`Retry`], as
+    /// [`Services::post_message_once`].
+    pub async fn regenerate_reply_once(
+        &self,
+        actor: &Actor,
+        id: MessageId,
+        mode: ReplyMode,
+        retry: Option<&Retry>,
+    ) -> Result<Once<Message>, ServiceError> {
+        if let Some(retry) = retry
+            && let Some(made) = self.recall(actor, retry).await?
+        {
+            return self.replay_regenerated(actor, made, mode).await;
+        }
         let tx = self.store.begin_write().await?;
         let original = repo::messages::find(&tx, actor.org_id, id)
             .await?
@@ -141,9 +265,32 @@ impl Services {
             ));
         };
         let (reply, created, job) = self.insert_reply(&tx, actor, &thread, answers).await?;
+        if let Some(retry) = retry {
+            let made = Made {
+                message: None,
+                reply: Some(reply.id),
+            };
+            if !self.record_made(&tx, actor, retry, made).await? {
+                drop(tx);
+                return self
+                    .replay_taken(actor, retry, mode, Self::replay_regenerated)
+                    .await;
+            }
+        }
         tx.commit().await?;
         self.events.publish(created);
-        self.run_reply(reply, job, mode).await
+        self.run_reply(reply, job, mode).await.map(Once::Made)
+    }
+
+    /// What an earlier regenerate under the same key made, as it is now.
+    async fn replay_regenerated(
+        &self,
+        actor: &Actor,
+        made: Made,
+        mode: ReplyMode,
+    ) -> Result<Once<Message>, ServiceError> {
+        let id = made.reply.ok_or(ServiceError::NotFound("message"))?;
+        Ok(Once::Replayed(self.replayed_reply(actor, id, mode).await?))
     }
 
     /// Stops a reply being generated: the text so far is kept and the

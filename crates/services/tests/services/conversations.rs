@@ -4,9 +4,10 @@ use xl_domain::messages::{Branch, MessageUpdate, NewMessage};
 use xl_domain::threads::{NewThread, ThreadFilter, ThreadUpdate};
 use xl_domain::{MessageRole, PageRequest, Role};
 use xl_services::ServiceError;
-use xl_services::idempotency::Outcome;
+use xl_services::assistant::ReplyMode;
+use xl_services::idempotency::Retry;
 
-use crate::support::{actor, services};
+use crate::support::{actor, quiet_thread, services};
 
 fn text(content: &str) -> NewMessage {
     NewMessage {
@@ -224,46 +225,116 @@ async fn deleted_threads_are_purged_after_the_retention_window() {
 }
 
 #[tokio::test]
-async fn idempotency_claims_replay_and_mismatch() {
+async fn a_retried_post_replays_what_the_first_made_and_a_different_one_is_refused() {
     let services = services().await;
     let ada = actor(&services, "ada@acme.io", Role::User).await;
-    let claim = |body: &'static [u8]| services.idempotency_claim(&ada, "k1", "POST", "/x", body);
-    assert_eq!(claim(b"{}").await.unwrap(), Outcome::Run);
-    assert!(
-        matches!(claim(b"{}").await, Err(ServiceError::Conflict(_))),
-        "in progress"
-    );
-    services
-        .idempotency_complete(&ada, "k1", 201, "{\"id\":1}")
+    let thread = services
+        .create_thread(&ada, NewThread::default())
         .await
         .unwrap();
-    assert_eq!(
-        claim(b"{}").await.unwrap(),
-        Outcome::Replay {
-            status: 201,
-            body: "{\"id\":1}".into()
+    let retry = |key: &str, body: &[u8]| Retry::new("Idempotency-Key", key, &[body]).unwrap();
+    let post = |content: &'static str, retry: Retry| {
+        let services = &services;
+        let ada = &ada;
+        async move {
+            services
+                .post_message_once(ada, thread.id, text(content), ReplyMode::Sync, Some(&retry))
+                .await
         }
-    );
+    };
+    let first = post("once", retry("k1", b"once")).await.unwrap();
+    assert!(!first.is_replayed());
+    let again = post("once", retry("k1", b"once")).await.unwrap();
+    assert!(again.is_replayed());
+    let (first, again) = (first.into_inner(), again.into_inner());
+    assert_eq!(again.message, first.message, "the same message comes back");
+    let reply = first.reply.expect("the assistant replied");
+    assert_eq!(again.reply.as_ref(), Some(&reply), "and the same reply");
+    let all = services
+        .list_messages(&ada, thread.id, Branch::All, &PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(all.items.len(), 2, "one question, one reply: nothing twice");
+
     assert!(matches!(
-        claim(b"{\"other\":1}").await,
+        post("other", retry("k1", b"other")).await,
         Err(ServiceError::Unprocessable(_))
     ));
+    // A refused request records nothing, so its key stays free.
+    let refused = services
+        .post_message_once(
+            &ada,
+            thread.id,
+            NewMessage::default(),
+            ReplyMode::Sync,
+            Some(&retry("k2", b"{}")),
+        )
+        .await;
+    assert!(refused.is_err());
+    assert!(
+        !post("fixed", retry("k2", b"fixed"))
+            .await
+            .unwrap()
+            .is_replayed()
+    );
     // Keys belong to their user.
     let bob = actor(&services, "bob@acme.io", Role::User).await;
-    assert_eq!(
-        services
-            .idempotency_claim(&bob, "k1", "POST", "/x", b"{}")
+    let bobs = services
+        .create_thread(&bob, NewThread::default())
+        .await
+        .unwrap();
+    let made = services
+        .post_message_once(
+            &bob,
+            bobs.id,
+            text("once"),
+            ReplyMode::Stream,
+            Some(&retry("k1", b"once")),
+        )
+        .await
+        .unwrap();
+    assert!(!made.is_replayed());
+}
+
+/// Concurrent requests with one key make one message: the key is recorded
+/// in the post's transaction, so the losers roll back and replay it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_retries_of_one_post_make_one_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("xl.db").display());
+    let services = std::sync::Arc::new(
+        xl_services::Services::open(&url, std::sync::Arc::new(xl_llm::EchoProvider::default()))
             .await
             .unwrap(),
-        Outcome::Run
     );
-    assert!(
-        services
-            .idempotency_claim(&ada, "", "POST", "/x", b"{}")
-            .await
-            .is_err(),
-        "empty keys are refused"
-    );
+    let ada = actor(&services, "ada@acme.io", Role::User).await;
+    let thread = quiet_thread(&services, &ada).await;
+    let retry = Retry::new("Idempotency-Key", "race", &[b"once"]).unwrap();
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let (services, ada, retry) = (services.clone(), ada.clone(), retry.clone());
+            tokio::spawn(async move {
+                services
+                    .post_message_once(&ada, thread.id, text("once"), ReplyMode::Sync, Some(&retry))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut made = 0;
+    let mut ids = std::collections::HashSet::new();
+    for task in tasks {
+        let once = task.await.unwrap();
+        made += usize::from(!once.is_replayed());
+        ids.insert(once.into_inner().message.id);
+    }
+    assert_eq!(made, 1, "one request made it");
+    assert_eq!(ids.len(), 1, "every request answers with the same message");
+    let all = services
+        .list_messages(&ada, thread.id, Branch::All, &PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(all.items.len(), 1);
 }
 
 /// On a SQLite file, posts go through the group-commit writer: many at once
@@ -283,16 +354,7 @@ async fn concurrent_posts_on_a_file_store_form_one_chain() {
         xl_services::ServicesConfig::default(),
     ));
     let ada = actor(&services, "ada@acme.io", Role::User).await;
-    let thread = services
-        .create_thread(
-            &ada,
-            NewThread {
-                auto_reply: Some(false),
-                ..NewThread::default()
-            },
-        )
-        .await
-        .unwrap();
+    let thread = quiet_thread(&services, &ada).await;
     let mut tasks = Vec::new();
     for n in 0..40 {
         let services = std::sync::Arc::clone(&services);

@@ -12,11 +12,11 @@ use xl_domain::threads::NewThread;
 use xl_domain::{MessageStatus, PageRequest, Role};
 use xl_services::ServiceError;
 use xl_services::assistant::ReplyMode;
-use xl_services::idempotency::Outcome;
+use xl_services::idempotency::Retry;
 use xl_store::testing::PostgresTestDb;
 use xl_store::{Store, StoreConfig};
 
-use crate::support::actor;
+use crate::support::{actor, quiet_thread};
 
 fn text(content: &str) -> NewMessage {
     NewMessage {
@@ -47,16 +47,7 @@ async fn conversations_work_on_postgres() {
     let ada = actor(&services, "ada@acme.io", Role::User).await;
     let stranger = actor(&services, "stranger@acme.io", Role::User).await;
     let rival = actor(&services, "admin@globex.com", Role::Admin).await;
-    let quiet = services
-        .create_thread(
-            &ada,
-            NewThread {
-                auto_reply: Some(false),
-                ..NewThread::default()
-            },
-        )
-        .await
-        .unwrap();
+    let quiet = quiet_thread(&services, &ada).await;
     let one = services
         .post_message(&ada, quiet.id, text("one"))
         .await
@@ -122,24 +113,29 @@ async fn conversations_work_on_postgres() {
             .is_empty()
     );
 
-    assert_eq!(
-        services
-            .idempotency_claim(&ada, "k", "POST", "/x", b"{}")
-            .await
-            .unwrap(),
-        Outcome::Run
-    );
-    services
-        .idempotency_complete(&ada, "k", 201, "{}")
-        .await
-        .unwrap();
-    assert!(matches!(
-        services
-            .idempotency_claim(&ada, "k", "POST", "/x", b"{}")
-            .await
-            .unwrap(),
-        Outcome::Replay { status: 201, .. }
-    ));
+    // Retries of one post under one key, at once: PostgreSQL makes the
+    // losers wait on the key's unique index, then roll back and replay.
+    let retry = Retry::new("Idempotency-Key", "k", &[b"{}"]).unwrap();
+    let services = Arc::new(services);
+    let racers: Vec<_> = (0..8)
+        .map(|_| {
+            let (services, ada, retry) = (services.clone(), ada.clone(), retry.clone());
+            tokio::spawn(async move {
+                services
+                    .post_message_once(&ada, quiet.id, text("once"), ReplyMode::Sync, Some(&retry))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut made = Vec::new();
+    for racer in racers {
+        let once = racer.await.unwrap();
+        if !once.is_replayed() {
+            made.push(once.into_inner().message.id);
+        }
+    }
+    assert_eq!(made.len(), 1, "one of the retries made the message");
 
     // An assistant reply, with its events numbered in the thread's log.
     let chatty = services

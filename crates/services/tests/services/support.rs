@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use xl_domain::threads::{NewThread, Thread};
 use xl_domain::{Actor, Credential, Email, Role};
 use xl_llm::{EchoConfig, EchoProvider};
 use xl_services::auth::Identity;
@@ -35,4 +36,18 @@ pub async fn actor(services: &Services, email: &str, role: Role) -> Actor {
         email: user.email,
         credential: Credential::Jwt { session: None },
     }
+}
+
+/// A thread of the actor's where the assistant does not reply.
+pub async fn quiet_thread(services: &Services, actor: &Actor) -> Thread {
+    services
+        .create_thread(
+            actor,
+            NewThread {
+                auto_reply: Some(false),
+                ..NewThread::default()
+            },
+        )
+        .await
+        .unwrap()
 }

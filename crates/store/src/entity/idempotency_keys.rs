@@ -1,4 +1,6 @@
-//! The stored response to a request sent with an idempotency key, replayed until it expires.
+//! What a create sent with an idempotency key made (the ids of its
+//! resources, as JSON), recorded with the create and read back by its retries
+//! until it expires.
 
 use sea_orm::entity::prelude::*;
 
@@ -10,12 +12,9 @@ pub struct Model {
     pub org_id: Uuid,
     pub user_id: Uuid,
     pub key: String,
-    pub method: String,
-    pub path: String,
     pub request_hash: String,
-    pub status_code: i32,
     #[sea_orm(column_type = "Text")]
-    pub response_body: String,
+    pub resource: String,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
 }
