@@ -18,6 +18,7 @@ mod m0007_identity_binding;
 mod m0008_message_paths;
 mod m0009_search_scope;
 mod m0010_idempotency_records;
+mod m0011_event_retention;
 
 pub use m0008_message_paths::{Parent as PathParent, Place as PathPlace};
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_message_paths::Migration),
             Box::new(m0009_search_scope::Migration),
             Box::new(m0010_idempotency_records::Migration),
+            Box::new(m0011_event_retention::Migration),
         ]
     }
 }

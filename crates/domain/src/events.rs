@@ -18,6 +18,31 @@ pub mod kind {
     pub const MESSAGE_DELETED: &str = "message.deleted";
     /// More text of an assistant reply being generated.
     pub const MESSAGE_DELTA: &str = "message.delta";
+    /// An assistant reply reached its final status (complete, failed or
+    /// cancelled); the payload has the status, the error and, from its
+    /// generation, the metadata (model, usage).
+    pub const MESSAGE_COMPLETED: &str = "message.completed";
+    /// Someone reacted to a message.
+    pub const REACTION_ADDED: &str = "reaction.added";
+    /// Someone took their reaction back.
+    pub const REACTION_REMOVED: &str = "reaction.removed";
+    /// A user joined the thread.
+    pub const MEMBER_ADDED: &str = "member.added";
+    /// A user left or was removed from the thread.
+    pub const MEMBER_REMOVED: &str = "member.removed";
+    /// The thread's settings changed (the payload is the thread).
+    pub const THREAD_UPDATED: &str = "thread.updated";
+    /// The thread was deleted (it can be restored for a while).
+    pub const THREAD_DELETED: &str = "thread.deleted";
+    /// The thread was restored.
+    pub const THREAD_RESTORED: &str = "thread.restored";
+
+    /// Not logged: the cursor a client resumed from is older than the
+    /// log keeps (or unknown); refetch the thread, then follow from this
+    /// event's `seq`.
+    pub const RESET: &str = "reset";
+    /// Not logged: the caller may no longer read the thread; the stream ends.
+    pub const ACCESS_REVOKED: &str = "access.revoked";
 }
 
 /// One entry of a thread's log.

@@ -51,6 +51,10 @@ pub struct HttpConfig {
     /// Origins allowed to call from browsers (`CORS_ORIGINS`; `*` for any,
     /// without credentials). Empty: no CORS.
     pub cors_origins: Vec<String>,
+    /// How often an idle event stream sends a keep-alive comment; a
+    /// client that has gone is noticed (and its subscription dropped) at
+    /// the next one.
+    pub sse_keep_alive: Duration,
 }
 
 impl Default for HttpConfig {
@@ -63,6 +67,7 @@ impl Default for HttpConfig {
             login_url: None,
             public_url: None,
             cors_origins: Vec::new(),
+            sse_keep_alive: sse::KEEP_ALIVE,
         }
     }
 }

@@ -4,13 +4,16 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use actix_web::HttpResponse;
 use actix_web::http::header;
 use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse};
 use futures_util::{Stream, StreamExt};
+use serde::Deserialize;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 use xl_domain::events::ThreadEvent;
-use xl_services::assistant::follow::MessageEvents;
+use xl_services::events::EventStream;
+
+use crate::ApiError;
 
 /// How often an idle stream sends a comment, so that proxies and clients do
 /// not time the connection out while a model is thinking, and so that the
@@ -31,6 +34,35 @@ pub fn frame(id: i64, event: &str, data: &str) -> Bytes {
     Bytes::from(out)
 }
 
+/// `?after=N` on an event stream.
+#[derive(Debug, Default, Deserialize)]
+pub struct ResumeQuery {
+    after: Option<String>,
+}
+
+/// Where a client resumes an event stream: after `Last-Event-ID`, else
+/// after `?after=`, else from the start (0). A position is a non-negative
+/// event sequence number; anything else is a 400 naming where it came from.
+pub fn resume_position(req: &HttpRequest, query: &ResumeQuery) -> Result<i64, ApiError> {
+    let (field, raw) = match req.headers().get("last-event-id") {
+        Some(value) => (
+            "Last-Event-ID",
+            value
+                .to_str()
+                .map_err(|_| ApiError::invalid_field("Last-Event-ID", "must be ASCII"))?,
+        ),
+        None => ("after", query.after.as_deref().unwrap_or("")),
+    };
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(0);
+    }
+    raw.parse::<i64>()
+        .ok()
+        .filter(|seq| *seq >= 0)
+        .ok_or_else(|| ApiError::invalid_field(field, "must be an event id from this stream"))
+}
+
 /// A comment frame, which clients ignore.
 pub fn comment(text: &str) -> Bytes {
     Bytes::from(format!(": {text}\n\n"))
@@ -44,7 +76,7 @@ pub fn event_frame(event: &ThreadEvent) -> Bytes {
 }
 
 struct Body {
-    events: MessageEvents,
+    events: EventStream,
     keep_alive: Interval,
 }
 
@@ -53,7 +85,7 @@ struct Body {
 /// read more events ends the stream (logged): the client reconnects with
 /// `Last-Event-ID` and misses nothing.
 pub fn frames(
-    events: MessageEvents,
+    events: EventStream,
     keep_alive: Duration,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + 'static {
     let mut interval = tokio::time::interval_at(Instant::now() + keep_alive, keep_alive);
@@ -80,14 +112,15 @@ pub fn frames(
     })
 }
 
-/// A `text/event-stream` response over the events.
-pub fn response(events: MessageEvents) -> HttpResponse {
+/// A `text/event-stream` response over the events, with keep-alive
+/// comments every `keep_alive`.
+pub fn response(events: EventStream, keep_alive: Duration) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         // Tells nginx-style proxies not to buffer the stream.
         .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(frames(events, KEEP_ALIVE))
+        .streaming(frames(events, keep_alive))
 }
 
 #[cfg(test)]
@@ -110,7 +143,7 @@ mod tests {
     #[tokio::test]
     async fn idle_streams_get_keep_alive_comments_and_end_with_the_events() {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<ThreadEvent>();
-        let events: MessageEvents = Box::pin(futures_util::stream::unfold(rx, |mut rx| async {
+        let events: EventStream = Box::pin(futures_util::stream::unfold(rx, |mut rx| async {
             rx.recv().await.map(|event| (Ok(event), rx))
         }));
         let mut body = Box::pin(frames(events, Duration::from_millis(10)));

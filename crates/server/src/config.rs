@@ -136,6 +136,9 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// `XL_THREAD_RETENTION`: how long a deleted thread can be restored.
     pub thread_retention: Duration,
+    /// `XL_EVENT_RETENTION`: how long thread events are kept for clients
+    /// that resume (default 7 days).
+    pub event_retention: Duration,
 }
 
 /// One OAuth provider's registration and endpoints.
@@ -207,6 +210,7 @@ pub const SETTINGS: &[&str] = &[
     "XL_SHUTDOWN_TIMEOUT",
     "XL_SHUTDOWN_GRACE",
     "XL_THREAD_RETENTION",
+    "XL_EVENT_RETENTION",
 ];
 
 /// Raw setting values, before parsing.
@@ -533,6 +537,11 @@ impl Config {
             "XL_THREAD_RETENTION",
             Duration::from_secs(30 * 86_400),
         )?;
+        let event_retention = parse_ttl(
+            sources,
+            "XL_EVENT_RETENTION",
+            Duration::from_secs(7 * 86_400),
+        )?;
         Ok(Config {
             bind,
             data_dir,
@@ -577,6 +586,7 @@ impl Config {
             shutdown_timeout,
             shutdown_grace,
             thread_retention,
+            event_retention,
         })
     }
 }

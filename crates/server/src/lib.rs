@@ -110,6 +110,8 @@ async fn serve(config: Config) -> Result<(), RunError> {
             thread_retention: config.thread_retention,
             models: config.models.clone(),
             default_reply_mode: config.default_reply_mode,
+            event_retention: config.event_retention,
+            event_buffer: xl_services::events::DEFAULT_BUFFER,
         },
     );
     // Replies a previous run left `streaming` can no longer finish.
@@ -146,6 +148,7 @@ async fn serve(config: Config) -> Result<(), RunError> {
             login_url: config.auth_login_url.clone(),
             public_url: config.public_url.clone(),
             cors_origins: config.cors_origins.clone(),
+            sse_keep_alive: HttpConfig::default().sse_keep_alive,
         },
     };
     let services = Arc::clone(&state.services);

@@ -47,6 +47,12 @@ pub struct ServicesConfig {
     /// How a post that starts an assistant reply is answered when the
     /// request does not say (`?reply=`).
     pub default_reply_mode: assistant::ReplyMode,
+    /// How long thread events are kept; a client resuming from an older
+    /// event gets a `reset`.
+    pub event_retention: std::time::Duration,
+    /// How many events a live listener may fall behind before it re-reads
+    /// the log instead.
+    pub event_buffer: usize,
 }
 
 impl Default for ServicesConfig {
@@ -59,6 +65,8 @@ impl Default for ServicesConfig {
             thread_retention: std::time::Duration::from_secs(30 * 86_400),
             models: ModelRegistry::with_defaults(),
             default_reply_mode: assistant::ReplyMode::Sync,
+            event_retention: std::time::Duration::from_secs(7 * 86_400),
+            event_buffer: events::DEFAULT_BUFFER,
         }
     }
 }
@@ -97,6 +105,7 @@ impl Services {
         let http = http_client();
         let auth = Arc::new(Auth::new(config.auth.clone(), http.clone()));
         let models = Arc::new(config.models.clone());
+        let events = Arc::new(events::EventHub::new(config.event_buffer));
         Services {
             store,
             llm,
@@ -104,7 +113,7 @@ impl Services {
             config,
             started_at: Instant::now(),
             http,
-            events: Arc::new(events::EventHub::default()),
+            events,
             auth,
             generations: Arc::default(),
             catalog: Arc::default(),

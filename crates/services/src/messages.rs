@@ -10,7 +10,7 @@ use xl_domain::{
     Actor, DomainError, Message, MessageId, MessageRole, MessageStatus, Page, PageRequest, ThreadId,
 };
 use xl_store::repo::messages::{Gate, NewMessageRow, Poster};
-use xl_store::{Tx, repo};
+use xl_store::{StoreError, Tx, repo};
 
 use crate::assistant::context::token_count;
 use crate::threads::Access;
@@ -92,7 +92,8 @@ impl Services {
         check_post(actor, &input)?;
         let tx = self.store.begin_write().await?;
         let (message, _) = self.insert_message(&tx, actor, thread, input).await?;
-        tx.commit().await?;
+        let created = created_event(&tx, &message, Some(actor)).await?;
+        self.commit_and_publish(tx, [created]).await?;
         Ok(message)
     }
 
@@ -322,20 +323,17 @@ impl Services {
             "edited_at": edited.edited_at,
         });
         events.push(
-            repo::events::append(
+            self.log_event(
                 &tx,
                 edited.thread_id,
                 kind::MESSAGE_UPDATED,
                 Some(id),
-                Some(actor.user_id),
+                Some(actor),
                 payload,
             )
             .await?,
         );
-        tx.commit().await?;
-        for event in events {
-            self.events.publish(event);
-        }
+        self.commit_and_publish(tx, events).await?;
         Ok(edited)
     }
 
@@ -353,20 +351,17 @@ impl Services {
             .collect();
         repo::messages::tombstone(&tx, id).await?;
         events.push(
-            repo::events::append(
+            self.log_event(
                 &tx,
                 message.thread_id,
                 kind::MESSAGE_DELETED,
                 Some(id),
-                Some(actor.user_id),
+                Some(actor),
                 json!({ "id": id }),
             )
             .await?,
         );
-        tx.commit().await?;
-        for event in events {
-            self.events.publish(event);
-        }
+        self.commit_and_publish(tx, events).await?;
         Ok(())
     }
 
@@ -379,4 +374,21 @@ impl Services {
         self.get_message(actor, id).await?;
         Ok(repo::messages::revisions(self.store.reader(), id).await?)
     }
+}
+
+/// The `message.created` event of a message, with the message as payload.
+pub(crate) async fn created_event(
+    tx: &Tx,
+    message: &Message,
+    actor: Option<&Actor>,
+) -> Result<ThreadEvent, StoreError> {
+    repo::events::append(
+        tx,
+        message.thread_id,
+        kind::MESSAGE_CREATED,
+        Some(message.id),
+        actor.map(|a| a.user_id),
+        serde_json::to_value(message).unwrap_or_default(),
+    )
+    .await
 }

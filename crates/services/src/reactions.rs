@@ -5,6 +5,8 @@
 //! Whoever may read a message's thread may react to it; a message the caller
 //! cannot see is not found, exactly as for reading it.
 
+use serde_json::json;
+use xl_domain::events::{ThreadEvent, kind};
 use xl_domain::reactions::{
     MAX_NAMES_PER_MESSAGE, MAX_PER_USER_PER_MESSAGE, ReactionName, ReactionSummary, USERS_SHOWN,
 };
@@ -35,7 +37,7 @@ impl Services {
         name: ReactionName,
     ) -> Result<(Toggled, Vec<ReactionSummary>), ServiceError> {
         let tx = self.store.begin_write().await?;
-        self.reactable_in_tx(&tx, actor, message).await?;
+        let reacted = self.reactable_in_tx(&tx, actor, message).await?;
         let toggled = if repo::reactions::delete(&tx, message, actor.user_id, &name).await? {
             Toggled::Removed
         } else {
@@ -51,7 +53,14 @@ impl Services {
             Toggled::Added
         };
         let summary = repo::reactions::summary(&tx, message, actor.user_id, USERS_SHOWN).await?;
-        tx.commit().await?;
+        let kind = match toggled {
+            Toggled::Added => kind::REACTION_ADDED,
+            Toggled::Removed => kind::REACTION_REMOVED,
+        };
+        let event = self
+            .reaction_event(&tx, actor, &reacted, kind, &name)
+            .await?;
+        self.commit_and_publish(tx, [event]).await?;
         Ok((toggled, summary))
     }
 
@@ -64,12 +73,15 @@ impl Services {
         name: ReactionName,
     ) -> Result<Vec<ReactionSummary>, ServiceError> {
         let tx = self.store.begin_write().await?;
-        self.reactable_in_tx(&tx, actor, message).await?;
+        let reacted = self.reactable_in_tx(&tx, actor, message).await?;
         if !repo::reactions::delete(&tx, message, actor.user_id, &name).await? {
             return Err(ServiceError::NotFound("reaction"));
         }
         let summary = repo::reactions::summary(&tx, message, actor.user_id, USERS_SHOWN).await?;
-        tx.commit().await?;
+        let event = self
+            .reaction_event(&tx, actor, &reacted, kind::REACTION_REMOVED, &name)
+            .await?;
+        self.commit_and_publish(tx, [event]).await?;
         Ok(summary)
     }
 
@@ -85,6 +97,32 @@ impl Services {
             repo::reactions::summary(self.store.reader(), message, actor.user_id, USERS_SHOWN)
                 .await?,
         )
+    }
+
+    /// The event of a reaction added or removed: who, which name, on which
+    /// message.
+    async fn reaction_event(
+        &self,
+        tx: &Tx,
+        actor: &Actor,
+        message: &Message,
+        kind: &str,
+        name: &ReactionName,
+    ) -> Result<ThreadEvent, ServiceError> {
+        let payload = json!({
+            "message_id": message.id,
+            "name": name.as_str(),
+            "user_id": actor.user_id,
+        });
+        self.log_event(
+            tx,
+            message.thread_id,
+            kind,
+            Some(message.id),
+            Some(actor),
+            payload,
+        )
+        .await
     }
 
     /// The message, if the caller may react to it: visible to them (else not

@@ -8,6 +8,8 @@
 
 use chrono::{TimeDelta, Utc};
 use garde::Validate;
+use serde_json::json;
+use xl_domain::events::kind;
 use xl_domain::text::TextCheck;
 use xl_domain::threads::{
     MAX_TITLE_CHARS, Member, MemberRole, NewThread, Thread, ThreadFilter, ThreadUpdate,
@@ -210,7 +212,10 @@ impl Services {
         )
         .await?;
         let thread = self.thread_in_tx(&tx, actor, id, Access::Read).await?;
-        tx.commit().await?;
+        let event = self
+            .log_event(&tx, id, kind::THREAD_UPDATED, None, Some(actor), &thread)
+            .await?;
+        self.commit_and_publish(tx, [event]).await?;
         Ok(thread)
     }
 
@@ -220,7 +225,17 @@ impl Services {
         let tx = self.store.begin_write().await?;
         self.thread_in_tx(&tx, actor, id, Access::Manage).await?;
         repo::threads::set_deleted(&tx, id, Some(Utc::now())).await?;
-        tx.commit().await?;
+        let event = self
+            .log_event(
+                &tx,
+                id,
+                kind::THREAD_DELETED,
+                None,
+                Some(actor),
+                json!({ "id": id }),
+            )
+            .await?;
+        self.commit_and_publish(tx, [event]).await?;
         Ok(())
     }
 
@@ -238,7 +253,10 @@ impl Services {
         }
         repo::threads::set_deleted(&tx, id, None).await?;
         let thread = self.thread_in_tx(&tx, actor, id, Access::Read).await?;
-        tx.commit().await?;
+        let event = self
+            .log_event(&tx, id, kind::THREAD_RESTORED, None, Some(actor), &thread)
+            .await?;
+        self.commit_and_publish(tx, [event]).await?;
         Ok(thread)
     }
 
@@ -255,14 +273,16 @@ impl Services {
         Ok(purged)
     }
 
-    /// Periodic clean-up: purges threads past their retention window and
-    /// forgets expired idempotency keys. Returns how many rows went.
+    /// Periodic clean-up: purges threads past their retention window,
+    /// forgets expired idempotency keys and prunes old events. Returns how
+    /// many rows went.
     pub async fn housekeeping(&self) -> Result<u64, ServiceError> {
         let threads = self.purge_deleted_threads().await?;
         let tx = self.store.begin_write().await?;
         let keys = repo::idempotency::purge_expired(&tx).await?;
         tx.commit().await?;
-        Ok(threads + keys)
+        let events = self.prune_events().await?;
+        Ok(threads + keys + events)
     }
 
     /// The thread's members (anyone who may read it).
@@ -289,7 +309,12 @@ impl Services {
         }
         repo::threads::add_member(&tx, id, user, MemberRole::Member, Some(actor.user_id)).await?;
         let members = repo::threads::members(&tx, id).await?;
-        tx.commit().await?;
+        let added = members.iter().find(|member| member.user_id == user);
+        let payload = json!({ "user_id": user, "member": added });
+        let event = self
+            .log_event(&tx, id, kind::MEMBER_ADDED, None, Some(actor), payload)
+            .await?;
+        self.commit_and_publish(tx, [event]).await?;
         Ok(members)
     }
 
@@ -316,7 +341,17 @@ impl Services {
         if !repo::threads::remove_member(&tx, id, user).await? {
             return Err(ServiceError::NotFound("member"));
         }
-        tx.commit().await?;
+        let event = self
+            .log_event(
+                &tx,
+                id,
+                kind::MEMBER_REMOVED,
+                None,
+                Some(actor),
+                json!({ "user_id": user }),
+            )
+            .await?;
+        self.commit_and_publish(tx, [event]).await?;
         Ok(())
     }
 }

@@ -12,6 +12,7 @@ use crate::auth::Authenticated;
 use crate::body::{parse_json, read_body};
 use crate::correlation::detached;
 use crate::idempotency::{created, retry_of};
+use crate::sse::ResumeQuery;
 use crate::{ApiError, AppState, Envelope, sse};
 
 /// Registers the message routes.
@@ -180,24 +181,6 @@ async fn revisions(
     ))
 }
 
-#[derive(Debug, Deserialize)]
-struct StreamQuery {
-    after: Option<String>,
-}
-
-/// A resume position: a non-negative event sequence number (empty means
-/// from the start).
-fn parse_seq(field: &str, raw: &str) -> Result<i64, ApiError> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return Ok(0);
-    }
-    raw.parse::<i64>()
-        .ok()
-        .filter(|seq| *seq >= 0)
-        .ok_or_else(|| ApiError::invalid_field(field, "must be an event id from this stream"))
-}
-
 /// The reply's events as server-sent events, from the start or after
 /// `Last-Event-ID` (or `?after=`), live until it ends.
 async fn stream(
@@ -205,23 +188,12 @@ async fn stream(
     state: web::Data<AppState>,
     caller: Authenticated,
     id: web::Path<String>,
-    query: web::Query<StreamQuery>,
+    query: web::Query<ResumeQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let id: MessageId = id.parse()?;
-    let after = match req.headers().get("last-event-id") {
-        Some(value) => parse_seq(
-            "Last-Event-ID",
-            value
-                .to_str()
-                .map_err(|_| ApiError::invalid_field("Last-Event-ID", "must be ASCII"))?,
-        )?,
-        None => match query.after.as_deref() {
-            Some(raw) => parse_seq("after", raw)?,
-            None => 0,
-        },
-    };
+    let after = sse::resume_position(&req, &query)?;
     let events = state.services.follow_message(&caller.0, id, after).await?;
-    Ok(sse::response(events))
+    Ok(sse::response(events, state.config.sse_keep_alive))
 }
 
 async fn cancel(

@@ -6,6 +6,7 @@
 mod api_keys;
 pub mod auth;
 mod completions;
+mod events;
 mod health;
 mod messages;
 mod models;
@@ -39,6 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(preferences::configure)
                 .configure(users::configure)
                 .configure(threads::configure)
+                .configure(events::configure)
                 .configure(reactions::configure)
                 .configure(search::configure)
                 .configure(models::configure)

@@ -248,7 +248,7 @@ fn text_of(frames: &[Frame]) -> String {
 
 fn final_status(frames: &[Frame]) -> &str {
     let last = frames.last().unwrap();
-    assert_eq!(last.event, "message.updated");
+    assert_eq!(last.event, "message.completed");
     last.data["payload"]["status"].as_str().unwrap()
 }
 

@@ -416,8 +416,7 @@ impl Services {
             return Ok(false);
         }
         let event = delta_event(&tx, job, text).await?;
-        tx.commit().await?;
-        self.events.publish(event);
+        self.commit_and_publish(tx, [event]).await?;
         Ok(true)
     }
 
@@ -473,13 +472,10 @@ impl Services {
             };
             if repo::replies::finish(&tx, job.reply, finished).await? {
                 let payload = json!({ "status": status, "error": error, "metadata": metadata });
-                events.push(updated_event(&tx, job.thread, job.reply, None, payload).await?);
+                events.push(completed_event(&tx, job.thread, job.reply, None, payload).await?);
             }
         }
-        tx.commit().await?;
-        for event in events {
-            self.events.publish(event);
-        }
+        self.commit_and_publish(tx, events).await?;
         self.reply_message(job).await
     }
 
@@ -506,8 +502,8 @@ async fn delta_event(
     .await
 }
 
-/// The `message.updated` event of a reply's final status.
-pub(crate) async fn updated_event(
+/// The `message.completed` event of a reply's final status.
+pub(crate) async fn completed_event(
     tx: &xl_store::Tx,
     thread: ThreadId,
     reply: MessageId,
@@ -517,7 +513,7 @@ pub(crate) async fn updated_event(
     repo::events::append(
         tx,
         thread,
-        kind::MESSAGE_UPDATED,
+        kind::MESSAGE_COMPLETED,
         Some(reply),
         actor,
         payload,

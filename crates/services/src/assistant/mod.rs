@@ -6,10 +6,10 @@
 //!
 //! - [`context`]: the prompt, fitted to the model's window.
 //! - `generation`: the task, its batching, and the registry of running ones.
-//! - [`follow`]: a message's events for a live client, without gap or duplicate.
+//! - `follow`: a message's events for a live client, without gap or duplicate.
 
 pub mod context;
-pub mod follow;
+mod follow;
 mod generation;
 
 use std::future::Future;
@@ -19,7 +19,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use xl_domain::events::{ThreadEvent, kind};
+use xl_domain::events::ThreadEvent;
 use xl_domain::messages::NewMessage;
 use xl_domain::threads::Thread;
 use xl_domain::{
@@ -27,13 +27,13 @@ use xl_domain::{
 };
 use xl_store::repo::messages::NewMessageRow;
 use xl_store::repo::replies::FinishedReply;
-use xl_store::{StoreError, Tx, repo};
+use xl_store::{Tx, repo};
 
 pub(crate) use generation::Generations;
-use generation::{ReplyJob, updated_event};
+use generation::{ReplyJob, completed_event};
 
 use crate::idempotency::{Made, Once, Retry};
-use crate::messages::check_post;
+use crate::messages::{check_post, created_event};
 use crate::threads::Access;
 use crate::{ServiceError, Services};
 
@@ -120,11 +120,8 @@ impl Services {
         let is_user = input.role.unwrap_or(MessageRole::User) == MessageRole::User;
         let tx = self.store.begin_write().await?;
         let (message, auto_reply) = self.insert_message(&tx, actor, thread, input).await?;
-        let mut events = Vec::new();
+        let mut events = vec![created_event(&tx, &message, Some(actor)).await?];
         let reply = if is_user && auto_reply && self.config.auto_completion_enabled {
-            // The log holds the events of replies (a later change extends it
-            // to every thread event), so a plain post writes none.
-            events.push(created_event(&tx, &message, Some(actor)).await?);
             let thread = self.thread_in_tx(&tx, actor, thread, Access::Write).await?;
             let (reply, created, job) = self.insert_reply(&tx, actor, &thread, message.id).await?;
             events.push(created);
@@ -144,10 +141,7 @@ impl Services {
                     .await;
             }
         }
-        tx.commit().await?;
-        for event in events {
-            self.events.publish(event);
-        }
+        self.commit_and_publish(tx, events).await?;
         let reply = match reply {
             Some((reply, job)) => Some(self.run_reply(reply, job, mode).await?),
             None => None,
@@ -277,8 +271,7 @@ impl Services {
                     .await;
             }
         }
-        tx.commit().await?;
-        self.events.publish(created);
+        self.commit_and_publish(tx, [created]).await?;
         self.run_reply(reply, job, mode).await.map(Once::Made)
     }
 
@@ -366,7 +359,7 @@ impl Services {
     }
 
     /// Ends a reply still `streaming` as `cancelled` inside the caller's
-    /// transaction (with its `message.updated` event), for a change that
+    /// transaction (with its `message.completed` event), for a change that
     /// must not be overwritten by a generator: whichever generator is left
     /// (another process's) stops at its next conditional write. Returns the
     /// event to publish after the commit, or `None` if the reply had ended.
@@ -389,7 +382,7 @@ impl Services {
             return Ok(None);
         }
         let payload = json!({ "status": MessageStatus::Cancelled, "error": null });
-        let event = updated_event(
+        let event = completed_event(
             tx,
             message.thread_id,
             message.id,
@@ -495,7 +488,7 @@ impl Services {
     }
 
     /// Sets a reply's final status from outside its generation, with its
-    /// `message.updated` event; `false` if it was no longer streaming.
+    /// `message.completed` event; `false` if it was no longer streaming.
     async fn finish_elsewhere(
         &self,
         thread: ThreadId,
@@ -511,9 +504,8 @@ impl Services {
         if !repo::replies::finish(&tx, id, finished).await? {
             return Ok(false);
         }
-        let event = updated_event(&tx, thread, id, actor.map(|a| a.user_id), payload).await?;
-        tx.commit().await?;
-        self.events.publish(event);
+        let event = completed_event(&tx, thread, id, actor.map(|a| a.user_id), payload).await?;
+        self.commit_and_publish(tx, [event]).await?;
         Ok(true)
     }
 
@@ -576,23 +568,6 @@ impl Services {
             ReplyMode::Stream => Ok(reply),
         }
     }
-}
-
-/// The `message.created` event of a message, with the message as payload.
-async fn created_event(
-    tx: &Tx,
-    message: &Message,
-    actor: Option<&Actor>,
-) -> Result<ThreadEvent, StoreError> {
-    repo::events::append(
-        tx,
-        message.thread_id,
-        kind::MESSAGE_CREATED,
-        Some(message.id),
-        actor.map(|a| a.user_id),
-        serde_json::to_value(message).unwrap_or_default(),
-    )
-    .await
 }
 
 /// A thread the caller may not see makes its messages not found.

@@ -24,8 +24,8 @@ use xl_llm::{
     ChatChunk, ChatProvider, ChatRequest, ChatResponse, ChatRole, ChunkStream, FinishReason,
     LlmError, ModelInfo, ModelSpec,
 };
-use xl_services::assistant::follow::MessageEvents;
 use xl_services::assistant::{INTERRUPTED, ReplyMode};
+use xl_services::events::EventStream;
 use xl_services::{ServiceError, Services, ServicesConfig};
 use xl_store::Store;
 use xl_store::repo;
@@ -206,7 +206,7 @@ async fn all_events(
         .expect("the event stream ended")
 }
 
-async fn collect(events: MessageEvents) -> Vec<ThreadEvent> {
+async fn collect(events: EventStream) -> Vec<ThreadEvent> {
     events.map(Result::unwrap).collect().await
 }
 
@@ -276,7 +276,7 @@ async fn a_sync_reply_is_a_complete_child_with_its_metadata_and_events() {
         .unwrap();
     let kinds: Vec<&str> = log.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds[..2], [kind::MESSAGE_CREATED, kind::MESSAGE_CREATED]);
-    assert_eq!(kinds.last(), Some(&kind::MESSAGE_UPDATED));
+    assert_eq!(kinds.last(), Some(&kind::MESSAGE_COMPLETED));
     let seqs: Vec<i64> = log.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, (1..=log.len() as i64).collect::<Vec<_>>());
     assert_eq!(deltas(&log), reply.content);
@@ -645,7 +645,7 @@ async fn restart_recovery_fails_interrupted_replies_with_their_text() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(events.last().unwrap().kind, kind::MESSAGE_UPDATED);
+    assert_eq!(events.last().unwrap().kind, kind::MESSAGE_COMPLETED);
     assert_eq!(events.last().unwrap().payload["status"], "failed");
     assert_eq!(services.recover_interrupted_replies().await.unwrap(), 0);
     // Recovery leaves finished messages alone.
@@ -886,7 +886,7 @@ async fn editing_a_streaming_reply_cancels_it_and_keeps_the_edit() {
     assert_eq!(
         tail,
         vec![
-            (kind::MESSAGE_UPDATED, Value::from("cancelled")),
+            (kind::MESSAGE_COMPLETED, Value::from("cancelled")),
             (kind::MESSAGE_UPDATED, Value::from("cancelled")),
         ]
     );

@@ -3,7 +3,7 @@
 //! (and whatever the event describes), so sequence numbers have no gaps and
 //! an event is visible exactly when its effect is.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
@@ -97,4 +97,27 @@ pub async fn last_seq<C: Conn>(db: &C, thread: ThreadId) -> Result<Option<i64>, 
         .into_tuple::<i64>()
         .one(db)
         .await?)
+}
+
+/// The sequence number of the thread's oldest logged event (`None` if its
+/// log is empty).
+pub async fn oldest_seq<C: Conn>(db: &C, thread: ThreadId) -> Result<Option<i64>, StoreError> {
+    Ok(events::Entity::find()
+        .select_only()
+        .column(events::Column::Seq)
+        .filter(events::Column::ThreadId.eq(thread.as_uuid()))
+        .order_by_asc(events::Column::Seq)
+        .limit(1)
+        .into_tuple::<i64>()
+        .one(db)
+        .await?)
+}
+
+/// Deletes events written before `cutoff`; returns how many.
+pub async fn prune_before<C: Conn>(db: &C, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+    Ok(events::Entity::delete_many()
+        .filter(events::Column::CreatedAt.lt(cutoff))
+        .exec(db)
+        .await?
+        .rows_affected)
 }

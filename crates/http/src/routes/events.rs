@@ -1,0 +1,31 @@
+//! Live thread events: `GET /threads/{id}/events` as server-sent events,
+//! resumable with `Last-Event-ID` (or `?after=`).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use xl_domain::ThreadId;
+
+use crate::auth::Authenticated;
+use crate::sse::{self, ResumeQuery};
+use crate::{ApiError, AppState};
+
+/// Registers the event routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/threads/{id}/events").get(thread_events));
+}
+
+/// Every event of the thread after the resume position, then live.
+async fn thread_events(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    id: web::Path<String>,
+    query: web::Query<ResumeQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let thread: ThreadId = id.parse()?;
+    let after = sse::resume_position(&req, &query)?;
+    let events = state
+        .services
+        .follow_thread(&caller.0, thread, after)
+        .await?;
+    Ok(sse::response(events, state.config.sse_keep_alive))
+}
