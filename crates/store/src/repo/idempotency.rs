@@ -10,6 +10,7 @@ use xl_domain::{OrgId, UserId};
 use crate::Conn;
 use crate::StoreError;
 use crate::entity::idempotency_keys;
+use crate::error::OrmResult;
 
 /// What a key says about a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,8 +55,9 @@ pub async fn claim<C: Conn>(
     let existing = idempotency_keys::Entity::find()
         .filter(idempotency_keys::Column::UserId.eq(key.user_id.as_uuid()))
         .filter(idempotency_keys::Column::Key.eq(key.key))
-        .one(db)
-        .await?;
+        .one(db.orm())
+        .await
+        .into_store()?;
     if let Some(row) = existing {
         if row.expires_at > now {
             if row.request_hash != request_hash {
@@ -70,8 +72,9 @@ pub async fn claim<C: Conn>(
             });
         }
         idempotency_keys::Entity::delete_by_id(row.id)
-            .exec(db)
-            .await?;
+            .exec(db.orm())
+            .await
+            .into_store()?;
     }
     idempotency_keys::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -86,8 +89,9 @@ pub async fn claim<C: Conn>(
         created_at: Set(now),
         expires_at: Set(expires_at),
     }
-    .insert(db)
-    .await?;
+    .insert(db.orm())
+    .await
+    .into_store()?;
     Ok(Claim::New)
 }
 
@@ -106,8 +110,9 @@ pub async fn complete<C: Conn>(
         .col_expr(idempotency_keys::Column::ResponseBody, Expr::value(body))
         .filter(idempotency_keys::Column::UserId.eq(key.user_id.as_uuid()))
         .filter(idempotency_keys::Column::Key.eq(key.key))
-        .exec(db)
-        .await?;
+        .exec(db.orm())
+        .await
+        .into_store()?;
     Ok(())
 }
 
@@ -117,8 +122,9 @@ pub async fn release<C: Conn>(db: &C, key: &KeyRef<'_>) -> Result<(), StoreError
         .filter(idempotency_keys::Column::UserId.eq(key.user_id.as_uuid()))
         .filter(idempotency_keys::Column::Key.eq(key.key))
         .filter(idempotency_keys::Column::StatusCode.eq(0))
-        .exec(db)
-        .await?;
+        .exec(db.orm())
+        .await
+        .into_store()?;
     Ok(())
 }
 
@@ -126,7 +132,8 @@ pub async fn release<C: Conn>(db: &C, key: &KeyRef<'_>) -> Result<(), StoreError
 pub async fn purge_expired<C: Conn>(db: &C) -> Result<u64, StoreError> {
     Ok(idempotency_keys::Entity::delete_many()
         .filter(idempotency_keys::Column::ExpiresAt.lt(Utc::now()))
-        .exec(db)
-        .await?
+        .exec(db.orm())
+        .await
+        .into_store()?
         .rows_affected)
 }
