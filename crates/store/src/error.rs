@@ -1,4 +1,9 @@
 //! The one error type of the store layer.
+//!
+//! sea-orm's `DbErr` stays inside the crate: [`DbError`] holds it opaquely,
+//! and the conversion is crate-private ([`OrmResult::into_store`]) rather
+//! than a public `From<DbErr>`, which would put sea-orm's type in the
+//! crate's interface.
 
 use sea_orm::{DbErr, RuntimeErr, SqlErr};
 
@@ -22,8 +27,14 @@ pub enum StoreError {
     Config(String),
     /// Anything else the database reported. Returns 500 (cause logged, not sent).
     #[error(transparent)]
-    Db(DbErr),
+    Db(DbError),
 }
+
+/// An error the database reported. Its text and cause chain are the
+/// driver's, for the log; its type is not, so no caller depends on it.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct DbError(DbErr);
 
 impl StoreError {
     /// Whether this is a unique-constraint violation.
@@ -35,7 +46,7 @@ impl StoreError {
     /// delete).
     pub fn is_missing_reference(&self) -> bool {
         match self {
-            StoreError::Db(err) => {
+            StoreError::Db(DbError(err)) => {
                 matches!(
                     err.sql_err(),
                     Some(SqlErr::ForeignKeyConstraintViolation(_))
@@ -44,10 +55,10 @@ impl StoreError {
             _ => false,
         }
     }
-}
 
-impl From<DbErr> for StoreError {
-    fn from(err: DbErr) -> Self {
+    /// The store's error for one of sea-orm's: a unique-constraint violation
+    /// becomes [`StoreError::Conflict`], anything else [`StoreError::Db`].
+    pub(crate) fn from_orm(err: DbErr) -> Self {
         match err.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(detail)) => StoreError::Conflict(detail),
             // The rusqlite engine reports SQLite's own message.
@@ -58,8 +69,21 @@ impl From<DbErr> for StoreError {
                 {
                     StoreError::Conflict(message.clone())
                 }
-                _ => StoreError::Db(err),
+                _ => StoreError::Db(DbError(err)),
             },
         }
+    }
+}
+
+/// A sea-orm result seen as the store's: `.one(db.orm()).await.into_store()?`.
+pub(crate) trait OrmResult<T> {
+    /// The result, its error turned into a [`StoreError`] by
+    /// [`StoreError::from_orm`].
+    fn into_store(self) -> Result<T, StoreError>;
+}
+
+impl<T> OrmResult<T> for Result<T, DbErr> {
+    fn into_store(self) -> Result<T, StoreError> {
+        self.map_err(StoreError::from_orm)
     }
 }

@@ -16,6 +16,8 @@ use sea_orm::{
     ProxyExecResult, ProxyRow, RuntimeErr, Statement, Value,
 };
 
+use crate::db::Engine;
+use crate::error::OrmResult;
 use crate::sqlite::Session;
 use crate::{Backend, Store, StoreError};
 
@@ -35,7 +37,7 @@ impl Store {
     /// Applies pending migrations (all, or at most `steps`).
     pub async fn migrate_up(&self, steps: Option<u32>) -> Result<(), StoreError> {
         if let Some(pool) = self.postgres_pool() {
-            return Ok(Migrator::up(pool, steps).await?);
+            return Migrator::up(pool, steps).await.into_store();
         }
         let applied = self.sqlite_applied().await?;
         let pending = Migrator::migrations()
@@ -50,7 +52,7 @@ impl Store {
     /// Rolls back applied migrations (all, or the last `steps`).
     pub async fn migrate_down(&self, steps: Option<u32>) -> Result<(), StoreError> {
         if let Some(pool) = self.postgres_pool() {
-            return Ok(Migrator::down(pool, steps).await?);
+            return Migrator::down(pool, steps).await.into_store();
         }
         let applied = self.sqlite_applied().await?;
         let mut done: Vec<_> = Migrator::migrations()
@@ -70,7 +72,7 @@ impl Store {
     /// Drops every table and applies all migrations again.
     pub async fn migrate_fresh(&self) -> Result<(), StoreError> {
         if let Some(pool) = self.postgres_pool() {
-            return Ok(Migrator::fresh(pool).await?);
+            return Migrator::fresh(pool).await.into_store();
         }
         self.migrate_down(None).await?;
         self.migrate_up(None).await
@@ -79,7 +81,9 @@ impl Store {
     /// Every known migration, in order, with whether it is applied.
     pub async fn migration_status(&self) -> Result<Vec<MigrationState>, StoreError> {
         if let Some(pool) = self.postgres_pool() {
-            let migrations = Migrator::get_migration_with_status(pool).await?;
+            let migrations = Migrator::get_migration_with_status(pool)
+                .await
+                .into_store()?;
             return Ok(migrations
                 .iter()
                 .map(|migration| MigrationState {
@@ -102,19 +106,21 @@ impl Store {
     /// on first use.
     async fn sqlite_applied(&self) -> Result<Vec<String>, StoreError> {
         let tx = self.begin_write().await?;
-        tx.execute_unprepared(BOOKKEEPING).await?;
+        tx.orm()
+            .execute_unprepared(BOOKKEEPING)
+            .await
+            .into_store()?;
         let rows = tx
+            .orm()
             .query_all_raw(Statement::from_string(
                 DbBackend::Sqlite,
                 "SELECT version FROM seaql_migrations ORDER BY version",
             ))
-            .await?;
+            .await
+            .into_store()?;
         tx.commit().await?;
         rows.iter()
-            .map(|row| {
-                row.try_get::<String>("", "version")
-                    .map_err(StoreError::from)
-            })
+            .map(|row| row.try_get::<String>("", "version").into_store())
             .collect()
     }
 
@@ -127,29 +133,33 @@ impl Store {
         let session = Arc::new(self.sqlite_session()?);
         let proxy: Arc<Box<dyn ProxyDatabaseTrait>> =
             Arc::new(Box::new(SchemaSession(Arc::clone(&session))));
-        let db = Database::connect_proxy(DbBackend::Sqlite, proxy).await?;
+        let db = Database::connect_proxy(DbBackend::Sqlite, proxy)
+            .await
+            .into_store()?;
         let name = migration.name().to_owned();
         {
             let manager = SchemaManager::new(&db);
             match direction {
                 Direction::Up => {
-                    migration.up(&manager).await?;
+                    migration.up(&manager).await.into_store()?;
                     let now = chrono::Utc::now().timestamp();
                     db.execute_raw(Statement::from_sql_and_values(
                         DbBackend::Sqlite,
                         "INSERT INTO seaql_migrations (version, applied_at) VALUES (?, ?)",
                         [Value::from(name.clone()), Value::from(now)],
                     ))
-                    .await?;
+                    .await
+                    .into_store()?;
                 }
                 Direction::Down => {
-                    migration.down(&manager).await?;
+                    migration.down(&manager).await.into_store()?;
                     db.execute_raw(Statement::from_sql_and_values(
                         DbBackend::Sqlite,
                         "DELETE FROM seaql_migrations WHERE version = ?",
                         [Value::from(name.clone())],
                     ))
-                    .await?;
+                    .await
+                    .into_store()?;
                 }
             }
         }

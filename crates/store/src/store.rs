@@ -18,6 +18,7 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
 use crate::StoreError;
 use crate::db::{Db, Tx};
+use crate::error::OrmResult;
 use crate::sqlite::{Reader, Writer};
 
 /// Which database the store talks to.
@@ -120,7 +121,7 @@ impl Store {
                     .min_connections(1)
                     .acquire_timeout(config.acquire_timeout)
                     .sqlx_logging(false);
-                let pool = Database::connect(options).await?;
+                let pool = Database::connect(options).await.into_store()?;
                 Ok(Store {
                     reader: Db::postgres(pool.clone()),
                     autocommit: Db::postgres(pool.clone()),
@@ -201,7 +202,7 @@ impl Store {
                     .map_err(|err| StoreError::Write(format!("closing the writer: {err}")))?;
                 Ok(())
             }
-            Engine::Postgres(pool) => Ok(pool.close_by_ref().await?),
+            Engine::Postgres(pool) => pool.close_by_ref().await.into_store(),
         }
     }
 }

@@ -9,6 +9,7 @@ use sea_orm::{ConnectionTrait, Database};
 use uuid::Uuid;
 
 use crate::StoreError;
+use crate::error::OrmResult;
 
 /// The environment variable naming the PostgreSQL server for tests.
 pub const POSTGRES_URL_VAR: &str = "XL_TEST_POSTGRES_URL";
@@ -36,11 +37,12 @@ impl PostgresTestDb {
             return Ok(None);
         };
         let name = format!("xl_test_{}", Uuid::now_v7().simple());
-        let admin = Database::connect(admin_url.as_str()).await?;
+        let admin = Database::connect(admin_url.as_str()).await.into_store()?;
         admin
             .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await?;
-        admin.close().await?;
+            .await
+            .into_store()?;
+        admin.close().await.into_store()?;
         let url = replace_database(&admin_url, &name);
         Ok(Some(PostgresTestDb {
             admin_url,
@@ -51,14 +53,17 @@ impl PostgresTestDb {
 
     /// Drops the database (connections to it must be closed first).
     pub async fn drop_database(self) -> Result<(), StoreError> {
-        let admin = Database::connect(self.admin_url.as_str()).await?;
+        let admin = Database::connect(self.admin_url.as_str())
+            .await
+            .into_store()?;
         admin
             .execute_unprepared(&format!(
                 "DROP DATABASE IF EXISTS {} WITH (FORCE)",
                 self.name
             ))
-            .await?;
-        admin.close().await?;
+            .await
+            .into_store()?;
+        admin.close().await.into_store()?;
         Ok(())
     }
 }

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::Value;
 use tokio::sync::mpsc;
 use xl_domain::events::{ThreadEvent, kind};
@@ -30,6 +29,7 @@ use xl_services::{ServiceError, Services, ServicesConfig};
 use xl_store::Store;
 use xl_store::repo;
 use xl_store::repo::messages::NewMessageRow;
+use xl_store::repo::usage::UsageFilter;
 
 use crate::support::{actor, services};
 
@@ -218,15 +218,28 @@ fn deltas(events: &[ThreadEvent]) -> String {
         .collect()
 }
 
-/// The completion records written for a message, once there are `n`.
-async fn completions(services: &Services, message: MessageId, n: usize) -> Vec<Value> {
-    use xl_store::entity::completions::{Column, Entity};
+/// The completion records written for a message in the actor's org, once
+/// there are `n`.
+async fn completions(
+    services: &Services,
+    actor: &Actor,
+    message: &Message,
+    n: usize,
+) -> Vec<Value> {
+    let filter = UsageFilter {
+        org_id: actor.org_id,
+        user_id: None,
+        thread_id: None,
+        from: None,
+        to: None,
+    };
     eventually("the completion records", || async {
-        let rows = Entity::find()
-            .filter(Column::MessageId.eq(message.as_uuid()))
-            .all(services.store.reader())
+        let rows: Vec<_> = repo::usage::calls(services.store.reader(), &filter, 100)
             .await
-            .unwrap();
+            .unwrap()
+            .into_iter()
+            .filter(|row| row.message_id == Some(message.id))
+            .collect();
         (rows.len() >= n).then(|| {
             rows.into_iter()
                 .map(|row| {
@@ -282,7 +295,7 @@ async fn a_sync_reply_is_a_complete_child_with_its_metadata_and_events() {
     assert_eq!(deltas(&log), reply.content);
     assert_eq!(log.last().unwrap().payload["status"], "complete");
 
-    let records = completions(&services, reply.id, 1).await;
+    let records = completions(&services, &ada, &reply, 1).await;
     assert_eq!(records[0]["status"], "complete");
     assert_eq!(records[0]["thread_id"], serde_json::json!(t));
     assert_eq!(records[0]["stream"], true);
@@ -362,7 +375,7 @@ async fn a_failure_before_the_first_byte_keeps_the_question_and_says_why() {
             .content,
         "hi"
     );
-    let records = completions(&services, reply.id, 1).await;
+    let records = completions(&services, &ada, &reply, 1).await;
     assert_eq!(records[0]["status"], "failed");
 }
 
@@ -392,7 +405,7 @@ async fn a_failure_mid_stream_keeps_the_partial_text() {
     assert_eq!(ended.status, MessageStatus::Failed);
     assert_eq!(ended.content, "Hello");
     assert!(services.get_message(&ada, question.id).await.is_ok());
-    let records = completions(&services, reply.id, 1).await;
+    let records = completions(&services, &ada, &reply, 1).await;
     assert_eq!(records[0]["status"], "failed");
 }
 
@@ -512,7 +525,7 @@ async fn cancel_keeps_the_partial_text_and_drops_the_upstream_stream() {
         services.cancel_reply(&ada, reply.id).await,
         Err(ServiceError::Conflict(_))
     ));
-    let records = completions(&services, reply.id, 1).await;
+    let records = completions(&services, &ada, &reply, 1).await;
     assert_eq!(records[0]["status"], "cancelled");
 }
 
@@ -593,7 +606,7 @@ async fn regenerate_adds_a_sibling_and_moves_the_branch_to_it() {
     assert_eq!(streamed.status, MessageStatus::Streaming);
     let events = all_events(&services, &ada, streamed.id, 0).await;
     assert_eq!(deltas(&events), "Echo: again");
-    completions(&services, streamed.id, 1).await;
+    completions(&services, &ada, &streamed, 1).await;
 
     assert!(matches!(
         services
@@ -891,7 +904,7 @@ async fn editing_a_streaming_reply_cancels_it_and_keeps_the_edit() {
         ]
     );
     assert_eq!(mine.last().unwrap().payload["content"], "EDITED");
-    let records = completions(&services, reply.id, 1).await;
+    let records = completions(&services, &ada, &reply, 1).await;
     assert_eq!(records[0]["status"], "cancelled");
 }
 
@@ -971,18 +984,23 @@ async fn editing_a_reply_streaming_elsewhere_cancels_it_in_the_same_transaction(
 /// reply first, and the call's usage record survives the user.
 #[tokio::test]
 async fn deleting_a_user_mid_reply_keeps_the_usage_record() {
-    use xl_store::entity::completions::{Column, Entity};
     let (services, fake, feed, ada, reply) = streaming_reply().await;
     let root = actor(&services, "root@acme.io", Role::Admin).await;
     services.delete_user(&root, ada.user_id).await.unwrap();
     assert!(fake.was_dropped(), "the reply was stopped");
     assert!(feed.send("more".into()).is_err(), "nobody reads any more");
     let record = eventually("the usage record", || async {
-        Entity::find()
-            .filter(Column::OrgId.eq(root.org_id.as_uuid()))
-            .one(services.store.reader())
+        let filter = UsageFilter {
+            org_id: root.org_id,
+            user_id: None,
+            thread_id: None,
+            from: None,
+            to: None,
+        };
+        repo::usage::calls(services.store.reader(), &filter, 1)
             .await
             .unwrap()
+            .pop()
     })
     .await;
     assert_eq!(record.status, "cancelled");

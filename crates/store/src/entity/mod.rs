@@ -24,31 +24,3 @@ pub mod thread_tags;
 pub mod threads;
 pub mod user_identities;
 pub mod users;
-
-/// Every entity under a name of its own, for glob imports.
-pub mod prelude {
-    pub use super::api_keys::Entity as ApiKeys;
-    pub use super::artifact_files::Entity as ArtifactFiles;
-    pub use super::artifact_versions::Entity as ArtifactVersions;
-    pub use super::artifacts::Entity as Artifacts;
-    pub use super::audit_log::Entity as AuditLog;
-    pub use super::completions::Entity as Completions;
-    pub use super::deleted_users::Entity as DeletedUsers;
-    pub use super::events::Entity as Events;
-    pub use super::files::Entity as Files;
-    pub use super::idempotency_keys::Entity as IdempotencyKeys;
-    pub use super::invitations::Entity as Invitations;
-    pub use super::message_files::Entity as MessageFiles;
-    pub use super::message_revisions::Entity as MessageRevisions;
-    pub use super::messages::Entity as Messages;
-    pub use super::org_domains::Entity as OrgDomains;
-    pub use super::orgs::Entity as Orgs;
-    pub use super::preferences::Entity as Preferences;
-    pub use super::reactions::Entity as Reactions;
-    pub use super::sessions::Entity as Sessions;
-    pub use super::thread_members::Entity as ThreadMembers;
-    pub use super::thread_tags::Entity as ThreadTags;
-    pub use super::threads::Entity as Threads;
-    pub use super::user_identities::Entity as UserIdentities;
-    pub use super::users::Entity as Users;
-}

@@ -8,6 +8,7 @@ use xl_domain::{ApiKey, ApiKeyId, OrgId, UserId};
 use crate::Conn;
 use crate::StoreError;
 use crate::entity::api_keys;
+use crate::error::OrmResult;
 
 fn to_domain(row: api_keys::Model) -> ApiKey {
     ApiKey {
@@ -54,8 +55,9 @@ pub async fn insert<C: Conn>(db: &C, key: NewKey) -> Result<ApiKey, StoreError> 
         expires_at: Set(key.expires_at),
         revoked_at: Set(None),
     }
-    .insert(db)
-    .await?;
+    .insert(db.orm())
+    .await
+    .into_store()?;
     Ok(to_domain(row))
 }
 
@@ -63,8 +65,9 @@ pub async fn insert<C: Conn>(db: &C, key: NewKey) -> Result<ApiKey, StoreError> 
 pub async fn find_by_hash<C: Conn>(db: &C, hash: &str) -> Result<Option<ApiKey>, StoreError> {
     Ok(api_keys::Entity::find()
         .filter(api_keys::Column::KeyHash.eq(hash))
-        .one(db)
-        .await?
+        .one(db.orm())
+        .await
+        .into_store()?
         .map(to_domain))
 }
 
@@ -73,8 +76,9 @@ pub async fn list_for_user<C: Conn>(db: &C, user: UserId) -> Result<Vec<ApiKey>,
     Ok(api_keys::Entity::find()
         .filter(api_keys::Column::UserId.eq(user.as_uuid()))
         .order_by_desc(api_keys::Column::Id)
-        .all(db)
-        .await?
+        .all(db.orm())
+        .await
+        .into_store()?
         .into_iter()
         .map(to_domain)
         .collect())
@@ -87,7 +91,7 @@ pub async fn count_live<C: Conn>(
     now: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
     use sea_orm::{Condition, PaginatorTrait};
-    Ok(api_keys::Entity::find()
+    api_keys::Entity::find()
         .filter(api_keys::Column::UserId.eq(user.as_uuid()))
         .filter(api_keys::Column::RevokedAt.is_null())
         .filter(
@@ -95,16 +99,18 @@ pub async fn count_live<C: Conn>(
                 .add(api_keys::Column::ExpiresAt.is_null())
                 .add(api_keys::Column::ExpiresAt.gt(now)),
         )
-        .count(db)
-        .await?)
+        .count(db.orm())
+        .await
+        .into_store()
 }
 
 /// The key with this id in this org.
 pub async fn find<C: Conn>(db: &C, org: OrgId, id: ApiKeyId) -> Result<Option<ApiKey>, StoreError> {
     Ok(api_keys::Entity::find_by_id(id.as_uuid())
         .filter(api_keys::Column::OrgId.eq(org.as_uuid()))
-        .one(db)
-        .await?
+        .one(db.orm())
+        .await
+        .into_store()?
         .map(to_domain))
 }
 
@@ -114,8 +120,9 @@ pub async fn revoke<C: Conn>(db: &C, id: ApiKeyId) -> Result<(), StoreError> {
         .col_expr(api_keys::Column::RevokedAt, Expr::value(Utc::now()))
         .filter(api_keys::Column::Id.eq(id.as_uuid()))
         .filter(api_keys::Column::RevokedAt.is_null())
-        .exec(db)
-        .await?;
+        .exec(db.orm())
+        .await
+        .into_store()?;
     Ok(())
 }
 
@@ -124,7 +131,8 @@ pub async fn touch<C: Conn>(db: &C, id: ApiKeyId, at: DateTime<Utc>) -> Result<(
     api_keys::Entity::update_many()
         .col_expr(api_keys::Column::LastUsedAt, Expr::value(at))
         .filter(api_keys::Column::Id.eq(id.as_uuid()))
-        .exec(db)
-        .await?;
+        .exec(db.orm())
+        .await
+        .into_store()?;
     Ok(())
 }

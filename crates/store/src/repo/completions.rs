@@ -8,6 +8,7 @@ use xl_domain::{ApiKeyId, CompletionId, MessageId, OrgId, ThreadId, UserId};
 use crate::Conn;
 use crate::StoreError;
 use crate::entity::completions;
+use crate::error::OrmResult;
 
 /// One finished (or failed, or cancelled) model call.
 #[derive(Clone, Debug)]
@@ -65,22 +66,38 @@ pub async fn detach_missing<C: Conn>(
 ) -> Result<CompletionRecord, StoreError> {
     use crate::entity::{api_keys, messages, threads, users};
     if let Some(id) = record.user_id
-        && users::Entity::find_by_id(id.as_uuid()).count(db).await? == 0
+        && users::Entity::find_by_id(id.as_uuid())
+            .count(db.orm())
+            .await
+            .into_store()?
+            == 0
     {
         record.user_id = None;
     }
     if let Some(id) = record.api_key_id
-        && api_keys::Entity::find_by_id(id.as_uuid()).count(db).await? == 0
+        && api_keys::Entity::find_by_id(id.as_uuid())
+            .count(db.orm())
+            .await
+            .into_store()?
+            == 0
     {
         record.api_key_id = None;
     }
     if let Some(id) = record.thread_id
-        && threads::Entity::find_by_id(id.as_uuid()).count(db).await? == 0
+        && threads::Entity::find_by_id(id.as_uuid())
+            .count(db.orm())
+            .await
+            .into_store()?
+            == 0
     {
         record.thread_id = None;
     }
     if let Some(id) = record.message_id
-        && messages::Entity::find_by_id(id.as_uuid()).count(db).await? == 0
+        && messages::Entity::find_by_id(id.as_uuid())
+            .count(db.orm())
+            .await
+            .into_store()?
+            == 0
     {
         record.message_id = None;
     }
@@ -114,7 +131,8 @@ pub async fn insert<C: Conn>(db: &C, record: CompletionRecord) -> Result<(), Sto
         created_at: Set(record.created_at),
         finished_at: Set(Some(Utc::now())),
     }
-    .insert(db)
-    .await?;
+    .insert(db.orm())
+    .await
+    .into_store()?;
     Ok(())
 }

@@ -5,7 +5,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -15,6 +16,7 @@ use xl_domain::{MessageId, ThreadId, UserId};
 use crate::Conn;
 use crate::StoreError;
 use crate::entity::events;
+use crate::error::OrmResult;
 
 fn to_domain(row: events::Model) -> ThreadEvent {
     ThreadEvent {
@@ -39,15 +41,17 @@ pub async fn append<C: Conn>(
     payload: Value,
 ) -> Result<ThreadEvent, StoreError> {
     let row = db
+        .orm()
         .query_one_raw(super::raw(
-            db.get_database_backend(),
+            db.orm().get_database_backend(),
             "UPDATE threads SET last_event_seq = last_event_seq + 1 WHERE id = $1 \
              RETURNING last_event_seq",
             vec![thread.as_uuid().into()],
         ))
-        .await?
+        .await
+        .into_store()?
         .ok_or(StoreError::NotFound("thread"))?;
-    let seq: i64 = row.try_get("", "last_event_seq")?;
+    let seq: i64 = row.try_get("", "last_event_seq").into_store()?;
     let model = events::ActiveModel {
         id: Set(Uuid::now_v7()),
         thread_id: Set(thread.as_uuid()),
@@ -58,8 +62,9 @@ pub async fn append<C: Conn>(
         payload: Set(payload),
         created_at: Set(Utc::now()),
     }
-    .insert(db)
-    .await?;
+    .insert(db.orm())
+    .await
+    .into_store()?;
     Ok(to_domain(model))
 }
 
@@ -81,8 +86,9 @@ pub async fn after<C: Conn>(
     Ok(query
         .order_by_asc(events::Column::Seq)
         .limit(limit)
-        .all(db)
-        .await?
+        .all(db.orm())
+        .await
+        .into_store()?
         .into_iter()
         .map(to_domain)
         .collect())
@@ -91,12 +97,13 @@ pub async fn after<C: Conn>(
 /// The sequence number of the thread's newest event (0 if none); `None` if
 /// there is no such thread.
 pub async fn last_seq<C: Conn>(db: &C, thread: ThreadId) -> Result<Option<i64>, StoreError> {
-    Ok(crate::entity::threads::Entity::find_by_id(thread.as_uuid())
+    crate::entity::threads::Entity::find_by_id(thread.as_uuid())
         .select_only()
         .column(crate::entity::threads::Column::LastEventSeq)
         .into_tuple::<i64>()
-        .one(db)
-        .await?)
+        .one(db.orm())
+        .await
+        .into_store()
 }
 
 /// The sequence number of the thread's oldest logged event (`None` if its
@@ -109,15 +116,17 @@ pub async fn oldest_seq<C: Conn>(db: &C, thread: ThreadId) -> Result<Option<i64>
         .order_by_asc(events::Column::Seq)
         .limit(1)
         .into_tuple::<i64>()
-        .one(db)
-        .await?)
+        .one(db.orm())
+        .await
+        .into_store()?)
 }
 
 /// Deletes events written before `cutoff`; returns how many.
 pub async fn prune_before<C: Conn>(db: &C, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
     Ok(events::Entity::delete_many()
         .filter(events::Column::CreatedAt.lt(cutoff))
-        .exec(db)
-        .await?
+        .exec(db.orm())
+        .await
+        .into_store()?
         .rows_affected)
 }

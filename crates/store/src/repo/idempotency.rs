@@ -8,6 +8,7 @@ use xl_domain::{OrgId, UserId};
 
 use crate::Conn;
 use crate::StoreError;
+use crate::error::OrmResult;
 use crate::entity::idempotency_keys;
 
 /// The identity of one key: keys belong to their user.
@@ -36,8 +37,9 @@ pub async fn find<C: Conn>(db: &C, key: &KeyRef<'_>) -> Result<Option<Recorded>,
         .filter(idempotency_keys::Column::UserId.eq(key.user_id.as_uuid()))
         .filter(idempotency_keys::Column::Key.eq(key.key))
         .filter(idempotency_keys::Column::ExpiresAt.gt(Utc::now()))
-        .one(db)
-        .await?
+        .one(db.orm())
+        .await
+        .into_store()?
         .map(|row| Recorded {
             request_hash: row.request_hash,
             resource: row.resource,
@@ -59,8 +61,9 @@ pub async fn record<C: Conn>(
         .filter(idempotency_keys::Column::UserId.eq(key.user_id.as_uuid()))
         .filter(idempotency_keys::Column::Key.eq(key.key))
         .filter(idempotency_keys::Column::ExpiresAt.lte(now))
-        .exec(db)
-        .await?;
+        .exec(db.orm())
+        .await
+        .into_store()?;
     let inserted = idempotency_keys::ActiveModel {
         id: Set(Uuid::now_v7()),
         org_id: Set(key.org_id.as_uuid()),
@@ -71,9 +74,10 @@ pub async fn record<C: Conn>(
         created_at: Set(now),
         expires_at: Set(expires_at),
     }
-    .insert(db)
-    .await;
-    match inserted.map_err(StoreError::from) {
+    .insert(db.orm())
+    .await
+    .into_store();
+    match inserted {
         Ok(_) => Ok(true),
         Err(err) if err.is_conflict() => Ok(false),
         Err(err) => Err(err),
@@ -84,7 +88,8 @@ pub async fn record<C: Conn>(
 pub async fn purge_expired<C: Conn>(db: &C) -> Result<u64, StoreError> {
     Ok(idempotency_keys::Entity::delete_many()
         .filter(idempotency_keys::Column::ExpiresAt.lt(Utc::now()))
-        .exec(db)
-        .await?
+        .exec(db.orm())
+        .await
+        .into_store()?
         .rows_affected)
 }

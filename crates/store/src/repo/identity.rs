@@ -12,6 +12,7 @@ use xl_domain::{Email, InvitationId, OrgId, Role, UserId};
 use crate::Conn;
 use crate::StoreError;
 use crate::entity::{deleted_users, invitations, org_domains, user_identities, users};
+use crate::error::OrmResult;
 
 /// The user bound to this (issuer, subject), if any.
 pub async fn find_user<C: Conn>(
@@ -21,14 +22,16 @@ pub async fn find_user<C: Conn>(
 ) -> Result<Option<User>, StoreError> {
     let Some(identity) =
         user_identities::Entity::find_by_id((issuer.to_owned(), subject.to_owned()))
-            .one(db)
-            .await?
+            .one(db.orm())
+            .await
+            .into_store()?
     else {
         return Ok(None);
     };
     users::Entity::find_by_id(identity.user_id)
-        .one(db)
-        .await?
+        .one(db.orm())
+        .await
+        .into_store()?
         .map(super::users::to_domain)
         .transpose()
 }
@@ -42,8 +45,9 @@ pub async fn has_identity_from<C: Conn>(
     Ok(user_identities::Entity::find()
         .filter(user_identities::Column::UserId.eq(user.as_uuid()))
         .filter(user_identities::Column::Issuer.eq(issuer))
-        .count(db)
-        .await?
+        .count(db.orm())
+        .await
+        .into_store()?
         > 0)
 }
 
@@ -61,16 +65,18 @@ pub async fn bind<C: Conn>(
         user_id: Set(user.as_uuid()),
         created_at: Set(Utc::now()),
     }
-    .insert(db)
-    .await?;
+    .insert(db.orm())
+    .await
+    .into_store()?;
     Ok(())
 }
 
 /// The org that owns this mail domain, if one does.
 pub async fn domain_owner<C: Conn>(db: &C, domain: &str) -> Result<Option<OrgId>, StoreError> {
     Ok(org_domains::Entity::find_by_id(domain.to_owned())
-        .one(db)
-        .await?
+        .one(db.orm())
+        .await
+        .into_store()?
         .map(|row| OrgId::from_uuid(row.org_id)))
 }
 
@@ -87,8 +93,9 @@ pub async fn claim_domain<C: Conn>(db: &C, org: OrgId, domain: &str) -> Result<(
                 .do_nothing()
                 .to_owned(),
         )
-        .exec_without_returning(db)
-        .await?;
+        .exec_without_returning(db.orm())
+        .await
+        .into_store()?;
     Ok(())
 }
 
@@ -132,13 +139,15 @@ pub async fn invite<C: Conn>(
                 .update_columns([invitations::Column::Role, invitations::Column::InvitedBy])
                 .to_owned(),
         )
-        .exec_without_returning(db)
-        .await?;
+        .exec_without_returning(db.orm())
+        .await
+        .into_store()?;
     let row = invitations::Entity::find()
         .filter(invitations::Column::OrgId.eq(org.as_uuid()))
         .filter(invitations::Column::Email.eq(email.as_str()))
-        .one(db)
-        .await?
+        .one(db.orm())
+        .await
+        .into_store()?
         .ok_or(StoreError::NotFound("invitation"))?;
     invitation(row)
 }
@@ -152,8 +161,9 @@ pub async fn pending_invitation<C: Conn>(
         .filter(invitations::Column::Email.eq(email.as_str()))
         .filter(invitations::Column::AcceptedAt.is_null())
         .order_by_asc(invitations::Column::Id)
-        .one(db)
-        .await?
+        .one(db.orm())
+        .await
+        .into_store()?
         .map(invitation)
         .transpose()
 }
@@ -163,8 +173,9 @@ pub async fn accept_invitation<C: Conn>(db: &C, id: InvitationId) -> Result<(), 
     invitations::Entity::update_many()
         .col_expr(invitations::Column::AcceptedAt, Expr::value(Utc::now()))
         .filter(invitations::Column::Id.eq(id.as_uuid()))
-        .exec(db)
-        .await?;
+        .exec(db.orm())
+        .await
+        .into_store()?;
     Ok(())
 }
 
@@ -184,8 +195,9 @@ pub async fn record_deletion<C: Conn>(
                 .update_column(deleted_users::Column::DeletedAt)
                 .to_owned(),
         )
-        .exec_without_returning(db)
-        .await?;
+        .exec_without_returning(db.orm())
+        .await
+        .into_store()?;
     Ok(())
 }
 
@@ -195,7 +207,8 @@ pub async fn deleted_at<C: Conn>(
     email: &Email,
 ) -> Result<Option<DateTime<Utc>>, StoreError> {
     Ok(deleted_users::Entity::find_by_id(email.as_str().to_owned())
-        .one(db)
-        .await?
+        .one(db.orm())
+        .await
+        .into_store()?
         .map(|row| row.deleted_at))
 }

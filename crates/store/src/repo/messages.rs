@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, FromQueryResult, IntoActiveModel, JoinType,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IntoActiveModel,
+    JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait, Set,
     Value as DbValue,
 };
 use serde_json::Value;
@@ -27,6 +27,7 @@ use migration::{PathParent, PathPlace};
 use crate::Conn;
 use crate::StoreError;
 use crate::entity::{files, message_files, message_revisions, messages, thread_members, threads};
+use crate::error::OrmResult;
 use crate::sqlite::sqlite_model;
 
 pub(crate) fn to_domain(
@@ -78,7 +79,7 @@ async fn with_attachments<C: Conn>(
         let links = message_files::Entity::find()
             .filter(message_files::Column::MessageId.is_in(ids))
             .order_by_asc(message_files::Column::Position)
-            .build(db.get_database_backend());
+            .build(db.orm().get_database_backend());
         let links: Vec<message_files::Model> = super::fetch(db, links).await?;
         for link in links {
             files
@@ -183,7 +184,7 @@ pub async fn gate<C: Conn>(
                         .into_condition()
                 }),
         )
-        .build(db.get_database_backend());
+        .build(db.orm().get_database_backend());
     let row = super::fetch::<_, GateRow>(db, row)
         .await?
         .into_iter()
@@ -255,13 +256,17 @@ async fn parent_of<C: Conn>(
 ) -> Result<Option<PathParent>, StoreError> {
     let Some(p) = messages::Entity::find_by_id(parent)
         .filter(messages::Column::ThreadId.eq(thread.as_uuid()))
-        .one(db)
-        .await?
+        .one(db.orm())
+        .await
+        .into_store()?
     else {
         return Ok(None);
     };
     let jump = match p.jump_id {
-        Some(jump) => messages::Entity::find_by_id(jump).one(db).await?,
+        Some(jump) => messages::Entity::find_by_id(jump)
+            .one(db.orm())
+            .await
+            .into_store()?,
         None => None,
     };
     Ok(Some(PathParent {
@@ -320,8 +325,9 @@ pub async fn insert<C: Conn>(db: &C, row: NewMessageRow) -> Result<Message, Stor
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(db)
-    .await?;
+    .insert(db.orm())
+    .await
+    .into_store()?;
     if !row.attachments.is_empty() {
         let links =
             row.attachments
@@ -333,8 +339,9 @@ pub async fn insert<C: Conn>(db: &C, row: NewMessageRow) -> Result<Message, Stor
                     position: Set(i32::try_from(position).unwrap_or(i32::MAX)),
                 });
         message_files::Entity::insert_many(links)
-            .exec_without_returning(db)
-            .await?;
+            .exec_without_returning(db.orm())
+            .await
+            .into_store()?;
     }
     threads::Entity::update_many()
         .col_expr(
@@ -348,8 +355,9 @@ pub async fn insert<C: Conn>(db: &C, row: NewMessageRow) -> Result<Message, Stor
         .col_expr(threads::Column::LastMessageAt, Expr::value(now))
         .col_expr(threads::Column::UpdatedAt, Expr::value(now))
         .filter(threads::Column::Id.eq(row.thread_id.as_uuid()))
-        .exec(db)
-        .await?;
+        .exec(db.orm())
+        .await
+        .into_store()?;
     to_domain(model, row.attachments)
 }
 
@@ -362,19 +370,21 @@ pub async fn set_leaf<C: Conn>(
     threads::Entity::update_many()
         .col_expr(threads::Column::CurrentLeafId, Expr::value(leaf.as_uuid()))
         .filter(threads::Column::Id.eq(thread.as_uuid()))
-        .exec(db)
-        .await?;
+        .exec(db.orm())
+        .await
+        .into_store()?;
     Ok(())
 }
 
 /// How many of these files exist, undeleted, in the org.
 pub async fn count_files<C: Conn>(db: &C, org: OrgId, ids: &[FileId]) -> Result<u64, StoreError> {
-    Ok(files::Entity::find()
+    files::Entity::find()
         .filter(files::Column::OrgId.eq(org.as_uuid()))
         .filter(files::Column::DeletedAt.is_null())
         .filter(files::Column::Id.is_in(ids.iter().map(|id| id.as_uuid())))
-        .count(db)
-        .await?)
+        .count(db.orm())
+        .await
+        .into_store()
 }
 
 /// The message with this id whose `scope` column (org or thread) is `within`.
@@ -386,8 +396,9 @@ async fn find_scoped<C: Conn>(
 ) -> Result<Option<Message>, StoreError> {
     let Some(row) = messages::Entity::find_by_id(id.as_uuid())
         .filter(scope.eq(within))
-        .one(db)
-        .await?
+        .one(db.orm())
+        .await
+        .into_store()?
     else {
         return Ok(None);
     };
@@ -432,7 +443,11 @@ pub async fn list_all<C: Conn>(
     } else {
         query.order_by_desc(messages::Column::Id)
     };
-    let rows = query.limit(overfetch(page)).all(db).await?;
+    let rows = query
+        .limit(overfetch(page))
+        .all(db.orm())
+        .await
+        .into_store()?;
     let messages = with_attachments(db, rows).await?;
     Ok(Page::from_overfetch(messages, page.limit, |m| {
         Cursor::after(m.id.as_uuid())
@@ -449,7 +464,7 @@ async fn walk_up<C: Conn>(
 ) -> Result<Vec<messages::Model>, StoreError> {
     let limit = steps.map_or(i64::MAX, |n| i64::try_from(n).unwrap_or(i64::MAX));
     let statement = super::raw(
-        db.get_database_backend(),
+        db.orm().get_database_backend(),
         // The rows travel in the walk itself: joining the chain back to
         // `messages` afterwards lets PostgreSQL's planner pick a hash join
         // over the whole table, which grows with every tenant's data.
@@ -482,7 +497,7 @@ async fn ancestor_at<C: Conn>(
         id: Uuid,
     }
     let statement = super::raw(
-        db.get_database_backend(),
+        db.orm().get_database_backend(),
         "WITH RECURSIVE up(id, parent_id, depth, jump_id, jump_depth) AS ( \
            SELECT id, parent_id, depth, jump_id, jump_depth FROM messages \
              WHERE id = $1 AND thread_id = $2 \
@@ -501,8 +516,9 @@ async fn ancestor_at<C: Conn>(
         ],
     );
     Ok(Found::find_by_statement(statement)
-        .one(db)
-        .await?
+        .one(db.orm())
+        .await
+        .into_store()?
         .map(|found| found.id))
 }
 
@@ -527,17 +543,17 @@ pub async fn list_branch<C: Conn>(
     let in_thread = |id: Uuid| {
         messages::Entity::find_by_id(id)
             .filter(messages::Column::ThreadId.eq(thread.as_uuid()))
-            .one(db)
+            .one(db.orm())
     };
     let after = match cursor_id(page) {
-        Some(after) => match in_thread(after).await? {
+        Some(after) => match in_thread(after).await.into_store()? {
             Some(message) => Some(message),
             None => return Ok(empty()),
         },
         None => None,
     };
     let rows = if ascending(page) {
-        let Some(leaf) = in_thread(leaf.as_uuid()).await? else {
+        let Some(leaf) = in_thread(leaf.as_uuid()).await.into_store()? else {
             return Ok(empty());
         };
         let from = after.map_or(-1, |m| m.depth);
@@ -596,8 +612,9 @@ pub async fn newest_leaf_under<C: Conn>(
             .filter(messages::Column::ThreadId.eq(thread.as_uuid()))
             .filter(messages::Column::ParentId.eq(current))
             .order_by_desc(messages::Column::Id)
-            .one(db)
-            .await?;
+            .one(db.orm())
+            .await
+            .into_store()?;
         match child {
             Some(child) => current = child.id,
             None => return Ok(MessageId::from_uuid(current)),
@@ -614,7 +631,11 @@ pub async fn edit<C: Conn>(
     blocks: Option<Option<Value>>,
     metadata: Option<Value>,
 ) -> Result<Message, StoreError> {
-    let Some(row) = messages::Entity::find_by_id(id.as_uuid()).one(db).await? else {
+    let Some(row) = messages::Entity::find_by_id(id.as_uuid())
+        .one(db.orm())
+        .await
+        .into_store()?
+    else {
         return Err(StoreError::NotFound("message"));
     };
     let now = Utc::now();
@@ -627,8 +648,9 @@ pub async fn edit<C: Conn>(
         metadata: Set(row.metadata.clone()),
         created_at: Set(now),
     }
-    .insert(db)
-    .await?;
+    .insert(db.orm())
+    .await
+    .into_store()?;
     let mut model = row.into_active_model();
     if let Some(content) = content {
         model.content = Set(content);
@@ -644,7 +666,7 @@ pub async fn edit<C: Conn>(
     model.token_family = Set(None);
     model.edited_at = Set(Some(now));
     model.updated_at = Set(now);
-    let row = model.update(db).await?;
+    let row = model.update(db.orm()).await.into_store()?;
     with_attachments(db, vec![row])
         .await?
         .pop()
@@ -666,20 +688,24 @@ pub async fn tombstone<C: Conn>(db: &C, id: MessageId) -> Result<(), StoreError>
         .col_expr(messages::Column::DeletedAt, Expr::value(now))
         .col_expr(messages::Column::UpdatedAt, Expr::value(now))
         .filter(messages::Column::Id.eq(id.as_uuid()))
-        .exec(db)
-        .await?;
+        .exec(db.orm())
+        .await
+        .into_store()?;
     message_revisions::Entity::delete_many()
         .filter(message_revisions::Column::MessageId.eq(id.as_uuid()))
-        .exec(db)
-        .await?;
+        .exec(db.orm())
+        .await
+        .into_store()?;
     message_files::Entity::delete_many()
         .filter(message_files::Column::MessageId.eq(id.as_uuid()))
-        .exec(db)
-        .await?;
+        .exec(db.orm())
+        .await
+        .into_store()?;
     crate::entity::reactions::Entity::delete_many()
         .filter(crate::entity::reactions::Column::MessageId.eq(id.as_uuid()))
-        .exec(db)
-        .await?;
+        .exec(db.orm())
+        .await
+        .into_store()?;
     Ok(())
 }
 
@@ -688,8 +714,9 @@ pub async fn revisions<C: Conn>(db: &C, id: MessageId) -> Result<Vec<Revision>, 
     let rows = message_revisions::Entity::find()
         .filter(message_revisions::Column::MessageId.eq(id.as_uuid()))
         .order_by_desc(message_revisions::Column::Id)
-        .all(db)
-        .await?;
+        .all(db.orm())
+        .await
+        .into_store()?;
     Ok(rows
         .into_iter()
         .map(|row| Revision {
@@ -786,8 +813,9 @@ pub async fn insert_copies<C: Conn>(
             }
         });
         messages::Entity::insert_many(rows)
-            .exec_without_returning(db)
-            .await?;
+            .exec_without_returning(db.orm())
+            .await
+            .into_store()?;
     }
     threads::Entity::update_many()
         .col_expr(
@@ -797,8 +825,9 @@ pub async fn insert_copies<C: Conn>(
         .col_expr(threads::Column::MessageCount, Expr::value(count))
         .col_expr(threads::Column::LastMessageAt, Expr::value(last))
         .filter(threads::Column::Id.eq(thread.as_uuid()))
-        .exec(db)
-        .await?;
+        .exec(db.orm())
+        .await
+        .into_store()?;
     Ok(())
 }
 
@@ -807,8 +836,9 @@ pub async fn all_in_thread<C: Conn>(db: &C, thread: ThreadId) -> Result<Vec<Mess
     let rows = messages::Entity::find()
         .filter(messages::Column::ThreadId.eq(thread.as_uuid()))
         .order_by_asc(messages::Column::Id)
-        .all(db)
-        .await?;
+        .all(db.orm())
+        .await
+        .into_store()?;
     with_attachments(db, rows).await
 }
 
@@ -838,7 +868,7 @@ pub async fn insert_checked<C: Conn>(
     row: NewMessageRow,
     title: Option<&str>,
 ) -> Result<Option<(Message, bool)>, StoreError> {
-    let backend = db.get_database_backend();
+    let backend = db.orm().get_database_backend();
     let now = Utc::now();
     let json = |value: &Option<Value>| DbValue::Json(value.clone().map(Box::new));
     let (token_count, token_family) = token_columns(&row.tokens);
@@ -895,12 +925,12 @@ pub async fn insert_checked<C: Conn>(
     let Some(inserted) = results.next().and_then(|rows| rows.into_iter().next()) else {
         return Ok(None);
     };
-    let parent: Option<Uuid> = inserted.try_get("", "parent_id")?;
+    let parent: Option<Uuid> = inserted.try_get("", "parent_id").into_store()?;
     let updated = results
         .last()
         .and_then(|rows| rows.into_iter().next())
         .ok_or(StoreError::NotFound("thread"))?;
-    let auto_reply: bool = updated.try_get("", "auto_reply")?;
+    let auto_reply: bool = updated.try_get("", "auto_reply").into_store()?;
     Ok(Some((posted_message(row, parent, now), auto_reply)))
 }
 

@@ -20,8 +20,9 @@ pub mod threads;
 pub mod usage;
 pub mod users;
 
-use sea_orm::{DbBackend, FromQueryResult, Statement, Value};
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement, Value};
 
+use crate::error::OrmResult;
 use crate::sqlite::SqliteModel;
 use crate::{Conn, StoreError};
 
@@ -42,7 +43,7 @@ pub(crate) async fn chain<C: Conn>(
             })
             .collect();
         let rows = session.chain(steps).await.map_err(|err| {
-            StoreError::from(sea_orm::DbErr::Query(sea_orm::RuntimeErr::Internal(err)))
+            StoreError::from_orm(sea_orm::DbErr::Query(sea_orm::RuntimeErr::Internal(err)))
         })?;
         return Ok(rows
             .into_iter()
@@ -51,7 +52,7 @@ pub(crate) async fn chain<C: Conn>(
     }
     let mut results = Vec::with_capacity(steps.len());
     for (statement, needs_rows) in steps {
-        let rows = db.query_all_raw(statement).await?;
+        let rows = db.orm().query_all_raw(statement).await.into_store()?;
         let stop = needs_rows && rows.is_empty();
         results.push(rows);
         if stop {
@@ -72,12 +73,15 @@ where
     if let Some(reader) = db.sqlite_reader() {
         let values = statement.values.map(|v| v.0).unwrap_or_default();
         return reader.query_models(&statement.sql, &values).map_err(|err| {
-            StoreError::from(sea_orm::DbErr::Query(sea_orm::RuntimeErr::Internal(
+            StoreError::from_orm(sea_orm::DbErr::Query(sea_orm::RuntimeErr::Internal(
                 err.to_string(),
             )))
         });
     }
-    Ok(M::find_by_statement(statement).all(db).await?)
+    M::find_by_statement(statement)
+        .all(db.orm())
+        .await
+        .into_store()
 }
 use xl_domain::{Cursor, Order, PageRequest};
 

@@ -7,6 +7,7 @@ use xl_domain::{Org, OrgId};
 use crate::Conn;
 use crate::StoreError;
 use crate::entity::orgs;
+use crate::error::OrmResult;
 
 fn to_domain(row: orgs::Model) -> Org {
     Org {
@@ -20,16 +21,18 @@ fn to_domain(row: orgs::Model) -> Org {
 pub async fn find_by_slug<C: Conn>(db: &C, slug: &str) -> Result<Option<Org>, StoreError> {
     Ok(orgs::Entity::find()
         .filter(orgs::Column::Slug.eq(slug))
-        .one(db)
-        .await?
+        .one(db.orm())
+        .await
+        .into_store()?
         .map(to_domain))
 }
 
 /// The org with this id.
 pub async fn find<C: Conn>(db: &C, id: OrgId) -> Result<Option<Org>, StoreError> {
     Ok(orgs::Entity::find_by_id(id.as_uuid())
-        .one(db)
-        .await?
+        .one(db.orm())
+        .await
+        .into_store()?
         .map(to_domain))
 }
 
@@ -46,14 +49,15 @@ pub async fn find_or_create<C: Conn>(db: &C, slug: &str) -> Result<Org, StoreErr
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(db)
-    .await;
+    .insert(db.orm())
+    .await
+    .into_store();
     match inserted {
         Ok(row) => Ok(to_domain(row)),
         // Another replica created it between our read and write.
-        Err(err) if StoreError::from(err.clone()).is_conflict() => find_by_slug(db, slug)
+        Err(err) if err.is_conflict() => find_by_slug(db, slug)
             .await?
             .ok_or(StoreError::NotFound("org")),
-        Err(err) => Err(err.into()),
+        Err(err) => Err(err),
     }
 }

@@ -9,12 +9,14 @@ use xl_domain::UserId;
 use crate::Conn;
 use crate::StoreError;
 use crate::entity::preferences;
+use crate::error::OrmResult;
 
 /// The user's stored document, if any.
 pub async fn get<C: Conn>(db: &C, user: UserId) -> Result<Option<Value>, StoreError> {
     Ok(preferences::Entity::find_by_id(user.as_uuid())
-        .one(db)
-        .await?
+        .one(db.orm())
+        .await
+        .into_store()?
         .map(|row| row.data))
 }
 
@@ -31,15 +33,17 @@ pub async fn put<C: Conn>(db: &C, user: UserId, data: Value) -> Result<(), Store
                 .update_columns([preferences::Column::Data, preferences::Column::UpdatedAt])
                 .to_owned(),
         )
-        .exec_without_returning(db)
-        .await?;
+        .exec_without_returning(db.orm())
+        .await
+        .into_store()?;
     Ok(())
 }
 
 /// Removes the user's stored document (back to defaults).
 pub async fn delete<C: Conn>(db: &C, user: UserId) -> Result<(), StoreError> {
     preferences::Entity::delete_by_id(user.as_uuid())
-        .exec(db)
-        .await?;
+        .exec(db.orm())
+        .await
+        .into_store()?;
     Ok(())
 }

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use chrono::Utc;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, WindowStatement};
 use sea_orm::{
-    ColumnTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use uuid::Uuid;
 use xl_domain::reactions::{ReactionName, ReactionSummary};
@@ -18,6 +18,7 @@ use xl_domain::{MessageId, ReactionId, UserId};
 use crate::Conn;
 use crate::StoreError;
 use crate::entity::reactions;
+use crate::error::OrmResult;
 
 /// Adds a user's reaction. A reaction the user already has is
 /// `StoreError::Conflict` (the unique index on message, user and name).
@@ -35,8 +36,9 @@ pub async fn insert<C: Conn>(
         created_at: Set(Utc::now()),
     };
     reactions::Entity::insert(row)
-        .exec_without_returning(db)
-        .await?;
+        .exec_without_returning(db.orm())
+        .await
+        .into_store()?;
     Ok(())
 }
 
@@ -51,8 +53,9 @@ pub async fn delete<C: Conn>(
         .filter(reactions::Column::MessageId.eq(message.as_uuid()))
         .filter(reactions::Column::UserId.eq(user.as_uuid()))
         .filter(reactions::Column::Name.eq(name.as_str()))
-        .exec(db)
-        .await?;
+        .exec(db.orm())
+        .await
+        .into_store()?;
     Ok(result.rows_affected > 0)
 }
 
@@ -65,8 +68,9 @@ pub async fn name_in_use<C: Conn>(
     let found = reactions::Entity::find()
         .filter(reactions::Column::MessageId.eq(message.as_uuid()))
         .filter(reactions::Column::Name.eq(name.as_str()))
-        .count(db)
-        .await?;
+        .count(db.orm())
+        .await
+        .into_store()?;
     Ok(found > 0)
 }
 
@@ -77,8 +81,9 @@ pub async fn count_names<C: Conn>(db: &C, message: MessageId) -> Result<u64, Sto
         .expr(Expr::col(reactions::Column::Name).count_distinct())
         .filter(reactions::Column::MessageId.eq(message.as_uuid()))
         .into_tuple()
-        .one(db)
-        .await?;
+        .one(db.orm())
+        .await
+        .into_store()?;
     Ok(names.map_or(0, |n| u64::try_from(n).unwrap_or(0)))
 }
 
@@ -88,11 +93,12 @@ pub async fn count_by_user<C: Conn>(
     message: MessageId,
     user: UserId,
 ) -> Result<u64, StoreError> {
-    Ok(reactions::Entity::find()
+    reactions::Entity::find()
         .filter(reactions::Column::MessageId.eq(message.as_uuid()))
         .filter(reactions::Column::UserId.eq(user.as_uuid()))
-        .count(db)
-        .await?)
+        .count(db.orm())
+        .await
+        .into_store()
 }
 
 #[derive(FromQueryResult)]
@@ -132,8 +138,9 @@ pub async fn summary<C: Conn>(
         .order_by(Expr::col(reactions::Column::CreatedAt).min(), Order::Asc)
         .order_by_asc(reactions::Column::Name)
         .into_model::<TallyRow>()
-        .all(db)
-        .await?;
+        .all(db.orm())
+        .await
+        .into_store()?;
     if tallies.is_empty() {
         return Ok(Vec::new());
     }
@@ -165,9 +172,13 @@ pub async fn summary<C: Conn>(
         .order_by(reactions::Column::Name, Order::Asc)
         .order_by(nth, Order::Asc)
         .to_owned();
-    let statement = db.get_database_backend().build(&first_users);
+    let statement = db.orm().get_database_backend().build(&first_users);
     let mut users: HashMap<String, Vec<UserId>> = HashMap::new();
-    for row in ReactorRow::find_by_statement(statement).all(db).await? {
+    for row in ReactorRow::find_by_statement(statement)
+        .all(db.orm())
+        .await
+        .into_store()?
+    {
         users
             .entry(row.name)
             .or_default()

@@ -17,6 +17,7 @@ use xl_domain::messages::TokenCount;
 use crate::Conn;
 use crate::StoreError;
 use crate::entity::messages;
+use crate::error::OrmResult;
 
 /// Appends text to a reply being generated. Returns `false` (and changes
 /// nothing) if the message is no longer `streaming`.
@@ -31,8 +32,9 @@ pub async fn append_text<C: Conn>(db: &C, id: MessageId, text: &str) -> Result<b
         .col_expr(messages::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(messages::Column::Id.eq(id.as_uuid()))
         .filter(messages::Column::Status.eq(MessageStatus::Streaming.as_str()))
-        .exec(db)
-        .await?;
+        .exec(db.orm())
+        .await
+        .into_store()?;
     Ok(result.rows_affected == 1)
 }
 
@@ -78,8 +80,9 @@ pub async fn finish<C: Conn>(
     let result = update
         .filter(messages::Column::Id.eq(id.as_uuid()))
         .filter(messages::Column::Status.eq(MessageStatus::Streaming.as_str()))
-        .exec(db)
-        .await?;
+        .exec(db.orm())
+        .await
+        .into_store()?;
     Ok(result.rows_affected == 1)
 }
 
@@ -122,8 +125,9 @@ pub async fn streaming<C: Conn>(
         .order_by_asc(messages::Column::Id)
         .limit(limit)
         .into_model::<Row>()
-        .all(db)
-        .await?;
+        .all(db.orm())
+        .await
+        .into_store()?;
     Ok(rows
         .into_iter()
         .map(|row| StreamingReply {

@@ -18,8 +18,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QuerySelect, Statement,
-    Value as DbValue,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter,
+    QuerySelect, Statement, Value as DbValue,
 };
 use uuid::Uuid;
 use xl_domain::search::{HitKind, SearchHit, SearchPage, SearchQuery};
@@ -28,6 +28,7 @@ use xl_domain::{MessageId, MessageRole, OrgId, Page, ThreadId, UserId};
 use crate::Conn;
 use crate::StoreError;
 use crate::entity::thread_members;
+use crate::error::OrmResult;
 
 /// Opens a match in raw snippets (a private-use character, so it cannot be
 /// confused with anything the index returns as text).
@@ -395,8 +396,9 @@ async fn member_threads<C: Conn>(db: &C, user: UserId) -> Result<Option<Vec<Uuid
     let members = thread_members::Entity::find()
         .filter(thread_members::Column::UserId.eq(user.as_uuid()))
         .limit(SQLITE_SCOPE_THREADS as u64 + 1)
-        .all(db)
-        .await?;
+        .all(db.orm())
+        .await
+        .into_store()?;
     if members.len() > SQLITE_SCOPE_THREADS {
         return Ok(None);
     }
@@ -418,7 +420,7 @@ pub async fn search<C: Conn>(
         return Ok(Page::from_overfetch(Vec::new(), page.limit, cursor_of));
     }
     let scope = Scope { org, user, query };
-    let statement = match db.get_database_backend() {
+    let statement = match db.orm().get_database_backend() {
         DbBackend::Postgres => postgres_statement(&scope, &terms, page),
         _ => {
             let threads = match query.thread_id {
@@ -432,8 +434,9 @@ pub async fn search<C: Conn>(
         }
     };
     let hits = HitRow::find_by_statement(statement)
-        .all(db)
-        .await?
+        .all(db.orm())
+        .await
+        .into_store()?
         .into_iter()
         .map(to_domain)
         .collect::<Result<Vec<_>, _>>()?;

@@ -10,6 +10,7 @@ use xl_domain::{Session, SessionId, UserId};
 use crate::Conn;
 use crate::StoreError;
 use crate::entity::sessions;
+use crate::error::OrmResult;
 
 /// A stored refresh token.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,8 +81,9 @@ pub async fn insert<C: Conn>(db: &C, token: NewToken) -> Result<TokenRow, StoreE
         revoked_at: Set(None),
         revoked_reason: Set(None),
     }
-    .insert(db)
-    .await?;
+    .insert(db.orm())
+    .await
+    .into_store()?;
     Ok(to_row(model))
 }
 
@@ -89,8 +91,9 @@ pub async fn insert<C: Conn>(db: &C, token: NewToken) -> Result<TokenRow, StoreE
 pub async fn find_by_hash<C: Conn>(db: &C, hash: &str) -> Result<Option<TokenRow>, StoreError> {
     Ok(sessions::Entity::find()
         .filter(sessions::Column::TokenHash.eq(hash))
-        .one(db)
-        .await?
+        .one(db.orm())
+        .await
+        .into_store()?
         .map(to_row))
 }
 
@@ -101,8 +104,9 @@ pub async fn mark_rotated<C: Conn>(db: &C, id: Uuid) -> Result<bool, StoreError>
         .col_expr(sessions::Column::RotatedAt, Expr::value(Utc::now()))
         .filter(sessions::Column::Id.eq(id))
         .filter(sessions::Column::RotatedAt.is_null())
-        .exec(db)
-        .await?;
+        .exec(db.orm())
+        .await
+        .into_store()?;
     Ok(result.rows_affected == 1)
 }
 
@@ -117,8 +121,9 @@ pub async fn revoke_family<C: Conn>(
         .col_expr(sessions::Column::RevokedReason, Expr::value(reason))
         .filter(sessions::Column::FamilyId.eq(family.as_uuid()))
         .filter(sessions::Column::RevokedAt.is_null())
-        .exec(db)
-        .await?;
+        .exec(db.orm())
+        .await
+        .into_store()?;
     Ok(result.rows_affected)
 }
 
@@ -127,8 +132,9 @@ pub async fn is_active<C: Conn>(db: &C, family: SessionId) -> Result<bool, Store
     let row = sessions::Entity::find()
         .filter(sessions::Column::FamilyId.eq(family.as_uuid()))
         .filter(sessions::Column::RevokedAt.is_null())
-        .one(db)
-        .await?;
+        .one(db.orm())
+        .await
+        .into_store()?;
     Ok(row.is_some())
 }
 
@@ -140,16 +146,18 @@ pub async fn active_owner<C: Conn>(
     Ok(sessions::Entity::find()
         .filter(sessions::Column::FamilyId.eq(family.as_uuid()))
         .filter(sessions::Column::RevokedAt.is_null())
-        .one(db)
-        .await?
+        .one(db.orm())
+        .await
+        .into_store()?
         .map(|row| UserId::from_uuid(row.user_id)))
 }
 
 /// The owner of a session.
 pub async fn owner<C: Conn>(db: &C, family: SessionId) -> Result<Option<UserId>, StoreError> {
     Ok(sessions::Entity::find_by_id(family.as_uuid())
-        .one(db)
-        .await?
+        .one(db.orm())
+        .await
+        .into_store()?
         .map(|row| UserId::from_uuid(row.user_id)))
 }
 
@@ -166,8 +174,9 @@ pub async fn list_active<C: Conn>(
         .filter(sessions::Column::RevokedAt.is_null())
         .filter(sessions::Column::ExpiresAt.gt(Utc::now()))
         .order_by_desc(sessions::Column::Id)
-        .all(db)
-        .await?;
+        .all(db.orm())
+        .await
+        .into_store()?;
     Ok(rows
         .into_iter()
         .map(|row| {

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, JoinType,
-    QueryFilter, QueryOrder, QuerySelect, RelationTrait, Set,
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, JoinType, QueryFilter, QueryOrder,
+    QuerySelect, RelationTrait, Set,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -19,6 +19,7 @@ use super::{ascending, cursor_id, overfetch};
 use crate::Conn;
 use crate::StoreError;
 use crate::entity::{thread_members, thread_tags, threads, users};
+use crate::error::OrmResult;
 use crate::repo::messages::member_role;
 
 fn to_domain(row: threads::Model, tags: Vec<String>) -> Thread {
@@ -93,8 +94,9 @@ pub async fn insert<C: Conn>(db: &C, row: NewThreadRow) -> Result<Thread, StoreE
         updated_at: Set(now),
         deleted_at: Set(None),
     }
-    .insert(db)
-    .await?;
+    .insert(db.orm())
+    .await
+    .into_store()?;
     add_member(db, id, row.owner_id, MemberRole::Owner, None).await?;
     set_tags(db, id, &row.tags).await?;
     Ok(to_domain(model, row.tags))
@@ -104,8 +106,9 @@ pub async fn insert<C: Conn>(db: &C, row: NewThreadRow) -> Result<Thread, StoreE
 pub async fn set_tags<C: Conn>(db: &C, id: ThreadId, tags: &[String]) -> Result<(), StoreError> {
     thread_tags::Entity::delete_many()
         .filter(thread_tags::Column::ThreadId.eq(id.as_uuid()))
-        .exec(db)
-        .await?;
+        .exec(db.orm())
+        .await
+        .into_store()?;
     if tags.is_empty() {
         return Ok(());
     }
@@ -114,15 +117,13 @@ pub async fn set_tags<C: Conn>(db: &C, id: ThreadId, tags: &[String]) -> Result<
         tag: Set(tag.clone()),
     });
     thread_tags::Entity::insert_many(rows)
-        .exec_without_returning(db)
-        .await?;
+        .exec_without_returning(db.orm())
+        .await
+        .into_store()?;
     Ok(())
 }
 
-async fn tags_of<C: ConnectionTrait>(
-    db: &C,
-    ids: &[Uuid],
-) -> Result<HashMap<Uuid, Vec<String>>, StoreError> {
+async fn tags_of<C: Conn>(db: &C, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<String>>, StoreError> {
     let mut tags: HashMap<Uuid, Vec<String>> = HashMap::new();
     if ids.is_empty() {
         return Ok(tags);
@@ -130,8 +131,9 @@ async fn tags_of<C: ConnectionTrait>(
     let rows = thread_tags::Entity::find()
         .filter(thread_tags::Column::ThreadId.is_in(ids.iter().copied()))
         .order_by_asc(thread_tags::Column::Tag)
-        .all(db)
-        .await?;
+        .all(db.orm())
+        .await
+        .into_store()?;
     for row in rows {
         tags.entry(row.thread_id).or_default().push(row.tag);
     }
@@ -157,14 +159,16 @@ pub async fn access<C: Conn>(
 ) -> Result<Option<ThreadAccess>, StoreError> {
     let Some(row) = threads::Entity::find_by_id(id.as_uuid())
         .filter(threads::Column::OrgId.eq(org.as_uuid()))
-        .one(db)
-        .await?
+        .one(db.orm())
+        .await
+        .into_store()?
     else {
         return Ok(None);
     };
     let member = thread_members::Entity::find_by_id((id.as_uuid(), user.as_uuid()))
-        .one(db)
-        .await?
+        .one(db.orm())
+        .await
+        .into_store()?
         .map(|m| member_role(&m.role))
         .transpose()?;
     let tags = tags_of(db, &[row.id])
@@ -215,7 +219,11 @@ pub async fn list_for_member<C: Conn>(
     } else {
         query.order_by_desc(threads::Column::Id)
     };
-    let rows = query.limit(overfetch(page)).all(db).await?;
+    let rows = query
+        .limit(overfetch(page))
+        .all(db.orm())
+        .await
+        .into_store()?;
     let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
     let mut tags = tags_of(db, &ids).await?;
     let threads: Vec<Thread> = rows
@@ -259,7 +267,11 @@ pub async fn update<C: Conn>(
     id: ThreadId,
     changes: ThreadChanges,
 ) -> Result<(), StoreError> {
-    let Some(row) = threads::Entity::find_by_id(id.as_uuid()).one(db).await? else {
+    let Some(row) = threads::Entity::find_by_id(id.as_uuid())
+        .one(db.orm())
+        .await
+        .into_store()?
+    else {
         return Err(StoreError::NotFound("thread"));
     };
     let mut model = row.into_active_model();
@@ -288,7 +300,7 @@ pub async fn update<C: Conn>(
         model.archived = Set(archived);
     }
     model.updated_at = Set(Utc::now());
-    model.update(db).await?;
+    model.update(db.orm()).await.into_store()?;
     if let Some(tags) = changes.tags {
         set_tags(db, id, &tags).await?;
     }
@@ -305,8 +317,9 @@ pub async fn set_title_if_empty<C: Conn>(
         .col_expr(threads::Column::Title, Expr::value(title))
         .filter(threads::Column::Id.eq(id.as_uuid()))
         .filter(threads::Column::Title.is_null())
-        .exec(db)
-        .await?;
+        .exec(db.orm())
+        .await
+        .into_store()?;
     Ok(())
 }
 
@@ -320,8 +333,9 @@ pub async fn set_deleted<C: Conn>(
         .col_expr(threads::Column::DeletedAt, Expr::value(deleted_at))
         .col_expr(threads::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(threads::Column::Id.eq(id.as_uuid()))
-        .exec(db)
-        .await?;
+        .exec(db.orm())
+        .await
+        .into_store()?;
     Ok(())
 }
 
@@ -338,8 +352,9 @@ pub async fn owned_by<C: Conn>(
         .filter(threads::Column::OrgId.eq(org.as_uuid()))
         .filter(threads::Column::OwnerId.eq(owner.as_uuid()))
         .into_tuple()
-        .all(db)
-        .await?;
+        .all(db.orm())
+        .await
+        .into_store()?;
     Ok(ids.into_iter().map(ThreadId::from_uuid).collect())
 }
 
@@ -350,8 +365,9 @@ pub async fn purge_deleted_before<C: Conn>(
 ) -> Result<u64, StoreError> {
     let result = threads::Entity::delete_many()
         .filter(threads::Column::DeletedAt.lt(cutoff))
-        .exec(db)
-        .await?;
+        .exec(db.orm())
+        .await
+        .into_store()?;
     Ok(result.rows_affected)
 }
 
@@ -379,8 +395,9 @@ pub async fn add_member<C: Conn>(
             .do_nothing()
             .to_owned(),
         )
-        .exec_without_returning(db)
-        .await?;
+        .exec_without_returning(db.orm())
+        .await
+        .into_store()?;
     Ok(())
 }
 
@@ -393,8 +410,9 @@ pub async fn remove_member<C: Conn>(
     let result = thread_members::Entity::delete_many()
         .filter(thread_members::Column::ThreadId.eq(thread.as_uuid()))
         .filter(thread_members::Column::UserId.eq(user.as_uuid()))
-        .exec(db)
-        .await?;
+        .exec(db.orm())
+        .await
+        .into_store()?;
     Ok(result.rows_affected > 0)
 }
 
@@ -404,8 +422,9 @@ pub async fn members<C: Conn>(db: &C, thread: ThreadId) -> Result<Vec<Member>, S
         .filter(thread_members::Column::ThreadId.eq(thread.as_uuid()))
         .find_also_related(users::Entity)
         .order_by_asc(thread_members::Column::CreatedAt)
-        .all(db)
-        .await?;
+        .all(db.orm())
+        .await
+        .into_store()?;
     let mut members = rows
         .into_iter()
         .filter_map(|(member, user)| {

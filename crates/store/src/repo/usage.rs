@@ -13,8 +13,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect,
-    QueryTrait, Select,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QueryResult,
+    QuerySelect, QueryTrait, Select,
 };
 use uuid::Uuid;
 use xl_domain::{ApiKeyId, CompletionId, MessageId, OrgId, ThreadId, UserId};
@@ -22,6 +22,7 @@ use xl_domain::{ApiKeyId, CompletionId, MessageId, OrgId, ThreadId, UserId};
 use crate::Conn;
 use crate::StoreError;
 use crate::entity::{completions, messages};
+use crate::error::OrmResult;
 use crate::repo::completions::CompletionRecord;
 
 /// Which rows to sum.
@@ -113,7 +114,7 @@ fn scoped_calls(filter: &UsageFilter) -> Select<completions::Entity> {
 
 fn read_sums(row: &QueryResult) -> Result<CallSums, StoreError> {
     let get = |column: &str| -> Result<u64, StoreError> {
-        let value: i64 = row.try_get("", column)?;
+        let value: i64 = row.try_get("", column).into_store()?;
         Ok(u64::try_from(value).unwrap_or(0))
     };
     Ok(CallSums {
@@ -129,8 +130,8 @@ fn read_sums(row: &QueryResult) -> Result<CallSums, StoreError> {
 
 /// The sums over every matching call.
 pub async fn call_totals<C: Conn>(db: &C, filter: &UsageFilter) -> Result<CallSums, StoreError> {
-    let statement = scoped_calls(filter).build(db.get_database_backend());
-    match db.query_one_raw(statement).await? {
+    let statement = scoped_calls(filter).build(db.orm().get_database_backend());
+    match db.orm().query_one_raw(statement).await.into_store()? {
         Some(row) => read_sums(&row),
         None => Ok(CallSums::default()),
     }
@@ -142,7 +143,7 @@ pub async fn calls_by<C: Conn>(
     filter: &UsageFilter,
     grouping: CallGrouping,
 ) -> Result<Vec<(String, CallSums)>, StoreError> {
-    let backend = db.get_database_backend();
+    let backend = db.orm().get_database_backend();
     let key = match grouping {
         CallGrouping::Model => Expr::col(completions::Column::Model),
         CallGrouping::Day => day_expr(backend),
@@ -152,9 +153,9 @@ pub async fn calls_by<C: Conn>(
         .group_by(key.clone())
         .order_by_asc(key)
         .build(backend);
-    let rows = db.query_all_raw(statement).await?;
+    let rows = db.orm().query_all_raw(statement).await.into_store()?;
     rows.iter()
-        .map(|row| Ok((row.try_get("", "key")?, read_sums(row)?)))
+        .map(|row| Ok((row.try_get("", "key").into_store()?, read_sums(row)?)))
         .collect()
 }
 
@@ -169,11 +170,11 @@ pub async fn calls_by_user<C: Conn>(
         .filter(completions::Column::UserId.is_not_null())
         .group_by(completions::Column::UserId)
         .order_by_asc(completions::Column::UserId)
-        .build(db.get_database_backend());
-    let rows = db.query_all_raw(statement).await?;
+        .build(db.orm().get_database_backend());
+    let rows = db.orm().query_all_raw(statement).await.into_store()?;
     rows.iter()
         .map(|row| {
-            let user: Uuid = row.try_get("", "key")?;
+            let user: Uuid = row.try_get("", "key").into_store()?;
             Ok((UserId::from_uuid(user), read_sums(row)?))
         })
         .collect()
@@ -184,7 +185,7 @@ pub async fn messages_by_day<C: Conn>(
     db: &C,
     filter: &UsageFilter,
 ) -> Result<Vec<(String, u64)>, StoreError> {
-    let backend = db.get_database_backend();
+    let backend = db.orm().get_database_backend();
     let mut query = messages::Entity::find()
         .select_only()
         .filter(messages::Column::OrgId.eq(filter.org_id.as_uuid()));
@@ -207,11 +208,14 @@ pub async fn messages_by_day<C: Conn>(
         .group_by(day.clone())
         .order_by_asc(day)
         .build(backend);
-    let rows = db.query_all_raw(statement).await?;
+    let rows = db.orm().query_all_raw(statement).await.into_store()?;
     rows.iter()
         .map(|row| {
-            let count: i64 = row.try_get("", "messages")?;
-            Ok((row.try_get("", "day")?, u64::try_from(count).unwrap_or(0)))
+            let count: i64 = row.try_get("", "messages").into_store()?;
+            Ok((
+                row.try_get("", "day").into_store()?,
+                u64::try_from(count).unwrap_or(0),
+            ))
         })
         .collect()
 }
@@ -239,8 +243,9 @@ pub async fn calls<C: Conn>(
     let rows = query
         .order_by_desc(completions::Column::Id)
         .limit(limit)
-        .all(db)
-        .await?;
+        .all(db.orm())
+        .await
+        .into_store()?;
     Ok(rows.into_iter().map(record).collect())
 }
 

@@ -13,6 +13,7 @@ use super::{ascending, cursor_id, overfetch};
 use crate::Conn;
 use crate::StoreError;
 use crate::entity::users;
+use crate::error::OrmResult;
 
 pub(crate) fn to_domain(row: users::Model) -> Result<User, StoreError> {
     let email = Email::parse(&row.email)
@@ -66,8 +67,9 @@ pub async fn insert<C: Conn>(db: &C, row: NewUserRow) -> Result<User, StoreError
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(db)
-    .await?;
+    .insert(db.orm())
+    .await
+    .into_store()?;
     to_domain(model)
 }
 
@@ -75,8 +77,9 @@ pub async fn insert<C: Conn>(db: &C, row: NewUserRow) -> Result<User, StoreError
 pub async fn find_by_email<C: Conn>(db: &C, email: &Email) -> Result<Option<User>, StoreError> {
     users::Entity::find()
         .filter(users::Column::Email.eq(email.as_str()))
-        .one(db)
-        .await?
+        .one(db.orm())
+        .await
+        .into_store()?
         .map(to_domain)
         .transpose()
 }
@@ -84,8 +87,9 @@ pub async fn find_by_email<C: Conn>(db: &C, email: &Email) -> Result<Option<User
 /// The user with this id, in any org (for authentication only).
 pub async fn find_any<C: Conn>(db: &C, id: UserId) -> Result<Option<User>, StoreError> {
     users::Entity::find_by_id(id.as_uuid())
-        .one(db)
-        .await?
+        .one(db.orm())
+        .await
+        .into_store()?
         .map(to_domain)
         .transpose()
 }
@@ -94,8 +98,9 @@ pub async fn find_any<C: Conn>(db: &C, id: UserId) -> Result<Option<User>, Store
 pub async fn find<C: Conn>(db: &C, org: OrgId, id: UserId) -> Result<Option<User>, StoreError> {
     users::Entity::find_by_id(id.as_uuid())
         .filter(users::Column::OrgId.eq(org.as_uuid()))
-        .one(db)
-        .await?
+        .one(db.orm())
+        .await
+        .into_store()?
         .map(to_domain)
         .transpose()
 }
@@ -126,7 +131,11 @@ pub async fn list<C: Conn>(
     } else {
         query.order_by_desc(users::Column::Id)
     };
-    let rows = query.limit(overfetch(page)).all(db).await?;
+    let rows = query
+        .limit(overfetch(page))
+        .all(db.orm())
+        .await
+        .into_store()?;
     let users = rows
         .into_iter()
         .map(to_domain)
@@ -156,8 +165,9 @@ pub async fn update<C: Conn>(
 ) -> Result<Option<User>, StoreError> {
     let Some(row) = users::Entity::find_by_id(id.as_uuid())
         .filter(users::Column::OrgId.eq(org.as_uuid()))
-        .one(db)
-        .await?
+        .one(db.orm())
+        .await
+        .into_store()?
     else {
         return Ok(None);
     };
@@ -172,7 +182,7 @@ pub async fn update<C: Conn>(
         model.role = Set(role.as_str().to_owned());
     }
     model.updated_at = Set(Utc::now());
-    Ok(Some(to_domain(model.update(db).await?)?))
+    Ok(Some(to_domain(model.update(db.orm()).await.into_store()?)?))
 }
 
 /// Deletes the user with this id in this org (and, by cascade, what they own).
@@ -180,19 +190,21 @@ pub async fn delete<C: Conn>(db: &C, org: OrgId, id: UserId) -> Result<bool, Sto
     let result = users::Entity::delete_many()
         .filter(users::Column::Id.eq(id.as_uuid()))
         .filter(users::Column::OrgId.eq(org.as_uuid()))
-        .exec(db)
-        .await?;
+        .exec(db.orm())
+        .await
+        .into_store()?;
     Ok(result.rows_affected > 0)
 }
 
 /// How many admins the org has.
 pub async fn count_admins<C: Conn>(db: &C, org: OrgId) -> Result<u64, StoreError> {
     use sea_orm::PaginatorTrait;
-    Ok(users::Entity::find()
+    users::Entity::find()
         .filter(users::Column::OrgId.eq(org.as_uuid()))
         .filter(users::Column::Role.eq(Role::Admin.as_str()))
-        .count(db)
-        .await?)
+        .count(db.orm())
+        .await
+        .into_store()
 }
 
 /// Records that the user was seen now (and refreshes name and subject from
@@ -209,6 +221,6 @@ pub async fn touch<C: Conn>(
     if let Some(subject) = subject {
         update = update.col_expr(users::Column::Subject, Expr::value(subject));
     }
-    update.exec(db).await?;
+    update.exec(db.orm()).await.into_store()?;
     Ok(())
 }

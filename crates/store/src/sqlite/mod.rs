@@ -7,7 +7,7 @@ mod values;
 mod writer;
 
 pub(crate) use model::sqlite_model;
-pub use model::{Field, SqliteModel};
-pub use reader::Reader;
-pub use writer::Session;
+pub(crate) use model::{Field, SqliteModel};
+pub(crate) use reader::Reader;
+pub(crate) use writer::Session;
 pub(crate) use writer::{Step, Writer};

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::values::parse_timestamp;
 
 /// A model the SQLite engine decodes itself, column by column.
-pub trait SqliteModel: Sized {
+pub(crate) trait SqliteModel: Sized {
     /// Its columns, in the order [`SqliteModel::decode`] reads them.
     const COLUMNS: &'static [&'static str];
     /// Decodes a row whose columns `at` are positioned as [`Self::COLUMNS`].
@@ -24,7 +24,7 @@ pub trait SqliteModel: Sized {
 }
 
 /// One column's value as a Rust type.
-pub trait Field: Sized {
+pub(crate) trait Field: Sized {
     /// Reads column `i`.
     fn read(row: &Row<'_>, i: usize) -> rusqlite::Result<Self>;
 }

@@ -19,7 +19,7 @@ use super::values;
 
 /// Read-only connections to one SQLite file.
 #[derive(Debug)]
-pub struct Reader {
+pub(crate) struct Reader {
     path: PathBuf,
     busy_timeout: Duration,
     idle: Mutex<Vec<Connection>>,

@@ -97,7 +97,7 @@ pub(crate) struct Writer {
 /// session always arrives under way and can join the group being committed
 /// (a session still preparing its first statement would hold the group up).
 #[derive(Debug)]
-pub struct Session {
+pub(crate) struct Session {
     ops: Sender<Op>,
     /// Until the first statement: the writer's queue, and this session's end
     /// of its statement channel, to hand over together.

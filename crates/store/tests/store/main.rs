@@ -1,11 +1,8 @@
-//! Integration tests of the store: migrations on both backends and SQLite
-//! under concurrent writers.
+//! Integration tests of the store through its public interface: paging
+//! branches and usage roll-ups, on SQLite and PostgreSQL. Tests that need the
+//! store's insides are unit tests, in `src/tests`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod branches;
-mod concurrency;
-mod entities;
-mod migrations;
-mod search;
 mod usage;

@@ -4,11 +4,13 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::db::Engine;
+use crate::entity::orgs;
+use crate::error::OrmResult;
+use crate::{Store, StoreConfig};
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, Set};
 use uuid::Uuid;
-use xl_store::entity::orgs;
-use xl_store::{Store, StoreConfig};
 
 const WRITERS: usize = 64;
 const WRITES_PER_WRITER: usize = 40;
@@ -34,7 +36,10 @@ async fn sixty_four_concurrent_writers_never_hit_a_locked_database() {
                     let tx = store.begin_write().await?;
                     // Read inside the write transaction first: with a deferred
                     // BEGIN this read-then-write shape is what fails under load.
-                    let _ = orgs::Entity::find_by_id(id).one(&tx).await?;
+                    let _ = orgs::Entity::find_by_id(id)
+                        .one(tx.orm())
+                        .await
+                        .into_store()?;
                     let now = Utc::now();
                     orgs::ActiveModel {
                         id: Set(id),
@@ -43,10 +48,11 @@ async fn sixty_four_concurrent_writers_never_hit_a_locked_database() {
                         created_at: Set(now),
                         updated_at: Set(now),
                     }
-                    .insert(&tx)
-                    .await?;
+                    .insert(tx.orm())
+                    .await
+                    .into_store()?;
                     tx.commit().await?;
-                    Ok::<_, xl_store::StoreError>(())
+                    Ok::<_, crate::StoreError>(())
                 }
                 .await;
                 match result {
@@ -54,7 +60,10 @@ async fn sixty_four_concurrent_writers_never_hit_a_locked_database() {
                     Err(err) => errors.push(err.to_string()),
                 }
                 // Readers run beside the writers on the read pool.
-                let _ = orgs::Entity::find().count(store.reader()).await.unwrap();
+                let _ = orgs::Entity::find()
+                    .count(store.reader().orm())
+                    .await
+                    .unwrap();
             }
             (acknowledged, errors)
         }));
@@ -75,7 +84,7 @@ async fn sixty_four_concurrent_writers_never_hit_a_locked_database() {
     assert_eq!(acknowledged.len(), WRITERS * WRITES_PER_WRITER);
 
     let stored: HashSet<Uuid> = orgs::Entity::find()
-        .all(store.reader())
+        .all(store.reader().orm())
         .await
         .unwrap()
         .into_iter()
@@ -115,25 +124,25 @@ async fn a_failed_or_dropped_session_undoes_only_itself() {
     let kept = store.begin_write().await.unwrap();
     let dropped = store.begin_write().await.unwrap();
     let clashing = store.begin_write().await.unwrap();
-    let kept_row = org("kept").insert(&kept).await.unwrap();
+    let kept_row = org("kept").insert(kept.orm()).await.unwrap();
     // It reads its own write before committing.
     assert!(
         orgs::Entity::find_by_id(kept_row.id)
-            .one(&kept)
+            .one(kept.orm())
             .await
             .unwrap()
             .is_some()
     );
     let commit = tokio::spawn(kept.commit());
-    org("dropped").insert(&dropped).await.unwrap();
+    org("dropped").insert(dropped.orm()).await.unwrap();
     drop(dropped);
-    let clash = org("kept").insert(&clashing).await.unwrap_err();
-    assert!(xl_store::StoreError::from(clash).is_conflict());
-    org("after-clash").insert(&clashing).await.unwrap();
+    let clash = org("kept").insert(clashing.orm()).await.unwrap_err();
+    assert!(crate::StoreError::from_orm(clash).is_conflict());
+    org("after-clash").insert(clashing.orm()).await.unwrap();
     clashing.commit().await.unwrap();
     commit.await.unwrap().unwrap();
     let mut slugs: Vec<String> = orgs::Entity::find()
-        .all(store.reader())
+        .all(store.reader().orm())
         .await
         .unwrap()
         .into_iter()

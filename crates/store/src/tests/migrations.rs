@@ -1,9 +1,10 @@
 //! The schema applies, rolls back and applies again, on SQLite and PostgreSQL.
 
+use crate::db::Engine;
+use crate::testing::PostgresTestDb;
+use crate::{Backend, Store, StoreConfig};
 use migration::MigratorTrait;
 use sea_orm::{ConnectionTrait, Statement};
-use xl_store::testing::PostgresTestDb;
-use xl_store::{Backend, Store, StoreConfig};
 
 async fn table_names(store: &Store) -> Vec<String> {
     let sql = match store.backend() {
@@ -22,8 +23,9 @@ async fn table_names(store: &Store) -> Vec<String> {
     };
     let rows = store
         .reader()
+        .orm()
         .query_all_raw(Statement::from_string(
-            store.reader().get_database_backend(),
+            store.reader().orm().get_database_backend(),
             sql,
         ))
         .await
@@ -59,8 +61,9 @@ fn expected_tables(backend: Backend) -> Vec<String> {
 async fn sqlite_objects(store: &Store) -> Vec<String> {
     let rows = store
         .reader()
+        .orm()
         .query_all_raw(Statement::from_string(
-            store.reader().get_database_backend(),
+            store.reader().orm().get_database_backend(),
             "SELECT type || ' ' || name AS name FROM sqlite_master \
              WHERE name NOT LIKE 'sqlite_%' AND tbl_name <> 'seaql_migrations' ORDER BY name",
         ))
@@ -75,8 +78,9 @@ async fn sqlite_objects(store: &Store) -> Vec<String> {
 async fn search_vector_tables(store: &Store) -> Vec<String> {
     let rows = store
         .reader()
+        .orm()
         .query_all_raw(Statement::from_string(
-            store.reader().get_database_backend(),
+            store.reader().orm().get_database_backend(),
             "SELECT table_name AS name FROM information_schema.columns \
              WHERE table_schema = 'public' AND column_name = 'search_vector' ORDER BY table_name",
         ))

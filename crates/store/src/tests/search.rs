@@ -5,6 +5,12 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use crate::db::Engine;
+use crate::repo;
+use crate::repo::messages::NewMessageRow;
+use crate::repo::threads::NewThreadRow;
+use crate::testing::PostgresTestDb;
+use crate::{Backend, Store, StoreConfig};
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
@@ -14,11 +20,6 @@ use xl_domain::threads::MemberRole;
 use xl_domain::{
     Email, MessageId, MessageRole, MessageStatus, OrgId, Page, Role, ThreadId, UserId,
 };
-use xl_store::repo;
-use xl_store::repo::messages::NewMessageRow;
-use xl_store::repo::threads::NewThreadRow;
-use xl_store::testing::PostgresTestDb;
-use xl_store::{Backend, Store, StoreConfig};
 
 /// Runs each scenario as one test on SQLite (a file in a temporary
 /// directory, so reads go through the read pool) and one on PostgreSQL
@@ -31,7 +32,7 @@ macro_rules! on_sqlite_and_postgres {
                 async fn $scenario() {
                     let dir = tempfile::tempdir().unwrap();
                     let url = format!("sqlite://{}", dir.path().join("xl.db").display());
-                    let store = xl_store::Store::connect(&xl_store::StoreConfig::new(url))
+                    let store = crate::Store::connect(&crate::StoreConfig::new(url))
                         .await
                         .unwrap();
                     store.migrate_up(None).await.unwrap();
@@ -243,8 +244,9 @@ async fn indexed_matches(store: &Store, word: &str) -> i64 {
     };
     let row = store
         .reader()
+        .orm()
         .query_one_raw(Statement::from_string(
-            store.reader().get_database_backend(),
+            store.reader().orm().get_database_backend(),
             sql,
         ))
         .await

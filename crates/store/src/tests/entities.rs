@@ -1,5 +1,12 @@
 //! Checks every entity against the real migrations: a row of each table round-trips, and deleting an org cascades.
 
+use crate::db::Engine;
+use crate::entity::{
+    api_keys, artifact_files, artifact_versions, artifacts, audit_log, completions, events, files,
+    idempotency_keys, message_files, message_revisions, messages, orgs, preferences, reactions,
+    sessions, thread_members, thread_tags, threads, users,
+};
+use crate::{Db, Store};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, ModelTrait, PaginatorTrait,
@@ -7,13 +14,6 @@ use sea_orm::{
 };
 use serde_json::json;
 use uuid::Uuid;
-use xl_store::entity::prelude::*;
-use xl_store::entity::{
-    api_keys, artifact_files, artifact_versions, artifacts, audit_log, completions, events, files,
-    idempotency_keys, message_files, message_revisions, messages, orgs, preferences, reactions,
-    sessions, thread_members, thread_tags, threads, users,
-};
-use xl_store::{Db, Store};
 
 /// Opens a throwaway store (foreign keys enforced, the schema applied) and
 /// returns its connection that commits each statement.
@@ -35,7 +35,7 @@ where
         .clone()
         .into_active_model()
         .reset_all()
-        .insert(db)
+        .insert(db.orm())
         .await
         .unwrap();
     assert_eq!(inserted, model);
@@ -64,7 +64,10 @@ async fn every_table_round_trips_and_deleting_an_org_cascades() {
     )
     .await;
     assert_eq!(
-        Orgs::find_by_id(org.id).one(&db).await.unwrap(),
+        orgs::Entity::find_by_id(org.id)
+            .one(db.orm())
+            .await
+            .unwrap(),
         Some(org.clone())
     );
 
@@ -85,7 +88,10 @@ async fn every_table_round_trips_and_deleting_an_org_cascades() {
     )
     .await;
     assert_eq!(
-        Users::find_by_id(user.id).one(&db).await.unwrap(),
+        users::Entity::find_by_id(user.id)
+            .one(db.orm())
+            .await
+            .unwrap(),
         Some(user.clone())
     );
 
@@ -109,7 +115,10 @@ async fn every_table_round_trips_and_deleting_an_org_cascades() {
     )
     .await;
     assert_eq!(
-        Sessions::find_by_id(session.id).one(&db).await.unwrap(),
+        sessions::Entity::find_by_id(session.id)
+            .one(db.orm())
+            .await
+            .unwrap(),
         Some(session)
     );
 
@@ -130,7 +139,10 @@ async fn every_table_round_trips_and_deleting_an_org_cascades() {
     )
     .await;
     assert_eq!(
-        ApiKeys::find_by_id(api_key.id).one(&db).await.unwrap(),
+        api_keys::Entity::find_by_id(api_key.id)
+            .one(db.orm())
+            .await
+            .unwrap(),
         Some(api_key.clone())
     );
 
@@ -144,7 +156,10 @@ async fn every_table_round_trips_and_deleting_an_org_cascades() {
     )
     .await;
     assert_eq!(
-        Preferences::find_by_id(user.id).one(&db).await.unwrap(),
+        preferences::Entity::find_by_id(user.id)
+            .one(db.orm())
+            .await
+            .unwrap(),
         Some(preference)
     );
 
@@ -165,7 +180,10 @@ async fn every_table_round_trips_and_deleting_an_org_cascades() {
     )
     .await;
     assert_eq!(
-        AuditLog::find_by_id(audit.id).one(&db).await.unwrap(),
+        audit_log::Entity::find_by_id(audit.id)
+            .one(db.orm())
+            .await
+            .unwrap(),
         Some(audit)
     );
 
@@ -194,7 +212,10 @@ async fn every_table_round_trips_and_deleting_an_org_cascades() {
     )
     .await;
     assert_eq!(
-        Threads::find_by_id(thread.id).one(&db).await.unwrap(),
+        threads::Entity::find_by_id(thread.id)
+            .one(db.orm())
+            .await
+            .unwrap(),
         Some(thread.clone())
     );
 
@@ -206,10 +227,10 @@ async fn every_table_round_trips_and_deleting_an_org_cascades() {
         },
     )
     .await;
-    let found = ThreadTags::find()
+    let found = thread_tags::Entity::find()
         .filter(thread_tags::Column::ThreadId.eq(thread.id))
         .filter(thread_tags::Column::Tag.eq("work"))
-        .one(&db)
+        .one(db.orm())
         .await
         .unwrap();
     assert_eq!(found, Some(tag));
@@ -225,8 +246,8 @@ async fn every_table_round_trips_and_deleting_an_org_cascades() {
         },
     )
     .await;
-    let found = ThreadMembers::find_by_id((thread.id, user.id))
-        .one(&db)
+    let found = thread_members::Entity::find_by_id((thread.id, user.id))
+        .one(db.orm())
         .await
         .unwrap();
     assert_eq!(found, Some(member));
@@ -259,7 +280,10 @@ async fn every_table_round_trips_and_deleting_an_org_cascades() {
     )
     .await;
     assert_eq!(
-        Messages::find_by_id(question.id).one(&db).await.unwrap(),
+        messages::Entity::find_by_id(question.id)
+            .one(db.orm())
+            .await
+            .unwrap(),
         Some(question.clone())
     );
 
@@ -282,7 +306,10 @@ async fn every_table_round_trips_and_deleting_an_org_cascades() {
     )
     .await;
     assert_eq!(
-        Messages::find_by_id(answer.id).one(&db).await.unwrap(),
+        messages::Entity::find_by_id(answer.id)
+            .one(db.orm())
+            .await
+            .unwrap(),
         Some(answer.clone())
     );
 
@@ -299,8 +326,8 @@ async fn every_table_round_trips_and_deleting_an_org_cascades() {
         },
     )
     .await;
-    let found = MessageRevisions::find_by_id(revision.id)
-        .one(&db)
+    let found = message_revisions::Entity::find_by_id(revision.id)
+        .one(db.orm())
         .await
         .unwrap();
     assert_eq!(found, Some(revision));
@@ -317,7 +344,10 @@ async fn every_table_round_trips_and_deleting_an_org_cascades() {
     )
     .await;
     assert_eq!(
-        Reactions::find_by_id(reaction.id).one(&db).await.unwrap(),
+        reactions::Entity::find_by_id(reaction.id)
+            .one(db.orm())
+            .await
+            .unwrap(),
         Some(reaction)
     );
 
@@ -335,8 +365,8 @@ async fn every_table_round_trips_and_deleting_an_org_cascades() {
         },
     )
     .await;
-    let found = IdempotencyKeys::find_by_id(idempotency.id)
-        .one(&db)
+    let found = idempotency_keys::Entity::find_by_id(idempotency.id)
+        .one(db.orm())
         .await
         .unwrap();
     assert_eq!(found, Some(idempotency));
@@ -356,7 +386,10 @@ async fn every_table_round_trips_and_deleting_an_org_cascades() {
     )
     .await;
     assert_eq!(
-        Events::find_by_id(event.id).one(&db).await.unwrap(),
+        events::Entity::find_by_id(event.id)
+            .one(db.orm())
+            .await
+            .unwrap(),
         Some(event)
     );
 
@@ -379,7 +412,10 @@ async fn every_table_round_trips_and_deleting_an_org_cascades() {
     )
     .await;
     assert_eq!(
-        Files::find_by_id(file.id).one(&db).await.unwrap(),
+        files::Entity::find_by_id(file.id)
+            .one(db.orm())
+            .await
+            .unwrap(),
         Some(file.clone())
     );
 
@@ -392,8 +428,8 @@ async fn every_table_round_trips_and_deleting_an_org_cascades() {
         },
     )
     .await;
-    let found = MessageFiles::find_by_id((question.id, file.id))
-        .one(&db)
+    let found = message_files::Entity::find_by_id((question.id, file.id))
+        .one(db.orm())
         .await
         .unwrap();
     assert_eq!(found, Some(attachment));
@@ -418,7 +454,10 @@ async fn every_table_round_trips_and_deleting_an_org_cascades() {
     )
     .await;
     assert_eq!(
-        Artifacts::find_by_id(artifact.id).one(&db).await.unwrap(),
+        artifacts::Entity::find_by_id(artifact.id)
+            .one(db.orm())
+            .await
+            .unwrap(),
         Some(artifact.clone())
     );
 
@@ -436,8 +475,8 @@ async fn every_table_round_trips_and_deleting_an_org_cascades() {
         },
     )
     .await;
-    let found = ArtifactVersions::find_by_id(version.id)
-        .one(&db)
+    let found = artifact_versions::Entity::find_by_id(version.id)
+        .one(db.orm())
         .await
         .unwrap();
     assert_eq!(found, Some(version));
@@ -450,8 +489,8 @@ async fn every_table_round_trips_and_deleting_an_org_cascades() {
         },
     )
     .await;
-    let found = ArtifactFiles::find_by_id((artifact.id, file.id))
-        .one(&db)
+    let found = artifact_files::Entity::find_by_id((artifact.id, file.id))
+        .one(db.orm())
         .await
         .unwrap();
     assert_eq!(found, Some(artifact_file));
@@ -483,53 +522,107 @@ async fn every_table_round_trips_and_deleting_an_org_cascades() {
         },
     )
     .await;
-    let found = Completions::find_by_id(completion.id)
-        .one(&db)
+    let found = completions::Entity::find_by_id(completion.id)
+        .one(db.orm())
         .await
         .unwrap();
     assert_eq!(found, Some(completion));
 
     // Every table hangs off the org, so deleting it must leave every table empty.
-    Orgs::delete_by_id(org.id).exec(&db).await.unwrap();
-    assert_eq!(Users::find().count(&db).await.unwrap(), 0);
+    orgs::Entity::delete_by_id(org.id)
+        .exec(db.orm())
+        .await
+        .unwrap();
+    assert_eq!(users::Entity::find().count(db.orm()).await.unwrap(), 0);
     let remaining = [
-        ("orgs", Orgs::find().count(&db).await.unwrap()),
-        ("sessions", Sessions::find().count(&db).await.unwrap()),
-        ("api_keys", ApiKeys::find().count(&db).await.unwrap()),
-        ("preferences", Preferences::find().count(&db).await.unwrap()),
-        ("audit_log", AuditLog::find().count(&db).await.unwrap()),
-        ("threads", Threads::find().count(&db).await.unwrap()),
-        ("thread_tags", ThreadTags::find().count(&db).await.unwrap()),
+        ("orgs", orgs::Entity::find().count(db.orm()).await.unwrap()),
+        (
+            "sessions",
+            sessions::Entity::find().count(db.orm()).await.unwrap(),
+        ),
+        (
+            "api_keys",
+            api_keys::Entity::find().count(db.orm()).await.unwrap(),
+        ),
+        (
+            "preferences",
+            preferences::Entity::find().count(db.orm()).await.unwrap(),
+        ),
+        (
+            "audit_log",
+            audit_log::Entity::find().count(db.orm()).await.unwrap(),
+        ),
+        (
+            "threads",
+            threads::Entity::find().count(db.orm()).await.unwrap(),
+        ),
+        (
+            "thread_tags",
+            thread_tags::Entity::find().count(db.orm()).await.unwrap(),
+        ),
         (
             "thread_members",
-            ThreadMembers::find().count(&db).await.unwrap(),
+            thread_members::Entity::find()
+                .count(db.orm())
+                .await
+                .unwrap(),
         ),
-        ("messages", Messages::find().count(&db).await.unwrap()),
+        (
+            "messages",
+            messages::Entity::find().count(db.orm()).await.unwrap(),
+        ),
         (
             "message_revisions",
-            MessageRevisions::find().count(&db).await.unwrap(),
+            message_revisions::Entity::find()
+                .count(db.orm())
+                .await
+                .unwrap(),
         ),
-        ("reactions", Reactions::find().count(&db).await.unwrap()),
+        (
+            "reactions",
+            reactions::Entity::find().count(db.orm()).await.unwrap(),
+        ),
         (
             "idempotency_keys",
-            IdempotencyKeys::find().count(&db).await.unwrap(),
+            idempotency_keys::Entity::find()
+                .count(db.orm())
+                .await
+                .unwrap(),
         ),
-        ("events", Events::find().count(&db).await.unwrap()),
-        ("files", Files::find().count(&db).await.unwrap()),
+        (
+            "events",
+            events::Entity::find().count(db.orm()).await.unwrap(),
+        ),
+        (
+            "files",
+            files::Entity::find().count(db.orm()).await.unwrap(),
+        ),
         (
             "message_files",
-            MessageFiles::find().count(&db).await.unwrap(),
+            message_files::Entity::find().count(db.orm()).await.unwrap(),
         ),
-        ("artifacts", Artifacts::find().count(&db).await.unwrap()),
+        (
+            "artifacts",
+            artifacts::Entity::find().count(db.orm()).await.unwrap(),
+        ),
         (
             "artifact_versions",
-            ArtifactVersions::find().count(&db).await.unwrap(),
+            artifact_versions::Entity::find()
+                .count(db.orm())
+                .await
+                .unwrap(),
         ),
         (
             "artifact_files",
-            ArtifactFiles::find().count(&db).await.unwrap(),
+            artifact_files::Entity::find()
+                .count(db.orm())
+                .await
+                .unwrap(),
         ),
-        ("completions", Completions::find().count(&db).await.unwrap()),
+        (
+            "completions",
+            completions::Entity::find().count(db.orm()).await.unwrap(),
+        ),
     ];
     for (table, count) in remaining {
         assert_eq!(count, 0, "{table} still has rows after its org was deleted");
