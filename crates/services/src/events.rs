@@ -59,11 +59,21 @@ const LOG_PAGE: u64 = 500;
 /// wake-up.
 pub const RECHECK_EVERY: Duration = Duration::from_secs(10);
 
+/// What the hub tells a thread's listeners.
+#[derive(Clone, Debug)]
+pub enum Wake {
+    /// An event committed in this process.
+    Event(ThreadEvent),
+    /// The thread's log holds events up to `seq` (committed elsewhere,
+    /// e.g. by another replica): read them from the log.
+    Committed(i64),
+}
+
 /// Per-thread broadcast channels of committed events.
 #[derive(Debug)]
 pub struct EventHub {
     capacity: usize,
-    channels: Mutex<HashMap<ThreadId, broadcast::Sender<ThreadEvent>>>,
+    channels: Mutex<HashMap<ThreadId, broadcast::Sender<Wake>>>,
 }
 
 impl Default for EventHub {
@@ -81,16 +91,25 @@ impl EventHub {
         }
     }
 
-    /// Wakes the thread's listeners with a committed event.
+    /// Wakes the thread's listeners with an event committed here.
     pub fn publish(&self, event: ThreadEvent) {
+        self.wake(event.thread_id, Wake::Event(event));
+    }
+
+    /// Wakes the thread's listeners: its log holds events up to `seq`.
+    pub fn committed(&self, thread: ThreadId, seq: i64) {
+        self.wake(thread, Wake::Committed(seq));
+    }
+
+    fn wake(&self, thread: ThreadId, wake: Wake) {
         let Ok(mut channels) = self.channels.lock() else {
             return;
         };
-        if let Some(sender) = channels.get(&event.thread_id) {
+        if let Some(sender) = channels.get(&thread) {
             if sender.receiver_count() == 0 {
-                channels.remove(&event.thread_id);
+                channels.remove(&thread);
             } else {
-                let _ = sender.send(event);
+                let _ = sender.send(wake);
             }
         }
     }
@@ -105,7 +124,7 @@ impl EventHub {
     }
 
     /// Listens to a thread's events from now on.
-    pub fn subscribe(&self, thread: ThreadId) -> broadcast::Receiver<ThreadEvent> {
+    pub fn subscribe(&self, thread: ThreadId) -> broadcast::Receiver<Wake> {
         match self.channels.lock() {
             Ok(mut channels) => channels
                 .entry(thread)
@@ -150,7 +169,7 @@ struct Follower {
     thread: ThreadId,
     /// Only this message's events, ending with its final status.
     message: Option<MessageId>,
-    hub: broadcast::Receiver<ThreadEvent>,
+    hub: broadcast::Receiver<Wake>,
     /// The `seq` of the last event queued (or sent).
     queued: i64,
     /// Every event of the thread up to here has been accounted for: those
@@ -258,7 +277,12 @@ impl Follower {
             }
             tokio::select! {
                 received = self.hub.recv() => match received {
-                    Ok(event) => self.take(event),
+                    Ok(Wake::Event(event)) => self.take(event),
+                    Ok(Wake::Committed(seq)) => {
+                        if seq > self.covered {
+                            self.reread = Some(self.reread.unwrap_or(0).max(seq));
+                        }
+                    }
                     Err(RecvError::Lagged(_)) => self.reread = Some(self.covered),
                     Err(RecvError::Closed) => {
                         self.hub = self.services.events.subscribe(self.thread);

@@ -8,8 +8,8 @@ use xl_domain::{OrgId, UserId};
 
 use crate::Conn;
 use crate::StoreError;
-use crate::error::OrmResult;
 use crate::entity::idempotency_keys;
+use crate::error::OrmResult;
 
 /// The identity of one key: keys belong to their user.
 #[derive(Clone, Debug)]
