@@ -12,8 +12,8 @@
 //!   committed afterwards reaches it; it then reads the log after the
 //!   client's cursor.
 //! - From then on it takes a hub event directly only when it is the very
-//!   next event of the thread (`seq` = the highest it has accounted for
-//!   + 1). A thread's events commit in `seq` order (the sequence is
+//!   next event of the thread (its `seq` is one more than the highest it
+//!   has accounted for). A thread's events commit in `seq` order (the sequence is
 //!   allocated on the thread's row inside the writing transaction), so
 //!   whenever the hub skips ahead (events published before the
 //!   subscription, publishers racing after their commits, a receiver that

@@ -36,7 +36,7 @@ enum Plan {
 /// A provider the test scripts, one plan per call (then `ok` replies); it
 /// notices a stream dropped before its end.
 #[derive(Debug, Default)]
-struct Fake {
+pub(crate) struct Fake {
     plans: Mutex<VecDeque<Plan>>,
     dropped: Arc<AtomicBool>,
 }
@@ -49,7 +49,7 @@ impl Fake {
         })
     }
 
-    fn fed() -> (Arc<Self>, mpsc::UnboundedSender<String>) {
+    pub(crate) fn fed() -> (Arc<Self>, mpsc::UnboundedSender<String>) {
         let (tx, rx) = mpsc::unbounded_channel();
         (Fake::with(vec![Plan::Fed(rx)]), tx)
     }

@@ -6,6 +6,7 @@ mod assistant;
 mod auth;
 mod completions;
 mod helpers;
+mod live;
 // The mock OpenAI upstream of xl-llm's tests, shared rather than copied.
 #[allow(dead_code)]
 #[path = "../../../llm/tests/openai/mock.rs"]

@@ -5,6 +5,7 @@
 
 mod assistant;
 mod conversations;
+mod live;
 mod postgres;
 mod security;
 mod support;

@@ -109,7 +109,7 @@ pub async fn last_seq<C: Conn>(db: &C, thread: ThreadId) -> Result<Option<i64>, 
 /// The sequence number of the thread's oldest logged event (`None` if its
 /// log is empty).
 pub async fn oldest_seq<C: Conn>(db: &C, thread: ThreadId) -> Result<Option<i64>, StoreError> {
-    Ok(events::Entity::find()
+    events::Entity::find()
         .select_only()
         .column(events::Column::Seq)
         .filter(events::Column::ThreadId.eq(thread.as_uuid()))
@@ -118,7 +118,7 @@ pub async fn oldest_seq<C: Conn>(db: &C, thread: ThreadId) -> Result<Option<i64>
         .into_tuple::<i64>()
         .one(db.orm())
         .await
-        .into_store()?)
+        .into_store()
 }
 
 /// Deletes events written before `cutoff`; returns how many.
