@@ -14,6 +14,7 @@ pub mod idempotency;
 mod routes;
 pub mod security;
 mod sse;
+mod ws;
 
 use std::net::TcpListener;
 use std::sync::Arc;

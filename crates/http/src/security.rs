@@ -119,7 +119,8 @@ pub async fn headers(
     Ok(response)
 }
 
-/// Refuses a state-changing request authenticated by a cookie alone unless
+/// Refuses a state-changing request (or a WebSocket handshake)
+/// authenticated by a cookie alone unless
 /// its `Origin` (or, lacking one, its `Referer`) is the server's own origin
 /// or a trusted one. A request with an `Authorization` header is exempt: a
 /// cross-site page cannot set it without passing CORS.
@@ -135,7 +136,15 @@ pub async fn csrf(
 }
 
 fn cross_site_refusal(req: &ServiceRequest) -> Option<ApiError> {
-    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+    // A WebSocket handshake is a GET, but the connection it opens acts for
+    // the cookie's owner as any change does, and browsers send cookies on
+    // a cross-site handshake (cross-site WebSocket hijacking).
+    let upgrade = req
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if !upgrade && matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return None;
     }
     if req.headers().contains_key(AUTHORIZATION) {

@@ -44,6 +44,7 @@ use xl_domain::events::{ThreadEvent, kind};
 use xl_domain::{Actor, MessageId, MessageStatus, ThreadId, UserId};
 use xl_store::{Tx, repo};
 
+use crate::presence::Connection;
 use crate::threads::Access;
 use crate::{ServiceError, Services};
 
@@ -67,6 +68,9 @@ pub enum Wake {
     /// The thread's log holds events up to `seq` (committed elsewhere,
     /// e.g. by another replica): read them from the log.
     Committed(i64),
+    /// An ephemeral signal (typing, presence, assistant status): not in the
+    /// log, delivered to whoever follows the thread now.
+    Signal(ThreadEvent),
 }
 
 /// Per-thread broadcast channels of committed events.
@@ -94,6 +98,11 @@ impl EventHub {
     /// Wakes the thread's listeners with an event committed here.
     pub fn publish(&self, event: ThreadEvent) {
         self.wake(event.thread_id, Wake::Event(event));
+    }
+
+    /// Sends an ephemeral signal to the thread's listeners.
+    pub fn signal(&self, event: ThreadEvent) {
+        self.wake(event.thread_id, Wake::Signal(event));
     }
 
     /// Wakes the thread's listeners: its log holds events up to `seq`.
@@ -182,6 +191,9 @@ struct Follower {
     verify: bool,
     /// The message was final before the log was read: stop after it.
     ends_with_log: bool,
+    /// The reader's presence in the thread, while this follower lives
+    /// (thread followers only).
+    _presence: Option<Connection>,
     done: bool,
     recheck: Interval,
 }
@@ -283,6 +295,14 @@ impl Follower {
                             self.reread = Some(self.reread.unwrap_or(0).max(seq));
                         }
                     }
+                    // Signals go to thread followers, placed at the position
+                    // reached so far (their `seq` is a valid cursor).
+                    Ok(Wake::Signal(mut signal)) => {
+                        if self.message.is_none() {
+                            signal.seq = self.queued;
+                            self.pending.push_back(signal);
+                        }
+                    }
                     Err(RecvError::Lagged(_)) => self.reread = Some(self.covered),
                     Err(RecvError::Closed) => {
                         self.hub = self.services.events.subscribe(self.thread);
@@ -312,6 +332,18 @@ impl Services {
         self.follow(actor, thread, None, after).await
     }
 
+    /// [`Services::follow_thread`] without counting the caller's presence
+    /// (a connection that already counts it, as a WebSocket does).
+    pub async fn follow_thread_quietly(
+        &self,
+        actor: &Actor,
+        thread: ThreadId,
+        after: i64,
+    ) -> Result<EventStream, ServiceError> {
+        self.thread_for(actor, thread, Access::Read).await?;
+        self.open_follower(actor, thread, None, after, None).await
+    }
+
     /// Opens a follower after `after`, sending [`kind::RESET`] first when
     /// the log no longer holds what follows `after` (or never held `after`).
     pub(crate) async fn follow(
@@ -320,6 +352,19 @@ impl Services {
         thread: ThreadId,
         message: Option<MessageId>,
         after: i64,
+    ) -> Result<EventStream, ServiceError> {
+        let presence = message.is_none().then(|| self.connect(actor, thread));
+        self.open_follower(actor, thread, message, after, presence)
+            .await
+    }
+
+    async fn open_follower(
+        &self,
+        actor: &Actor,
+        thread: ThreadId,
+        message: Option<MessageId>,
+        after: i64,
+        presence: Option<Connection>,
     ) -> Result<EventStream, ServiceError> {
         // Subscribe first: whatever commits from now on reaches the hub
         // receiver, and whatever committed before is in the reads below.
@@ -350,6 +395,7 @@ impl Services {
             reread: None,
             verify: false,
             ends_with_log,
+            _presence: presence,
             done: false,
             recheck: {
                 let mut every =

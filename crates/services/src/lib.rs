@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod messages;
 pub mod models;
 pub mod preferences;
+pub mod presence;
 pub mod reactions;
 pub mod search;
 pub mod threads;
@@ -88,6 +89,8 @@ pub struct Services {
     pub http: reqwest::Client,
     /// Live delivery of committed thread events.
     pub events: Arc<events::EventHub>,
+    /// Typing, presence and assistant status, in this process.
+    presence: Arc<presence::Presence>,
     auth: Arc<Auth>,
     /// The assistant replies this process is generating.
     generations: Arc<assistant::Generations>,
@@ -114,6 +117,7 @@ impl Services {
             started_at: Instant::now(),
             http,
             events,
+            presence: Arc::default(),
             auth,
             generations: Arc::default(),
             catalog: Arc::default(),

@@ -1,16 +1,41 @@
-//! Live thread events: `GET /threads/{id}/events` as server-sent events,
-//! resumable with `Last-Event-ID` (or `?after=`).
+//! Live threads: `GET /threads/{id}/events` as server-sent events,
+//! resumable with `Last-Event-ID` (or `?after=`); typing and presence.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use xl_domain::ThreadId;
 
 use crate::auth::Authenticated;
 use crate::sse::{self, ResumeQuery};
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, Envelope};
 
 /// Registers the event routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/threads/{id}/events").get(thread_events));
+    cfg.service(web::resource("/threads/{id}/events").get(thread_events))
+        .service(web::resource("/threads/{id}/typing").post(typing))
+        .service(web::resource("/threads/{id}/presence").get(presence));
+}
+
+/// Says the caller is typing in the thread (for 5 s).
+async fn typing(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let thread: ThreadId = id.parse()?;
+    state.services.typing(&caller.0, thread).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Who is in the thread now, and what the assistant is doing.
+async fn presence(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let thread: ThreadId = id.parse()?;
+    Ok(Envelope::ok(
+        state.services.presence(&caller.0, thread).await?,
+    ))
 }
 
 /// Every event of the thread after the resume position, then live.

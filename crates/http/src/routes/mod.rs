@@ -41,6 +41,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(users::configure)
                 .configure(threads::configure)
                 .configure(events::configure)
+                .configure(crate::ws::configure)
                 .configure(reactions::configure)
                 .configure(search::configure)
                 .configure(models::configure)

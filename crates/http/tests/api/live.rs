@@ -78,6 +78,15 @@ async fn until(events: &mut Events, kind: &str) -> Vec<Event> {
     }
 }
 
+/// The events that are in the log (signals such as typing, presence and
+/// the assistant's status are not).
+fn logged(events: Vec<Event>) -> Vec<Event> {
+    events
+        .into_iter()
+        .filter(|e| !["typing", "presence", "assistant.status"].contains(&e.event.as_str()))
+        .collect()
+}
+
 fn payload(event: &Event) -> Value {
     let data: Value = serde_json::from_str(&event.data).unwrap();
     data["payload"].clone()
@@ -107,6 +116,12 @@ async fn every_change_of_a_thread_reaches_its_stream_once_and_in_order() {
     .await;
     let question = posted["userMessage"]["id"].as_str().unwrap().to_owned();
     let reply = until(&mut events, "message.completed").await;
+    let thinking = reply
+        .iter()
+        .find(|e| e.event == "assistant.status")
+        .expect("the assistant's status is signalled");
+    assert_eq!(payload(thinking)["status"], "thinking");
+    let reply = logged(reply);
     assert_eq!(reply[0].event, "message.created");
     assert_eq!(payload(&reply[0])["content"], "hello there");
     assert_eq!(reply[1].event, "message.created");
@@ -138,7 +153,7 @@ async fn every_change_of_a_thread_reaches_its_stream_once_and_in_order() {
     )
     .await;
     app.delete(&message, &ada).await;
-    let changes = until(&mut events, "message.deleted").await;
+    let changes = logged(until(&mut events, "message.deleted").await);
     let kinds: Vec<&str> = changes.iter().map(|e| e.event.as_str()).collect();
     assert_eq!(
         kinds,
@@ -179,7 +194,7 @@ async fn a_reconnect_mid_reply_resumes_with_no_gap_and_no_duplicate() {
     let mut seen = Vec::new();
     for word in ["one ", "two "] {
         feed.send(word.into()).unwrap();
-        seen.extend(until(&mut events, "message.delta").await);
+        seen.extend(logged(until(&mut events, "message.delta").await));
     }
     // The connection drops; more text is written meanwhile.
     drop(events);
@@ -189,7 +204,7 @@ async fn a_reconnect_mid_reply_resumes_with_no_gap_and_no_duplicate() {
     drop(feed);
     let last = seen.last().unwrap().id.clone();
     let mut events = open(&app, &ada, &t, Some(&last)).await;
-    seen.extend(until(&mut events, "message.completed").await);
+    seen.extend(logged(until(&mut events, "message.completed").await));
     assert_eq!(ids(&seen), (1..=seen.len() as i64).collect::<Vec<_>>());
     let text: String = seen
         .iter()

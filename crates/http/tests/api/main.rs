@@ -21,3 +21,4 @@ mod threads;
 mod usage;
 mod users;
 mod wire;
+mod ws;

@@ -281,7 +281,9 @@ impl Services {
         };
         let services = self.clone();
         let generation = async move {
+            services.assistant_status(job.thread, job.reply, Some("thinking"));
             let result = services.generate(&job, stop).await;
+            services.assistant_status(job.thread, job.reply, None);
             // A reply whose message is gone (its thread or user deleted) has
             // nothing left to settle.
             registration.settled = matches!(result, Ok(_) | Err(ServiceError::NotFound("message")));
@@ -397,6 +399,9 @@ impl Services {
             }
             if batch.text.is_empty() {
                 continue;
+            }
+            if progress.text.is_empty() {
+                self.assistant_status(job.thread, job.reply, Some("writing"));
             }
             if !self.write_delta(job, &batch.text).await? {
                 // Finished elsewhere (cancelled by another process, or

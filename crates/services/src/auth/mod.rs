@@ -7,7 +7,9 @@ mod failure;
 mod identity;
 pub mod jwks;
 pub mod oauth;
+mod sealed;
 pub mod sessions;
+pub mod tickets;
 pub mod tokens;
 
 use std::sync::Arc;

@@ -15,7 +15,6 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
-use hmac::{Hmac, Mac};
 use reqwest::header::{ACCEPT, USER_AGENT};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -23,7 +22,7 @@ use sha2::{Digest, Sha256};
 use xl_domain::{Email, Role};
 
 use super::sessions::{ClientInfo, TokenPair};
-use super::{AuthFailure, Identity, Presented, random_secret};
+use super::{AuthFailure, Identity, Presented, random_secret, sealed};
 use crate::{ServiceError, Services};
 
 /// How long a started sign-in stays valid (and the cookie's lifetime).
@@ -535,38 +534,19 @@ pub fn safe_return_to(raw: &str) -> Option<&str> {
     safe.then_some(raw)
 }
 
-fn mac(secret: &[u8]) -> Result<Hmac<Sha256>, &'static str> {
-    // HMAC takes keys of any length, so this cannot fail in practice.
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).map_err(|_| "unusable signing key")?;
-    mac.update(SIGNING_CONTEXT);
-    Ok(mac)
-}
-
 /// `base64url(json).base64url(hmac)`.
 fn sign_pending(secret: &[u8], pending: &PendingSignIn) -> Result<String, ServiceError> {
-    let json = serde_json::to_vec(pending).map_err(|err| {
+    sealed::seal(secret, SIGNING_CONTEXT, pending).map_err(|err| {
         tracing::error!(error = %err, "encoding the OAuth state failed");
         ServiceError::Unavailable("sign-in is unavailable right now".into())
-    })?;
-    let payload = URL_SAFE_NO_PAD.encode(json);
-    let mut mac = mac(secret).map_err(|err| ServiceError::Unavailable(err.into()))?;
-    mac.update(payload.as_bytes());
-    let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
-    Ok(format!("{payload}.{signature}"))
+    })
 }
 
 /// The pending sign-in in a cookie, if the signature holds and it has not
 /// expired at `now` (Unix seconds); else why not.
 fn verify_pending(secret: &[u8], cookie: &str, now: i64) -> Result<PendingSignIn, &'static str> {
-    const INVALID: &str = "the sign-in cookie is invalid; start the sign-in again";
-    let (payload, signature) = cookie.split_once('.').ok_or(INVALID)?;
-    let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| INVALID)?;
-    let mut mac = mac(secret)?;
-    mac.update(payload.as_bytes());
-    // `verify_slice` compares in constant time.
-    mac.verify_slice(&signature).map_err(|_| INVALID)?;
-    let json = URL_SAFE_NO_PAD.decode(payload).map_err(|_| INVALID)?;
-    let pending: PendingSignIn = serde_json::from_slice(&json).map_err(|_| INVALID)?;
+    let pending: PendingSignIn = sealed::open(secret, SIGNING_CONTEXT, cookie)
+        .ok_or("the sign-in cookie is invalid; start the sign-in again")?;
     if pending.expires_at <= now {
         return Err("the sign-in took too long; start it again");
     }
@@ -619,6 +599,8 @@ fn misconfigured(provider: Provider, setting: &str, cause: impl fmt::Display) ->
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+
+    use hmac::{Hmac, Mac};
 
     use super::*;
 
