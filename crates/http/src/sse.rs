@@ -7,11 +7,14 @@ use std::time::Duration;
 use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
+use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt};
 use serde::Deserialize;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 use xl_domain::events::ThreadEvent;
+use xl_services::ServiceError;
 use xl_services::events::EventStream;
+use xl_services::feed::{FeedCursor, FeedStream};
 
 use crate::ApiError;
 
@@ -23,7 +26,7 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// One event frame: `id`, `event` and one `data` line per line of `data`
 /// (JSON from serde has none, but the format requires it of any text).
-pub fn frame(id: i64, event: &str, data: &str) -> Bytes {
+pub fn frame(id: &str, event: &str, data: &str) -> Bytes {
     let mut out = format!("id: {id}\nevent: {event}\n");
     for line in data.split('\n') {
         out.push_str("data: ");
@@ -40,10 +43,12 @@ pub struct ResumeQuery {
     after: Option<String>,
 }
 
-/// Where a client resumes an event stream: after `Last-Event-ID`, else
-/// after `?after=`, else from the start (0). A position is a non-negative
-/// event sequence number; anything else is a 400 naming where it came from.
-pub fn resume_position(req: &HttpRequest, query: &ResumeQuery) -> Result<i64, ApiError> {
+/// The resume position a client sent: `Last-Event-ID`, else `?after=`,
+/// with the name of where it came from; `None` for neither (or empty).
+fn resume_raw<'a>(
+    req: &'a HttpRequest,
+    query: &'a ResumeQuery,
+) -> Result<Option<(&'static str, &'a str)>, ApiError> {
     let (field, raw) = match req.headers().get("last-event-id") {
         Some(value) => (
             "Last-Event-ID",
@@ -54,13 +59,31 @@ pub fn resume_position(req: &HttpRequest, query: &ResumeQuery) -> Result<i64, Ap
         None => ("after", query.after.as_deref().unwrap_or("")),
     };
     let raw = raw.trim();
-    if raw.is_empty() {
+    Ok((!raw.is_empty()).then_some((field, raw)))
+}
+
+/// Where a client resumes a thread's stream: a non-negative event sequence
+/// number, or 0 (from the start); anything else is a 400 naming where it
+/// came from.
+pub fn resume_position(req: &HttpRequest, query: &ResumeQuery) -> Result<i64, ApiError> {
+    let Some((field, raw)) = resume_raw(req, query)? else {
         return Ok(0);
-    }
+    };
     raw.parse::<i64>()
         .ok()
         .filter(|seq| *seq >= 0)
         .ok_or_else(|| ApiError::invalid_field(field, "must be an event id from this stream"))
+}
+
+/// Where a client resumes its feed: the cursor of the last event it got.
+pub fn resume_cursor(
+    req: &HttpRequest,
+    query: &ResumeQuery,
+) -> Result<Option<FeedCursor>, ApiError> {
+    match resume_raw(req, query)? {
+        Some((field, raw)) => Ok(Some(FeedCursor::parse(field, raw)?)),
+        None => Ok(None),
+    }
 }
 
 /// A comment frame, which clients ignore.
@@ -70,13 +93,16 @@ pub fn comment(text: &str) -> Bytes {
 
 /// The frame of a thread event: `id` is its sequence number, `data` the
 /// whole event as JSON.
-pub fn event_frame(event: &ThreadEvent) -> Bytes {
+pub fn event_frame(id: &str, event: &ThreadEvent) -> Bytes {
     let data = serde_json::to_string(event).unwrap_or_else(|_| "{}".to_owned());
-    frame(event.seq, &event.kind, &data)
+    frame(id, &event.kind, &data)
 }
 
+/// Events, each with the `id` that resumes right after it.
+type Identified = BoxStream<'static, Result<(String, ThreadEvent), ServiceError>>;
+
 struct Body {
-    events: EventStream,
+    events: Identified,
     keep_alive: Interval,
 }
 
@@ -84,8 +110,8 @@ struct Body {
 /// `keep_alive` without an event; ends when the events end. A failure to
 /// read more events ends the stream (logged): the client reconnects with
 /// `Last-Event-ID` and misses nothing.
-pub fn frames(
-    events: EventStream,
+fn frames(
+    events: Identified,
     keep_alive: Duration,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + 'static {
     let mut interval = tokio::time::interval_at(Instant::now() + keep_alive, keep_alive);
@@ -97,9 +123,9 @@ pub fn frames(
     futures_util::stream::unfold(body, |mut body| async move {
         tokio::select! {
             next = body.events.next() => match next {
-                Some(Ok(event)) => {
+                Some(Ok((id, event))) => {
                     body.keep_alive.reset();
-                    Some((Ok(event_frame(&event)), body))
+                    Some((Ok(event_frame(&id, &event)), body))
                 }
                 Some(Err(err)) => {
                     tracing::error!(error = %crate::error::error_chain(&err), "an event stream failed");
@@ -112,9 +138,19 @@ pub fn frames(
     })
 }
 
-/// A `text/event-stream` response over the events, with keep-alive
-/// comments every `keep_alive`.
+/// A `text/event-stream` response over a thread's events (`id` is the
+/// event's `seq`), with keep-alive comments every `keep_alive`.
 pub fn response(events: EventStream, keep_alive: Duration) -> HttpResponse {
+    let identified = events.map(|next| next.map(|event| (event.seq.to_string(), event)));
+    stream_response(Box::pin(identified), keep_alive)
+}
+
+/// The same over the caller's feed, whose `id` is the feed's cursor.
+pub fn feed_response(events: FeedStream, keep_alive: Duration) -> HttpResponse {
+    stream_response(events, keep_alive)
+}
+
+fn stream_response(events: Identified, keep_alive: Duration) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header((header::CACHE_CONTROL, "no-cache"))
@@ -130,11 +166,11 @@ mod tests {
     #[test]
     fn frames_follow_the_event_stream_format() {
         assert_eq!(
-            frame(7, "message.delta", r#"{"delta":"hi"}"#),
+            frame("7", "message.delta", r#"{"delta":"hi"}"#),
             Bytes::from("id: 7\nevent: message.delta\ndata: {\"delta\":\"hi\"}\n\n")
         );
         assert_eq!(
-            frame(1, "x", "a\nb"),
+            frame("1", "x", "a\nb"),
             Bytes::from("id: 1\nevent: x\ndata: a\ndata: b\n\n")
         );
         assert_eq!(comment("keep-alive"), Bytes::from(": keep-alive\n\n"));
@@ -143,8 +179,10 @@ mod tests {
     #[tokio::test]
     async fn idle_streams_get_keep_alive_comments_and_end_with_the_events() {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<ThreadEvent>();
-        let events: EventStream = Box::pin(futures_util::stream::unfold(rx, |mut rx| async {
-            rx.recv().await.map(|event| (Ok(event), rx))
+        let events: Identified = Box::pin(futures_util::stream::unfold(rx, |mut rx| async {
+            rx.recv()
+                .await
+                .map(|event| (Ok((event.seq.to_string(), event)), rx))
         }));
         let mut body = Box::pin(frames(events, Duration::from_millis(10)));
         let first = body.next().await.unwrap().unwrap();

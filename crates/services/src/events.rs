@@ -73,11 +73,13 @@ pub enum Wake {
     Signal(ThreadEvent),
 }
 
-/// Per-thread broadcast channels of committed events.
+/// Per-thread broadcast channels of committed events, and one of every
+/// thread's (for followers of all the threads a caller can see).
 #[derive(Debug)]
 pub struct EventHub {
     capacity: usize,
     channels: Mutex<HashMap<ThreadId, broadcast::Sender<Wake>>>,
+    all: broadcast::Sender<(ThreadId, Wake)>,
 }
 
 impl Default for EventHub {
@@ -89,9 +91,11 @@ impl Default for EventHub {
 impl EventHub {
     /// A hub whose listeners may each fall `capacity` events behind.
     pub fn new(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
         EventHub {
-            capacity: capacity.max(1),
+            capacity,
             channels: Mutex::default(),
+            all: broadcast::channel(capacity).0,
         }
     }
 
@@ -111,6 +115,9 @@ impl EventHub {
     }
 
     fn wake(&self, thread: ThreadId, wake: Wake) {
+        if self.all.receiver_count() > 0 {
+            let _ = self.all.send((thread, wake.clone()));
+        }
         let Ok(mut channels) = self.channels.lock() else {
             return;
         };
@@ -130,6 +137,11 @@ impl EventHub {
                 .get(&thread)
                 .map_or(0, broadcast::Sender::receiver_count)
         })
+    }
+
+    /// Listens to every thread's events from now on.
+    pub fn subscribe_all(&self) -> broadcast::Receiver<(ThreadId, Wake)> {
+        self.all.subscribe()
     }
 
     /// Listens to a thread's events from now on.

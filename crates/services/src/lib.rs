@@ -10,6 +10,7 @@ pub mod completions;
 mod embed;
 mod error;
 pub mod events;
+pub mod feed;
 pub mod health;
 pub mod idempotency;
 pub mod messages;

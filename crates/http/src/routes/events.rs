@@ -10,9 +10,23 @@ use crate::{ApiError, AppState, Envelope};
 
 /// Registers the event routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/threads/{id}/events").get(thread_events))
+    cfg.service(web::resource("/events").get(feed))
+        .service(web::resource("/threads/{id}/events").get(thread_events))
         .service(web::resource("/threads/{id}/typing").post(typing))
         .service(web::resource("/threads/{id}/presence").get(presence));
+}
+
+/// Every event of every thread the caller may read, after the cursor in
+/// `Last-Event-ID` (or `?after=`), or from now on.
+async fn feed(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    query: web::Query<ResumeQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let cursor = sse::resume_cursor(&req, &query)?;
+    let events = state.services.follow_feed(&caller.0, cursor).await?;
+    Ok(sse::feed_response(events, state.config.sse_keep_alive))
 }
 
 /// Says the caller is typing in the thread (for 5 s).

@@ -11,7 +11,7 @@ use sea_orm::{
 use serde_json::Value;
 use uuid::Uuid;
 use xl_domain::events::ThreadEvent;
-use xl_domain::{MessageId, ThreadId, UserId};
+use xl_domain::{MessageId, OrgId, ThreadId, UserId};
 
 use crate::Conn;
 use crate::StoreError;
@@ -129,4 +129,56 @@ pub async fn prune_before<C: Conn>(db: &C, cutoff: DateTime<Utc>) -> Result<u64,
         .await
         .into_store()?
         .rows_affected)
+}
+
+/// Events of a thread written after `since`, oldest first, at most `limit`.
+pub async fn written_after<C: Conn>(
+    db: &C,
+    thread: ThreadId,
+    since: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<ThreadEvent>, StoreError> {
+    Ok(events::Entity::find()
+        .filter(events::Column::ThreadId.eq(thread.as_uuid()))
+        .filter(events::Column::CreatedAt.gt(since))
+        .order_by_asc(events::Column::Seq)
+        .limit(limit)
+        .all(db.orm())
+        .await
+        .into_store()?
+        .into_iter()
+        .map(to_domain)
+        .collect())
+}
+
+/// The threads of an org with events written after `since` (at most
+/// `limit` of them).
+pub async fn active_threads<C: Conn>(
+    db: &C,
+    org: OrgId,
+    since: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<ThreadId>, StoreError> {
+    let rows = db
+        .orm()
+        .query_all_raw(super::raw(
+            db.orm().get_database_backend(),
+            "SELECT DISTINCT e.thread_id AS thread_id FROM events e \
+             JOIN threads t ON t.id = e.thread_id \
+             WHERE e.created_at > $1 AND t.org_id = $2 LIMIT $3",
+            vec![
+                since.into(),
+                org.as_uuid().into(),
+                i64::try_from(limit).unwrap_or(i64::MAX).into(),
+            ],
+        ))
+        .await
+        .into_store()?;
+    rows.iter()
+        .map(|row| {
+            row.try_get::<Uuid>("", "thread_id")
+                .map(ThreadId::from_uuid)
+                .into_store()
+        })
+        .collect()
 }
