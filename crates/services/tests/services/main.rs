@@ -6,5 +6,6 @@
 mod assistant;
 mod conversations;
 mod postgres;
+mod replicas;
 mod security;
 mod support;
