@@ -119,6 +119,12 @@ async fn serve(config: Config) -> Result<(), RunError> {
         .recover_interrupted_replies()
         .await
         .map_err(|err| RunError::Io(format!("recovering interrupted replies: {err}")))?;
+    // On PostgreSQL, what other replicas commit reaches this one's
+    // followers at once.
+    let relay = services
+        .start_event_feed()
+        .await
+        .map_err(|err| RunError::Io(format!("listening for events: {err}")))?;
     let listener = TcpListener::bind(config.bind)
         .map_err(|err| RunError::Io(format!("cannot listen on {}: {err}", config.bind)))?;
     let address = listener
@@ -184,6 +190,7 @@ async fn serve(config: Config) -> Result<(), RunError> {
         Err(err) => return Err(RunError::Io(format!("server failed: {err}"))),
     }
     janitor.abort();
+    drop(relay);
     tracing::info!("shutting down: closing the database");
     store.close().await?;
     tracing::info!("shutdown complete");

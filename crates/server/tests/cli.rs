@@ -1,5 +1,6 @@
 //! The `xl` binary as a newcomer uses it: configuration errors, migrations,
-//! minting a token, serving, and shutting down on SIGTERM.
+//! minting a token, serving, shutting down on SIGTERM, and two servers on
+//! one PostgreSQL database sharing live events.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -264,14 +265,19 @@ impl Server {
     /// Starts `xl serve` on a free port with the echo model at `pace_ms` a
     /// word and the given shutdown grace, and waits until it answers.
     fn start(dir: &Path, pace_ms: &str, grace: &str) -> Server {
+        Server::start_with(dir, pace_ms, grace, &[])
+    }
+
+    /// [`Server::start`] with more settings (for the token, too).
+    fn start_with(dir: &Path, pace_ms: &str, grace: &str, env: &[(&str, &str)]) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
         let bind = format!("127.0.0.1:{port}");
-        let token = xl(dir, &["token", "--email", "ada@acme.io"], &[]);
-        assert!(token.status.success());
+        let token = xl(dir, &["token", "--email", "ada@acme.io"], env);
+        assert!(token.status.success(), "{token:?}");
         let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
         let mut command = Command::new(env!("CARGO_BIN_EXE_xl"));
         for name in xl_server::config::SETTINGS {
@@ -284,6 +290,7 @@ impl Server {
             .env("ECHO_PACE_MS", pace_ms)
             .env("XL_SHUTDOWN_GRACE", grace)
             .env_remove("RUST_LOG")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         let child = command.spawn().unwrap();
@@ -466,6 +473,87 @@ fn sigterm_lets_replies_finish_within_the_grace_period() {
         !log.iter().any(|m| m.contains("interrupted by a restart")),
         "{log:?}"
     );
+}
+
+/// Two `xl serve` on one PostgreSQL database are two replicas: a client
+/// following a thread's events on one sees a message posted on the other as
+/// it commits, not at the follower's 10 s recheck.
+#[test]
+fn replicas_on_one_postgres_share_live_events() {
+    use futures_util::StreamExt;
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(db) = runtime
+        .block_on(xl_store::testing::PostgresTestDb::create())
+        .unwrap()
+    else {
+        return;
+    };
+    let env = [
+        ("DATABASE_URL", db.url.as_str()),
+        (
+            "JWT_SECRET",
+            "one-secret-for-both-replicas-0123456789abcdef",
+        ),
+        // The follower's stream is closed by the client; the server learns
+        // of it only at its next write, so do not wait long for it.
+        ("XL_SHUTDOWN_TIMEOUT", "1s"),
+    ];
+    let (here, there) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // One after the other: the first applies the migrations.
+    let one = Server::start_with(here.path(), "0", "30s", &env);
+    let two = Server::start_with(there.path(), "0", "30s", &env);
+    let thread = one.call(
+        reqwest::Method::POST,
+        "/api/v1/threads",
+        Some(serde_json::json!({ "auto_reply": false })),
+    );
+    let thread = thread["id"].as_str().unwrap().to_owned();
+
+    let client = &one.client;
+    one.runtime.block_on(async {
+        let events = client
+            .get(one.url(&format!("/api/v1/threads/{thread}/events")))
+            .bearer_auth(&one.token)
+            .send()
+            .await
+            .unwrap();
+        assert!(events.status().is_success(), "{}", events.status());
+        let mut events = events.bytes_stream();
+
+        let posted = client
+            .post(two.url(&format!("/api/v1/threads/{thread}/messages")))
+            .bearer_auth(&two.token)
+            .json(&serde_json::json!({ "content": "from the other replica" }))
+            .send()
+            .await
+            .unwrap();
+        assert!(posted.status().is_success(), "{}", posted.status());
+        let posted: serde_json::Value = posted.json().await.unwrap();
+        let id = posted["data"]["id"].as_str().unwrap().to_owned();
+
+        let mut text = String::new();
+        let arrived = tokio::time::timeout(Duration::from_secs(3), async {
+            while let Some(chunk) = events.next().await {
+                text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+                if text
+                    .split("\n\n")
+                    .any(|frame| frame.contains("event: message.created\n") && frame.contains(&id))
+                {
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        assert_eq!(arrived, Ok(true), "no message.created for {id} in {text:?}");
+    });
+
+    for server in [one, two] {
+        let (log, _) = server.terminate(|_| {});
+        assert!(log.iter().any(|m| m == "shutdown complete"), "{log:?}");
+    }
+    runtime.block_on(db.drop_database()).unwrap();
 }
 
 /// Finding 14 of the hardening review: the data directory, the database

@@ -62,6 +62,10 @@ impl Services {
     /// run left streaming, and returns services with default settings
     /// (`ServicesConfig::default()`, with `default_model` taken from the
     /// provider's first model when it lists any).
+    ///
+    /// Where several processes share a PostgreSQL database, keep the relay
+    /// of [`Services::start_event_feed`] too, so that followers here see
+    /// the others' changes at once.
     pub async fn open(url: &str, llm: Arc<dyn ChatProvider>) -> Result<Services, ServiceError> {
         let mut config = ServicesConfig::default();
         if let Ok(models) = llm.list_models().await

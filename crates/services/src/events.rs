@@ -5,6 +5,13 @@
 //! The hub only wakes listeners up; what they send comes from the log or is
 //! checked against it.
 //!
+//! Other processes on the same PostgreSQL database (replicas) reach the hub
+//! through the event feed ([`Services::start_event_feed`]): each event's
+//! transaction announces `<thread>:<seq>` with `NOTIFY`, and the relay
+//! turns it into [`Wake::Committed`]; after the feed lost its connection
+//! (and with it any announcement sent meanwhile), [`Wake::Resync`] makes
+//! every listener read its log.
+//!
 //! A follower ([`Services::follow_thread`], [`Services::follow_message`])
 //! sees every event once, in order, with no gap, across reconnects:
 //!
@@ -30,7 +37,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -42,7 +49,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 use xl_domain::events::{ThreadEvent, kind};
 use xl_domain::{Actor, MessageId, MessageStatus, ThreadId, UserId};
-use xl_store::{Tx, repo};
+use xl_store::{FeedItem, Tx, repo};
 
 use crate::presence::Connection;
 use crate::threads::Access;
@@ -71,6 +78,9 @@ pub enum Wake {
     /// An ephemeral signal (typing, presence, assistant status): not in the
     /// log, delivered to whoever follows the thread now.
     Signal(ThreadEvent),
+    /// Wake-ups may have been lost (the event feed was disconnected): read
+    /// whatever the log holds after what was already seen.
+    Resync,
 }
 
 /// Per-thread broadcast channels of committed events, and one of every
@@ -78,8 +88,18 @@ pub enum Wake {
 #[derive(Debug)]
 pub struct EventHub {
     capacity: usize,
-    channels: Mutex<HashMap<ThreadId, broadcast::Sender<Wake>>>,
-    all: broadcast::Sender<(ThreadId, Wake)>,
+    channels: Mutex<HashMap<ThreadId, Channel>>,
+    /// Every wake-up of every thread (`None` for all of them).
+    all: broadcast::Sender<(Option<ThreadId>, Wake)>,
+}
+
+/// A thread's listeners.
+#[derive(Debug)]
+struct Channel {
+    sender: broadcast::Sender<Wake>,
+    /// The highest `seq` published here: every listener has had it, or
+    /// something later, or read the log after it committed.
+    published: i64,
 }
 
 impl Default for EventHub {
@@ -101,33 +121,54 @@ impl EventHub {
 
     /// Wakes the thread's listeners with an event committed here.
     pub fn publish(&self, event: ThreadEvent) {
-        self.wake(event.thread_id, Wake::Event(event));
+        let (thread, seq) = (event.thread_id, event.seq);
+        self.wake(thread, seq, Wake::Event(event));
     }
 
     /// Sends an ephemeral signal to the thread's listeners.
     pub fn signal(&self, event: ThreadEvent) {
-        self.wake(event.thread_id, Wake::Signal(event));
+        self.wake(event.thread_id, 0, Wake::Signal(event));
     }
 
     /// Wakes the thread's listeners: its log holds events up to `seq`.
+    /// Nothing happens when this process published `seq` already (the
+    /// event feed announces this process's own events too).
     pub fn committed(&self, thread: ThreadId, seq: i64) {
-        self.wake(thread, Wake::Committed(seq));
+        self.wake(thread, seq, Wake::Committed(seq));
     }
 
-    fn wake(&self, thread: ThreadId, wake: Wake) {
+    /// Wakes every listener of every thread to read its log: wake-ups may
+    /// have been lost.
+    pub fn resync(&self) {
         if self.all.receiver_count() > 0 {
-            let _ = self.all.send((thread, wake.clone()));
+            let _ = self.all.send((None, Wake::Resync));
         }
         let Ok(mut channels) = self.channels.lock() else {
             return;
         };
-        if let Some(sender) = channels.get(&thread) {
-            if sender.receiver_count() == 0 {
-                channels.remove(&thread);
-            } else {
-                let _ = sender.send(wake);
-            }
+        channels.retain(|_, channel| channel.sender.send(Wake::Resync).is_ok());
+    }
+
+    fn wake(&self, thread: ThreadId, seq: i64, wake: Wake) {
+        if self.all.receiver_count() > 0 {
+            let _ = self.all.send((Some(thread), wake.clone()));
         }
+        let Ok(mut channels) = self.channels.lock() else {
+            return;
+        };
+        let Some(channel) = channels.get_mut(&thread) else {
+            return;
+        };
+        if channel.sender.receiver_count() == 0 {
+            channels.remove(&thread);
+            return;
+        }
+        match &wake {
+            Wake::Event(_) => channel.published = channel.published.max(seq),
+            Wake::Committed(_) if seq <= channel.published => return,
+            _ => {}
+        }
+        let _ = channel.sender.send(wake);
     }
 
     /// How many listeners of the thread's events this process has.
@@ -135,12 +176,12 @@ impl EventHub {
         self.channels.lock().ok().map_or(0, |channels| {
             channels
                 .get(&thread)
-                .map_or(0, broadcast::Sender::receiver_count)
+                .map_or(0, |channel| channel.sender.receiver_count())
         })
     }
 
     /// Listens to every thread's events from now on.
-    pub fn subscribe_all(&self) -> broadcast::Receiver<(ThreadId, Wake)> {
+    pub fn subscribe_all(&self) -> broadcast::Receiver<(Option<ThreadId>, Wake)> {
         self.all.subscribe()
     }
 
@@ -149,7 +190,11 @@ impl EventHub {
         match self.channels.lock() {
             Ok(mut channels) => channels
                 .entry(thread)
-                .or_insert_with(|| broadcast::channel(self.capacity).0)
+                .or_insert_with(|| Channel {
+                    sender: broadcast::channel(self.capacity).0,
+                    published: 0,
+                })
+                .sender
                 .subscribe(),
             // A poisoned lock only means another listener panicked; a fresh
             // channel still delivers from the log.
@@ -315,6 +360,9 @@ impl Follower {
                             self.pending.push_back(signal);
                         }
                     }
+                    Ok(Wake::Resync) => {
+                        self.reread = Some(self.reread.unwrap_or(0).max(self.covered));
+                    }
                     Err(RecvError::Lagged(_)) => self.reread = Some(self.covered),
                     Err(RecvError::Closed) => {
                         self.hub = self.services.events.subscribe(self.thread);
@@ -330,7 +378,53 @@ impl Follower {
     }
 }
 
+/// The task relaying the event feed to this process's hub (see
+/// [`Services::start_event_feed`]); dropping it stops the relay.
+#[derive(Debug)]
+#[must_use = "the relay stops when it is dropped"]
+pub struct EventRelay {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for EventRelay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 impl Services {
+    /// On PostgreSQL, starts relaying the events every process on the
+    /// database commits (through `LISTEN`) to this process's hub, so that
+    /// followers here see another replica's changes at once rather than at
+    /// their next recheck. `None` on SQLite, where this process makes every
+    /// change itself.
+    ///
+    /// This process's own events come back too; the hub drops those it
+    /// has published already. After a lost connection every follower
+    /// re-reads its log, since announcements sent meanwhile are lost.
+    pub async fn start_event_feed(&self) -> Result<Option<EventRelay>, ServiceError> {
+        let Some(mut feed) = self.store.listen_events().await? else {
+            return Ok(None);
+        };
+        let hub = Arc::clone(&self.events);
+        // Followers that started before the feed listened may have missed
+        // announcements.
+        hub.resync();
+        let relay = async move {
+            loop {
+                match feed.next().await {
+                    FeedItem::Committed { thread, seq } => hub.committed(thread, seq),
+                    FeedItem::Resync => hub.resync(),
+                }
+            }
+        };
+        let task = match &self.runtime {
+            Some(runtime) => runtime.spawn(relay),
+            None => tokio::spawn(relay),
+        };
+        Ok(Some(EventRelay { task }))
+    }
+
     /// Every event of a thread the caller may read, after `after` (a `seq`;
     /// 0 for all that the log keeps), then live, until the caller may no
     /// longer read it.
@@ -473,5 +567,42 @@ impl Services {
         let pruned = repo::events::prune_before(&tx, cutoff).await?;
         tx.commit().await?;
         Ok(pruned)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(thread: ThreadId, seq: i64) -> ThreadEvent {
+        notice(thread, seq, kind::MESSAGE_CREATED)
+    }
+
+    #[test]
+    fn an_announcement_of_an_event_published_here_wakes_nobody() {
+        let hub = EventHub::new(8);
+        let thread = ThreadId::new();
+        let mut listener = hub.subscribe(thread);
+        hub.publish(event(thread, 1));
+        hub.committed(thread, 1);
+        hub.committed(thread, 2);
+        assert!(matches!(listener.try_recv(), Ok(Wake::Event(e)) if e.seq == 1));
+        assert!(matches!(listener.try_recv(), Ok(Wake::Committed(2))));
+        assert!(listener.try_recv().is_err(), "seq 1 was announced once");
+    }
+
+    #[test]
+    fn resync_wakes_every_thread_with_listeners_and_forgets_the_rest() {
+        let hub = EventHub::new(8);
+        let (one, two, gone) = (ThreadId::new(), ThreadId::new(), ThreadId::new());
+        let mut listeners = [hub.subscribe(one), hub.subscribe(two)];
+        drop(hub.subscribe(gone));
+        hub.resync();
+        for listener in &mut listeners {
+            assert!(matches!(listener.try_recv(), Ok(Wake::Resync)));
+        }
+        let channels = hub.channels.lock().unwrap();
+        assert!(!channels.contains_key(&gone));
+        assert_eq!(channels.len(), 2);
     }
 }

@@ -12,10 +12,11 @@
 //! each [`SCAN_EVERY`] scan, and threads quiet since before it leave the
 //! cursor, which stays small.
 //!
-//! The hub's all-threads channel wakes the feed; the scan (active threads
-//! of the org since the watermark) catches what the hub could not say: a
-//! lagging receiver, another replica without a notification, a thread
-//! that became visible.
+//! The hub's all-threads channel wakes the feed: a thread first heard of
+//! there starts at that event (a thread joined, at the join). The scan
+//! (active threads of the org since the watermark) catches what the hub
+//! could not say: a lagging receiver, another replica without a
+//! notification.
 
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
@@ -106,7 +107,7 @@ fn slack() -> TimeDelta {
 struct Feed {
     services: Services,
     actor: Actor,
-    hub: broadcast::Receiver<(ThreadId, Wake)>,
+    hub: broadcast::Receiver<(Option<ThreadId>, Wake)>,
     cursor: FeedCursor,
     /// When each listed thread's last event was written.
     touched: HashMap<ThreadId, DateTime<Utc>>,
@@ -206,17 +207,27 @@ impl Feed {
         match wake {
             Wake::Event(event) => {
                 if !self.may_read(thread).await? {
-                    // Joining a thread makes it readable: check again.
-                    if event.kind == kind::MEMBER_ADDED {
-                        self.visible.remove(&thread);
-                        self.reread.push(thread);
+                    // Joining a thread makes it readable from the join on.
+                    if event.kind != kind::MEMBER_ADDED {
+                        return Ok(());
                     }
-                    return Ok(());
+                    self.visible.remove(&thread);
+                    if !self.may_read(thread).await? {
+                        return Ok(());
+                    }
+                    self.cursor.positions.insert(thread, event.seq - 1);
                 }
                 match self.cursor.positions.get(&thread) {
                     Some(at) if event.seq <= *at => {}
                     Some(at) if event.seq == at + 1 => self.queue(event),
-                    _ => self.reread.push(thread),
+                    Some(_) => self.reread.push(thread),
+                    // A thread heard of first from the hub starts at this
+                    // event: a wake-up of it lost before would have made
+                    // the hub report a lag, and a scan read it first.
+                    None => {
+                        self.cursor.positions.insert(thread, event.seq - 1);
+                        self.queue(event);
+                    }
                 }
             }
             Wake::Committed(seq) => {
@@ -235,6 +246,7 @@ impl Feed {
                     self.pending.push_back((self.cursor.encode(), signal));
                 }
             }
+            Wake::Resync => self.reread.push(thread),
         }
         Ok(())
     }
@@ -249,7 +261,9 @@ impl Feed {
         }
         tokio::select! {
             received = self.hub.recv() => match received {
-                Ok((thread, wake)) => self.take(thread, wake).await?,
+                Ok((Some(thread), wake)) => self.take(thread, wake).await?,
+                // Wake-ups were lost (the event feed reconnected).
+                Ok((None, _)) => self.scan_due = true,
                 // What the hub dropped, the log has: scan for it.
                 Err(RecvError::Lagged(_)) => self.scan_due = true,
                 Err(RecvError::Closed) => {

@@ -12,6 +12,7 @@
 mod db;
 mod entity;
 mod error;
+mod feed;
 mod migrate;
 pub mod repo;
 mod sqlite;
@@ -22,5 +23,6 @@ mod tests;
 
 pub use db::{Conn, Db, Tx};
 pub use error::{DbError, StoreError};
+pub use feed::{EventFeed, FeedItem};
 pub use migrate::MigrationState;
 pub use store::{Backend, Store, StoreConfig, Synchronous};

@@ -5,7 +5,8 @@
 //! every write transaction of the process, group-committed. SQLite allows
 //! one writer at a time anyway; queuing writers in-process (instead of
 //! letting connections race for the file lock) means a write never fails
-//! with "database is locked". On PostgreSQL one sqlx pool serves both roles.
+//! with "database is locked". On PostgreSQL one sqlx pool serves both roles,
+//! and an [`EventFeed`] listens on a connection of its own.
 //! Migrations are the exception on SQLite: sea-orm-migration applies them on
 //! a short-lived sqlx connection of its own (see `migrate.rs`).
 
@@ -19,6 +20,7 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use crate::StoreError;
 use crate::db::{Db, Tx};
 use crate::error::OrmResult;
+use crate::feed::EventFeed;
 use crate::sqlite::{Reader, Writer};
 
 /// Which database the store talks to.
@@ -105,7 +107,19 @@ pub struct Store {
 #[derive(Clone, Debug)]
 enum Engine {
     Sqlite(Arc<Writer>),
-    Postgres(DatabaseConnection),
+    /// The pool, and the URL it connected to, where an [`EventFeed`]
+    /// opens a connection of its own.
+    Postgres(DatabaseConnection, Url),
+}
+
+/// A database URL, which may hold a password: not printed by `Debug`.
+#[derive(Clone)]
+struct Url(Arc<str>);
+
+impl std::fmt::Debug for Url {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Url(..)")
+    }
 }
 
 impl Store {
@@ -125,7 +139,7 @@ impl Store {
                 Ok(Store {
                     reader: Db::postgres(pool.clone()),
                     autocommit: Db::postgres(pool.clone()),
-                    engine: Engine::Postgres(pool),
+                    engine: Engine::Postgres(pool, Url(config.url.as_str().into())),
                 })
             }
         }
@@ -145,7 +159,7 @@ impl Store {
     pub fn backend(&self) -> Backend {
         match self.engine {
             Engine::Sqlite(_) => Backend::Sqlite,
-            Engine::Postgres(_) => Backend::Postgres,
+            Engine::Postgres(..) => Backend::Postgres,
         }
     }
 
@@ -165,7 +179,17 @@ impl Store {
     pub async fn begin_write(&self) -> Result<Tx, StoreError> {
         match &self.engine {
             Engine::Sqlite(writer) => writer.begin().map(Tx::sqlite).map_err(StoreError::Write),
-            Engine::Postgres(pool) => Tx::postgres(pool).await,
+            Engine::Postgres(pool, _) => Tx::postgres(pool).await,
+        }
+    }
+
+    /// Listens to the events committed by every process on the database
+    /// (this one included), on a connection of the feed's own; `None` on
+    /// SQLite, where this process is the only writer.
+    pub async fn listen_events(&self) -> Result<Option<EventFeed>, StoreError> {
+        match &self.engine {
+            Engine::Sqlite(_) => Ok(None),
+            Engine::Postgres(_, Url(url)) => EventFeed::connect(url).await.map(Some),
         }
     }
 
@@ -178,14 +202,14 @@ impl Store {
     pub(crate) fn sqlite_session(&self) -> Result<crate::sqlite::Session, StoreError> {
         match &self.engine {
             Engine::Sqlite(writer) => writer.begin().map_err(StoreError::Write),
-            Engine::Postgres(_) => Err(StoreError::Config("not a SQLite store".into())),
+            Engine::Postgres(..) => Err(StoreError::Config("not a SQLite store".into())),
         }
     }
 
     /// The PostgreSQL pool.
     pub(crate) fn pool(&self) -> Option<&DatabaseConnection> {
         match &self.engine {
-            Engine::Postgres(pool) => Some(pool),
+            Engine::Postgres(pool, _) => Some(pool),
             Engine::Sqlite(_) => None,
         }
     }
@@ -202,7 +226,7 @@ impl Store {
                     .map_err(|err| StoreError::Write(format!("closing the writer: {err}")))?;
                 Ok(())
             }
-            Engine::Postgres(pool) => pool.close_by_ref().await.into_store(),
+            Engine::Postgres(pool, _) => pool.close_by_ref().await.into_store(),
         }
     }
 }

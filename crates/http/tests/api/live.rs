@@ -338,3 +338,111 @@ async fn a_client_that_has_gone_is_dropped_within_a_keep_alive() {
     }
     panic!("the subscription of a client that left was kept");
 }
+
+/// Opens the caller's feed, after `cursor` if given.
+async fn open_feed(app: &TestApp, token: &str, cursor: Option<&str>) -> Events {
+    let mut request = app.client.get(app.url("/api/v1/events")).bearer_auth(token);
+    if let Some(cursor) = cursor {
+        request = request.header("Last-Event-ID", cursor);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    Box::pin(
+        response
+            .bytes_stream()
+            .eventsource()
+            .map(|event| event.expect("a well-formed event")),
+    )
+}
+
+/// The next logged event of a feed.
+async fn next_logged(events: &mut Events) -> Event {
+    loop {
+        let event = next(events).await.expect("the feed goes on");
+        if !logged(vec![event.clone()]).is_empty() {
+            return event;
+        }
+    }
+}
+
+fn thread_of(event: &Event) -> String {
+    let data: Value = serde_json::from_str(&event.data).unwrap();
+    data["thread_id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_feed_carries_every_visible_thread_and_resumes_by_its_cursor() {
+    let app = spawn_app_with(|options| {
+        options.http.sse_keep_alive = Duration::from_millis(200);
+    })
+    .await;
+    let (ada, ada_profile) = app.user("ada@acme.io", Role::User).await;
+    let (bob, _) = app.user("bob@acme.io", Role::User).await;
+    let first = new_thread(&app, &ada, json!({})).await;
+    let second = new_thread(&app, &ada, json!({})).await;
+    let bobs = new_thread(&app, &bob, json!({})).await;
+    let post = |token: &str, thread: &str, content: &str| {
+        let (app, token) = (&app, token.to_owned());
+        let (path, body) = (
+            format!("/api/v1/threads/{thread}/messages"),
+            json!({ "content": content }),
+        );
+        async move { data(app.post(&path, &token, &body).await, 201).await }
+    };
+    let mut feed = open_feed(&app, &ada, None).await;
+    post(&ada, &first, "one").await;
+    post(&bob, &bobs, "not for ada").await;
+    post(&ada, &second, "two").await;
+    let a = next_logged(&mut feed).await;
+    let b = next_logged(&mut feed).await;
+    assert_eq!(
+        (thread_of(&a), payload(&a)["content"].clone()),
+        (first.clone(), json!("one"))
+    );
+    assert_eq!(
+        (thread_of(&b), payload(&b)["content"].clone()),
+        (second.clone(), json!("two")),
+        "bob's thread is not in ada's feed"
+    );
+
+    // Disconnected, ada misses posts in both threads; the cursor of the
+    // last event she got brings back exactly those.
+    drop(feed);
+    post(&ada, &first, "three").await;
+    post(&bob, &bobs, "still not for ada").await;
+    post(&ada, &second, "four").await;
+    let mut feed = open_feed(&app, &ada, Some(&b.id)).await;
+    let mut missed = [next_logged(&mut feed).await, next_logged(&mut feed).await];
+    missed.sort_by_key(|e| payload(e)["content"].as_str().unwrap().to_owned());
+    let contents: Vec<Value> = missed
+        .iter()
+        .map(|e| payload(e)["content"].clone())
+        .collect();
+    assert_eq!(contents, [json!("four"), json!("three")]);
+
+    // A thread ada joins enters her feed.
+    app.post(
+        &format!("/api/v1/threads/{bobs}/members"),
+        &bob,
+        &json!({ "user_id": ada_profile["id"] }),
+    )
+    .await;
+    let joined = next_logged(&mut feed).await;
+    assert_eq!(
+        (joined.event.as_str(), thread_of(&joined)),
+        ("member.added", bobs.clone())
+    );
+    post(&bob, &bobs, "now for ada").await;
+    let now = next_logged(&mut feed).await;
+    assert_eq!(payload(&now)["content"], "now for ada");
+
+    let bad = app
+        .client
+        .get(app.url("/api/v1/events?after=not-a-cursor"))
+        .bearer_auth(&ada)
+        .send()
+        .await
+        .unwrap();
+    let error = problem(bad, 400).await;
+    assert!(error["errors"]["after"].is_array(), "{error}");
+}

@@ -7,5 +7,6 @@ mod assistant;
 mod conversations;
 mod live;
 mod postgres;
+mod replicas;
 mod security;
 mod support;

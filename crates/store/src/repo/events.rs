@@ -1,12 +1,15 @@
 //! The per-thread event log. An event's sequence number is taken from
 //! `threads.last_event_seq` in the same transaction that writes the event
 //! (and whatever the event describes), so sequence numbers have no gaps and
-//! an event is visible exactly when its effect is.
+//! an event is visible exactly when its effect is. On PostgreSQL the
+//! statement that takes the number also announces the event (`pg_notify`),
+//! which PostgreSQL delivers to every process's [`crate::EventFeed`] when
+//! the transaction commits.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -17,6 +20,7 @@ use crate::Conn;
 use crate::StoreError;
 use crate::entity::events;
 use crate::error::OrmResult;
+use crate::feed::CHANNEL;
 
 fn to_domain(row: events::Model) -> ThreadEvent {
     ThreadEvent {
@@ -30,8 +34,18 @@ fn to_domain(row: events::Model) -> ThreadEvent {
     }
 }
 
+/// Takes the thread's next event number.
+const BUMP: &str =
+    "UPDATE threads SET last_event_seq = last_event_seq + 1 WHERE id = $1 RETURNING last_event_seq";
+
+/// [`BUMP`], and on PostgreSQL also `NOTIFY $2, '<thread>:<seq>'` in the
+/// same statement: the RETURNING list is evaluated once, for the one row.
+const BUMP_AND_NOTIFY: &str = "UPDATE threads SET last_event_seq = last_event_seq + 1 WHERE id = $1 \
+     RETURNING last_event_seq, pg_notify($2, id::text || ':' || last_event_seq) AS notified";
+
 /// Appends an event to a thread's log; call inside the write transaction
-/// that makes the change the event describes.
+/// that makes the change the event describes. On PostgreSQL the transaction
+/// also announces the event on the feed's channel, at commit.
 pub async fn append<C: Conn>(
     db: &C,
     thread: ThreadId,
@@ -40,14 +54,20 @@ pub async fn append<C: Conn>(
     actor: Option<UserId>,
     payload: Value,
 ) -> Result<ThreadEvent, StoreError> {
+    let backend = db.orm().get_database_backend();
+    let bump = match backend {
+        // Announced to every process listening (`EventFeed`) when the
+        // transaction commits, and never if it rolls back.
+        DbBackend::Postgres => super::raw(
+            backend,
+            BUMP_AND_NOTIFY,
+            vec![thread.as_uuid().into(), CHANNEL.into()],
+        ),
+        _ => super::raw(backend, BUMP, vec![thread.as_uuid().into()]),
+    };
     let row = db
         .orm()
-        .query_one_raw(super::raw(
-            db.orm().get_database_backend(),
-            "UPDATE threads SET last_event_seq = last_event_seq + 1 WHERE id = $1 \
-             RETURNING last_event_seq",
-            vec![thread.as_uuid().into()],
-        ))
+        .query_one_raw(bump)
         .await
         .into_store()?
         .ok_or(StoreError::NotFound("thread"))?;
