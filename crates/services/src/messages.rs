@@ -91,21 +91,21 @@ impl Services {
     ) -> Result<Message, ServiceError> {
         check_post(actor, &input)?;
         let tx = self.store.begin_write().await?;
-        let (message, _) = self.insert_message(&tx, actor, thread, input).await?;
-        let created = created_event(&tx, &message, Some(actor)).await?;
+        let (message, _, created) = self.insert_message(&tx, actor, thread, input).await?;
         self.commit_and_publish(tx, [created]).await?;
         Ok(message)
     }
 
-    /// Inserts a posted message (checks included) inside the caller's write
-    /// transaction, returning it and whether the thread's assistant replies.
+    /// Inserts a posted message (checks included) with its `message.created`
+    /// event inside the caller's write transaction, returning it, whether
+    /// the thread's assistant replies, and the event.
     pub(crate) async fn insert_message(
         &self,
         tx: &Tx,
         actor: &Actor,
         thread: ThreadId,
         input: NewMessage,
-    ) -> Result<(Message, bool), ServiceError> {
+    ) -> Result<(Message, bool, ThreadEvent), ServiceError> {
         let role = input.role.unwrap_or(MessageRole::User);
         let attachments = input.attachments.clone().unwrap_or_default();
         if !attachments.is_empty() {
@@ -175,7 +175,19 @@ impl Services {
             is_admin: actor.is_admin(),
         };
         match repo::messages::insert_checked(tx, poster, row, title.as_deref()).await? {
-            Some(posted) => Ok(posted),
+            Some(posted) => {
+                let created = repo::events::write(
+                    tx,
+                    thread,
+                    posted.event_seq,
+                    kind::MESSAGE_CREATED,
+                    Some(posted.message.id),
+                    Some(actor.user_id),
+                    serde_json::to_value(&posted.message).unwrap_or_default(),
+                )
+                .await?;
+                Ok((posted.message, posted.auto_reply, created))
+            }
             // Nothing was written: say why (not found, or not allowed).
             None => {
                 self.gate_in_tx(tx, actor, thread, Access::Write).await?;

@@ -8,8 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -54,8 +53,20 @@ pub async fn append<C: Conn>(
     actor: Option<UserId>,
     payload: Value,
 ) -> Result<ThreadEvent, StoreError> {
-    let backend = db.orm().get_database_backend();
-    let bump = match backend {
+    let row = db
+        .orm()
+        .query_one_raw(take_seq(db.orm().get_database_backend(), thread))
+        .await
+        .into_store()?
+        .ok_or(StoreError::NotFound("thread"))?;
+    let seq: i64 = row.try_get("", "last_event_seq").into_store()?;
+    write(db, thread, seq, kind, message, actor, payload).await
+}
+
+/// The statement that takes a thread's next event number (returned as
+/// `last_event_seq`), announcing it on PostgreSQL.
+fn take_seq(backend: DbBackend, thread: ThreadId) -> sea_orm::Statement {
+    match backend {
         // Announced to every process listening (`EventFeed`) when the
         // transaction commits, and never if it rolls back.
         DbBackend::Postgres => super::raw(
@@ -64,28 +75,63 @@ pub async fn append<C: Conn>(
             vec![thread.as_uuid().into(), CHANNEL.into()],
         ),
         _ => super::raw(backend, BUMP, vec![thread.as_uuid().into()]),
+    }
+}
+
+/// What a statement that also takes the thread's next event number adds
+/// to its `RETURNING` list (with the thread's id as `id`, and the channel
+/// as the parameter numbered `channel`): `last_event_seq`, and on
+/// PostgreSQL the announcement.
+pub(crate) fn returning_seq(backend: DbBackend, channel: usize) -> String {
+    match backend {
+        DbBackend::Postgres => format!(
+            "last_event_seq, pg_notify(${channel}, id::text || ':' || last_event_seq) AS notified"
+        ),
+        _ => "last_event_seq".to_owned(),
+    }
+}
+
+/// The channel the events are announced on, as a statement parameter.
+pub(crate) fn channel() -> sea_orm::Value {
+    CHANNEL.into()
+}
+
+/// Writes an event whose number the transaction has already taken (by
+/// [`append`], or by a statement that used [`returning_seq`]).
+pub async fn write<C: Conn>(
+    db: &C,
+    thread: ThreadId,
+    seq: i64,
+    kind: &str,
+    message: Option<MessageId>,
+    actor: Option<UserId>,
+    payload: Value,
+) -> Result<ThreadEvent, StoreError> {
+    let event = ThreadEvent {
+        seq,
+        thread_id: thread,
+        kind: kind.to_owned(),
+        message_id: message,
+        actor_id: actor,
+        payload,
+        created_at: Utc::now(),
     };
-    let row = db
-        .orm()
-        .query_one_raw(bump)
-        .await
-        .into_store()?
-        .ok_or(StoreError::NotFound("thread"))?;
-    let seq: i64 = row.try_get("", "last_event_seq").into_store()?;
     let model = events::ActiveModel {
         id: Set(Uuid::now_v7()),
         thread_id: Set(thread.as_uuid()),
         seq: Set(seq),
-        kind: Set(kind.to_owned()),
+        kind: Set(event.kind.clone()),
         message_id: Set(message.map(|id| id.as_uuid())),
         actor_id: Set(actor.map(|id| id.as_uuid())),
-        payload: Set(payload),
-        created_at: Set(Utc::now()),
-    }
-    .insert(db.orm())
-    .await
-    .into_store()?;
-    Ok(to_domain(model))
+        payload: Set(event.payload.clone()),
+        created_at: Set(event.created_at),
+    };
+    // The row written is the event we hold: nothing to read back.
+    events::Entity::insert(model)
+        .exec_without_returning(db.orm())
+        .await
+        .into_store()?;
+    Ok(event)
 }
 
 /// Events of a thread after `after`, oldest first, at most `limit`;

@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IntoActiveModel,
-    JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait, Set,
-    Value as DbValue,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
+    IntoActiveModel, JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    RelationTrait, Set, Value as DbValue,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -853,21 +853,32 @@ pub struct Poster {
     pub is_admin: bool,
 }
 
+/// A message [`insert_checked`] posted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Posted {
+    /// The message as stored.
+    pub message: Message,
+    /// Whether the thread's assistant replies.
+    pub auto_reply: bool,
+    /// The thread's event number taken for the post's `message.created`
+    /// event, which the caller writes with [`super::events::write`].
+    pub event_seq: i64,
+}
+
 /// Posts a message in one statement that also checks access and picks the
 /// parent: the thread must be in the poster's org, not deleted, and the
 /// poster a member (or an admin); the parent is `row.parent_id` or else the
-/// thread's current leaf. Then the thread's leaf, counters and (if it has
-/// none) title are updated in a second statement. Returns the message and
-/// whether the thread's assistant replies, or `None`, having written
-/// nothing, when the poster may not post there. Run inside a write
-/// transaction; this is the hot path of posting (two round trips instead of
-/// a gate read, an insert and two updates).
+/// thread's current leaf. Then the thread's leaf, counters, event number
+/// and (if it has none) title are updated in a second statement, sent in
+/// the same visit to the writer. Returns `None`, having written nothing,
+/// when the poster may not post there. Run inside a write transaction;
+/// this is the hot path of posting.
 pub async fn insert_checked<C: Conn>(
     db: &C,
     poster: Poster,
     row: NewMessageRow,
     title: Option<&str>,
-) -> Result<Option<(Message, bool)>, StoreError> {
+) -> Result<Option<Posted>, StoreError> {
     let backend = db.orm().get_database_backend();
     let now = Utc::now();
     let json = |value: &Option<Value>| DbValue::Json(value.clone().map(Box::new));
@@ -908,19 +919,20 @@ pub async fn insert_checked<C: Conn>(
             false,
         ));
     }
-    steps.push((
-        super::raw(
-            backend,
-            POST_UPDATE,
-            vec![
-                row.id.as_uuid().into(),
-                now.into(),
-                title.map(str::to_owned).into(),
-                row.thread_id.as_uuid().into(),
-            ],
-        ),
-        true,
-    ));
+    let mut update = vec![
+        row.id.as_uuid().into(),
+        now.into(),
+        title.map(str::to_owned).into(),
+        row.thread_id.as_uuid().into(),
+    ];
+    if backend == DbBackend::Postgres {
+        update.push(super::events::channel());
+    }
+    let update_sql = format!(
+        "{POST_UPDATE}, {}",
+        super::events::returning_seq(backend, 5)
+    );
+    steps.push((super::raw(backend, &update_sql, update), true));
     let mut results = super::chain(db, steps).await?.into_iter();
     let Some(inserted) = results.next().and_then(|rows| rows.into_iter().next()) else {
         return Ok(None);
@@ -930,8 +942,11 @@ pub async fn insert_checked<C: Conn>(
         .last()
         .and_then(|rows| rows.into_iter().next())
         .ok_or(StoreError::NotFound("thread"))?;
-    let auto_reply: bool = updated.try_get("", "auto_reply").into_store()?;
-    Ok(Some((posted_message(row, parent, now), auto_reply)))
+    Ok(Some(Posted {
+        auto_reply: updated.try_get("", "auto_reply").into_store()?,
+        event_seq: updated.try_get("", "last_event_seq").into_store()?,
+        message: posted_message(row, parent, now),
+    }))
 }
 
 /// The statement that posts a message for [`insert_checked`]:
@@ -961,10 +976,13 @@ pub(crate) const POST_INSERT: &str = "INSERT INTO messages (id, thread_id, org_i
      RETURNING parent_id";
 
 /// The thread update that follows [`POST_INSERT`]: `$1` the new leaf,
-/// `$2` time, `$3` a title for an untitled thread, `$4` thread.
+/// `$2` time, `$3` a title for an untitled thread, `$4` thread; it takes
+/// the thread's next event number too (the `RETURNING` list is completed
+/// by `events::returning_seq`).
 pub(crate) const POST_UPDATE: &str = "UPDATE threads SET current_leaf_id = $1, \
        message_count = message_count + 1, last_message_at = $2, updated_at = $2, \
-       title = COALESCE(title, $3) WHERE id = $4 RETURNING auto_reply";
+       title = COALESCE(title, $3), last_event_seq = last_event_seq + 1 \
+       WHERE id = $4 RETURNING auto_reply";
 
 /// The message a successful post stored.
 pub(crate) fn posted_message(

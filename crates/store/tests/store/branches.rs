@@ -132,7 +132,7 @@ async fn pages_are_windows_of_the_current_branch(store: &Store) {
     // 90 posts on the checked path (each the child of the current leaf)...
     let mut posted = Vec::new();
     for n in 0..90 {
-        let (message, _) = repo::messages::insert_checked(
+        let message = repo::messages::insert_checked(
             store.writer(),
             poster,
             row(org, thread, user, None, &format!("m{n}")),
@@ -140,7 +140,8 @@ async fn pages_are_windows_of_the_current_branch(store: &Store) {
         )
         .await
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .message;
         posted.push(message.id);
     }
     // ...a fork under the 41st message, which becomes the current branch...
@@ -153,7 +154,7 @@ async fn pages_are_windows_of_the_current_branch(store: &Store) {
     // ...and 25 more posts below the fork.
     let mut leaf = fork.id;
     for n in 0..25 {
-        let (message, _) = repo::messages::insert_checked(
+        let message = repo::messages::insert_checked(
             store.writer(),
             poster,
             row(org, thread, user, None, &format!("f{n}")),
@@ -161,7 +162,8 @@ async fn pages_are_windows_of_the_current_branch(store: &Store) {
         )
         .await
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .message;
         leaf = message.id;
     }
     let branch: Vec<MessageId> = repo::messages::branch(store.reader(), thread, leaf)
