@@ -101,6 +101,7 @@ pub struct ArtifactVersion {
 #[serde(deny_unknown_fields)]
 pub struct NewArtifact {
     /// What it is.
+    #[serde(deserialize_with = "kind_field")]
     pub kind: ArtifactKind,
     /// Its title.
     pub title: String,
@@ -145,6 +146,19 @@ pub struct ArtifactFilter {
     pub kind: Option<ArtifactKind>,
     /// Only those in this thread.
     pub thread: Option<ThreadId>,
+}
+
+/// The `kind` field, whose refusal names it (serde's own message for an
+/// unknown enum variant names no field).
+fn kind_field<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<ArtifactKind, D::Error> {
+    let raw = String::deserialize(deserializer)?;
+    raw.parse().map_err(|_| {
+        let allowed: Vec<&str> = ArtifactKind::ALL.iter().map(ArtifactKind::as_str).collect();
+        serde::de::Error::custom(format!(
+            "invalid value for field `kind`: must be one of {}",
+            allowed.join(", ")
+        ))
+    })
 }
 
 /// Distinguishes an absent field from an explicit `null`.

@@ -6,6 +6,9 @@
 //! - dashboard: every cell of every table widget, in long form:
 //!   `widget,title,row,column,value` (tables of different columns fit one
 //!   file, and each parses back to its cells).
+//!
+//! Indexes (`finding`, `widget`, `row`) count from 0, as in the content's
+//! own paths (`content.widgets[1].data.rows[0]`).
 //! - report, reference, pdf: no tabular part (422).
 
 use serde_json::Value;
@@ -20,7 +23,7 @@ pub(super) fn render(content: &ArtifactContent) -> Result<Vec<u8>, ServiceError>
         ArtifactContent::Insight(insight) => {
             write(&mut out, ["finding", "text", "evidence"])?;
             for (i, finding) in insight.findings.iter().enumerate() {
-                let n = (i + 1).to_string();
+                let n = i.to_string();
                 let evidence = finding.evidence.as_deref().unwrap_or_default();
                 write(&mut out, [n.as_str(), &finding.text, evidence])?;
             }
@@ -36,7 +39,7 @@ pub(super) fn render(content: &ArtifactContent) -> Result<Vec<u8>, ServiceError>
                 tables += 1;
                 let w = w.to_string();
                 for (r, row) in data.rows.iter().enumerate() {
-                    let r = (r + 1).to_string();
+                    let r = r.to_string();
                     for (column, cell) in data.columns.iter().zip(row) {
                         write(&mut out, [w.as_str(), title, &r, column, &cell_text(cell)])?;
                     }
@@ -108,8 +111,8 @@ mod tests {
             .records()
             .map(|r| r.unwrap().iter().map(str::to_owned).collect())
             .collect();
-        assert_eq!(rows[0], ["0", "T, \"q\"", "1", "name", "a,b"]);
-        assert_eq!(rows[1], ["0", "T, \"q\"", "1", "note", "say \"hi\"\nbye"]);
+        assert_eq!(rows[0], ["0", "T, \"q\"", "0", "name", "a,b"]);
+        assert_eq!(rows[1], ["0", "T, \"q\"", "0", "note", "say \"hi\"\nbye"]);
         assert_eq!(rows[2][4], "");
         assert_eq!(rows[3][4], "3.5");
     }
