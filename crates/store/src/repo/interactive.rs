@@ -1,6 +1,5 @@
 //! The record of interactive actions on messages' blocks.
 
-use chrono::Utc;
 use sea_orm::{EntityTrait, Set};
 use xl_domain::interactive::RecordedAction;
 
@@ -27,22 +26,4 @@ pub async fn insert<C: Conn>(db: &C, action: &RecordedAction) -> Result<(), Stor
     .await
     .into_store()?;
     Ok(())
-}
-
-/// How many actions were recorded on a message.
-pub async fn count_for_message<C: Conn>(
-    db: &C,
-    message: xl_domain::MessageId,
-) -> Result<u64, StoreError> {
-    use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
-    interactive_actions::Entity::find()
-        .filter(interactive_actions::Column::MessageId.eq(message.as_uuid()))
-        .count(db.orm())
-        .await
-        .into_store()
-}
-
-/// Now, for callers building a record.
-pub fn now() -> chrono::DateTime<Utc> {
-    Utc::now()
 }
