@@ -36,6 +36,15 @@ pub mod kind {
     pub const THREAD_DELETED: &str = "thread.deleted";
     /// The thread was restored.
     pub const THREAD_RESTORED: &str = "thread.restored";
+    /// An artifact was created in the thread (the payload is the artifact).
+    pub const ARTIFACT_CREATED: &str = "artifact.created";
+    /// An artifact of the thread got a new version (the payload is the artifact).
+    pub const ARTIFACT_UPDATED: &str = "artifact.updated";
+    /// An artifact of the thread was deleted (the payload has its id).
+    pub const ARTIFACT_DELETED: &str = "artifact.deleted";
+    /// Someone used an interactive element of a message's blocks (the
+    /// payload has the action as sent and who did it).
+    pub const INTERACTIVE_ACTION: &str = "interactive.action";
 
     /// Not logged: the cursor a client resumed from is older than the
     /// log keeps (or unknown); refetch the thread, then follow from this

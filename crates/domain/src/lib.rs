@@ -3,12 +3,14 @@
 //! This crate does no I/O and knows neither the database nor HTTP, so every
 //! other layer (and any embedding service) can share its vocabulary.
 
+pub mod artifacts;
 pub mod auth;
 pub mod blocks;
 pub mod email;
 pub mod error;
 pub mod events;
 pub mod ids;
+pub mod interactive;
 pub mod kinds;
 pub mod mail_domains;
 pub mod messages;

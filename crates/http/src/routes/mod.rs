@@ -4,10 +4,12 @@
 //! answers 405 instead of falling through to 404.
 
 mod api_keys;
+mod artifacts;
 pub mod auth;
 mod completions;
 mod events;
 mod health;
+mod interactive;
 mod messages;
 mod models;
 mod oauth;
@@ -44,6 +46,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(crate::ws::configure)
                 .configure(reactions::configure)
                 .configure(search::configure)
+                .configure(artifacts::configure)
+                .configure(interactive::configure)
                 .configure(models::configure)
                 .configure(usage::configure),
         );

@@ -2,10 +2,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod artifacts;
 mod assistant;
 mod auth;
 mod completions;
 mod helpers;
+mod interactive;
 mod live;
 // The mock OpenAI upstream of xl-llm's tests, shared rather than copied.
 #[allow(dead_code)]

@@ -10,6 +10,7 @@ pub mod deleted_users;
 pub mod events;
 pub mod files;
 pub mod idempotency_keys;
+pub mod interactive_actions;
 pub mod invitations;
 pub mod message_files;
 pub mod message_revisions;

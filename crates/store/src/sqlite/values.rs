@@ -87,6 +87,7 @@ static KINDS: LazyLock<HashMap<(&'static str, &'static str), Kind>> = LazyLock::
         events,
         files,
         idempotency_keys,
+        interactive_actions,
         invitations,
         message_files,
         message_revisions,
