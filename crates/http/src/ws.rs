@@ -227,8 +227,7 @@ impl Client {
         let incoming: Incoming = match serde_json::from_str(text) {
             Ok(incoming) => incoming,
             Err(err) => {
-                let refused =
-                    ApiError::invalid_field("type", format!("unreadable message: {err}"));
+                let refused = ApiError::invalid_field("type", format!("unreadable message: {err}"));
                 return self.send(&error_frame(&refused, None)).await;
             }
         };
