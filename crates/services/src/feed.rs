@@ -20,6 +20,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -225,14 +226,14 @@ impl Feed {
                 }
                 match self.cursor.positions.get(&thread) {
                     Some(at) if event.seq <= *at => {}
-                    Some(at) if event.seq == at + 1 => self.queue(event),
+                    Some(at) if event.seq == at + 1 => self.queue(Arc::unwrap_or_clone(event)),
                     Some(_) => self.reread.push(thread),
                     // A thread heard of first from the hub starts at this
                     // event: a wake-up of it lost before would have made
                     // the hub report a lag, and a scan read it first.
                     None => {
                         self.cursor.positions.insert(thread, event.seq - 1);
-                        self.queue(event);
+                        self.queue(Arc::unwrap_or_clone(event));
                     }
                 }
             }
@@ -246,8 +247,9 @@ impl Feed {
                     self.reread.push(thread);
                 }
             }
-            Wake::Signal(mut signal) => {
+            Wake::Signal(signal) => {
                 if self.may_read(thread).await? {
+                    let mut signal = Arc::unwrap_or_clone(signal);
                     signal.seq = self.cursor.positions.get(&thread).copied().unwrap_or(0);
                     self.pending.push_back((self.cursor.encode(), signal));
                 }
