@@ -19,6 +19,7 @@ mod m0008_message_paths;
 mod m0009_search_scope;
 mod m0010_idempotency_records;
 mod m0011_event_retention;
+mod m0012_file_blobs;
 
 pub use m0008_message_paths::{Parent as PathParent, Place as PathPlace};
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_search_scope::Migration),
             Box::new(m0010_idempotency_records::Migration),
             Box::new(m0011_event_retention::Migration),
+            Box::new(m0012_file_blobs::Migration),
         ]
     }
 }
@@ -69,6 +71,7 @@ pub const TABLES: &[&str] = &[
     "org_domains",
     "invitations",
     "deleted_users",
+    "file_blobs",
 ];
 
 /// The tables the search migration adds on SQLite only: the FTS5 virtual

@@ -36,6 +36,10 @@ pub mod kind {
     pub const THREAD_DELETED: &str = "thread.deleted";
     /// The thread was restored.
     pub const THREAD_RESTORED: &str = "thread.restored";
+    /// A file was attached to a message (the payload has the file and the message).
+    pub const FILE_ATTACHED: &str = "file.attached";
+    /// A file attached in the thread was deleted; its attachments are tombstones now.
+    pub const FILE_DELETED: &str = "file.deleted";
 
     /// Not logged: the cursor a client resumed from is older than the
     /// log keeps (or unknown); refetch the thread, then follow from this

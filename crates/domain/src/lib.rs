@@ -8,6 +8,7 @@ pub mod blocks;
 pub mod email;
 pub mod error;
 pub mod events;
+pub mod files;
 pub mod ids;
 pub mod kinds;
 pub mod mail_domains;

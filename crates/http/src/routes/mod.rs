@@ -7,6 +7,7 @@ mod api_keys;
 pub mod auth;
 mod completions;
 mod events;
+mod files;
 mod health;
 mod messages;
 mod models;
@@ -43,6 +44,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(events::configure)
                 .configure(crate::ws::configure)
                 .configure(reactions::configure)
+                .configure(files::configure)
                 .configure(search::configure)
                 .configure(models::configure)
                 .configure(usage::configure),

@@ -5,6 +5,7 @@
 mod assistant;
 mod auth;
 mod completions;
+mod files;
 mod helpers;
 mod live;
 // The mock OpenAI upstream of xl-llm's tests, shared rather than copied.

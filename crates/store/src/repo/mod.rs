@@ -7,6 +7,7 @@
 pub mod api_keys;
 pub mod completions;
 pub mod events;
+pub mod files;
 pub mod idempotency;
 pub mod identity;
 pub mod messages;
