@@ -5,6 +5,7 @@
 
 mod assistant;
 mod conversations;
+mod files;
 mod live;
 mod postgres;
 mod replicas;
