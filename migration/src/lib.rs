@@ -19,7 +19,8 @@ mod m0008_message_paths;
 mod m0009_search_scope;
 mod m0010_idempotency_records;
 mod m0011_event_retention;
-mod m0012_file_blobs;
+mod m0012_interactive_actions;
+mod m0013_file_blobs;
 
 pub use m0008_message_paths::{Parent as PathParent, Place as PathPlace};
 
@@ -40,7 +41,8 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_search_scope::Migration),
             Box::new(m0010_idempotency_records::Migration),
             Box::new(m0011_event_retention::Migration),
-            Box::new(m0012_file_blobs::Migration),
+            Box::new(m0012_interactive_actions::Migration),
+            Box::new(m0013_file_blobs::Migration),
         ]
     }
 }
@@ -71,6 +73,7 @@ pub const TABLES: &[&str] = &[
     "org_domains",
     "invitations",
     "deleted_users",
+    "interactive_actions",
     "file_blobs",
 ];
 

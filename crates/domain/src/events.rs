@@ -40,6 +40,15 @@ pub mod kind {
     pub const FILE_ATTACHED: &str = "file.attached";
     /// A file attached in the thread was deleted; its attachments are tombstones now.
     pub const FILE_DELETED: &str = "file.deleted";
+    /// An artifact was created in the thread (the payload is the artifact).
+    pub const ARTIFACT_CREATED: &str = "artifact.created";
+    /// An artifact of the thread got a new version (the payload is the artifact).
+    pub const ARTIFACT_UPDATED: &str = "artifact.updated";
+    /// An artifact of the thread was deleted (the payload has its id).
+    pub const ARTIFACT_DELETED: &str = "artifact.deleted";
+    /// Someone used an interactive element of a message's blocks (the
+    /// payload has the action as sent and who did it).
+    pub const INTERACTIVE_ACTION: &str = "interactive.action";
 
     /// Not logged: the cursor a client resumed from is older than the
     /// log keeps (or unknown); refetch the thread, then follow from this

@@ -97,6 +97,8 @@ typed_id! {
     AuditId => "audit",
     /// An invitation into an organisation.
     InvitationId => "invitation",
+    /// A recorded interactive action.
+    ActionId => "action",
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! This crate does no I/O and knows neither the database nor HTTP, so every
 //! other layer (and any embedding service) can share its vocabulary.
 
+pub mod artifacts;
 pub mod auth;
 pub mod blocks;
 pub mod email;
@@ -10,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod files;
 pub mod ids;
+pub mod interactive;
 pub mod kinds;
 pub mod mail_domains;
 pub mod messages;

@@ -54,6 +54,10 @@ pub enum ApiError {
     /// The request conflicts with current state. Returns 409 Conflict.
     #[error("{0}")]
     Conflict(String),
+    /// A conditional request's precondition (`If-Match`) does not hold.
+    /// Returns 412 Precondition Failed.
+    #[error("{0}")]
+    PreconditionFailed(String),
     /// The body is larger than allowed. Returns 413 Payload Too Large.
     #[error("request body exceeds the limit of {limit} bytes")]
     PayloadTooLarge {
@@ -116,6 +120,11 @@ impl ApiError {
                 "Method Not Allowed",
             ),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            ApiError::PreconditionFailed(_) => (
+                StatusCode::PRECONDITION_FAILED,
+                "precondition-failed",
+                "Precondition Failed",
+            ),
             ApiError::PayloadTooLarge { .. } => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload-too-large",
@@ -271,6 +280,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Forbidden(detail) => ApiError::Forbidden(detail),
             ServiceError::NotFound(resource) => ApiError::NotFound(format!("{resource} not found")),
             ServiceError::Conflict(detail) => ApiError::Conflict(detail),
+            ServiceError::PreconditionFailed(detail) => ApiError::PreconditionFailed(detail),
             ServiceError::Unavailable(detail) => ApiError::Unavailable(detail),
             ServiceError::Llm(llm) => ApiError::from(llm),
             ServiceError::Store(store) => ApiError::Internal(error_chain(&store)),

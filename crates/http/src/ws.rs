@@ -22,6 +22,8 @@
 //!
 //! Authentication is the handshake's: a bearer header, the auth cookie
 //! (from an allowed origin only), or `?ticket=` from `POST /api/v1/ws/tickets`.
+//! A connection follows at most 100 threads; one that answers nothing, not
+//! even the server's pings, for three keep-alive periods is closed.
 //! A slow client never slows anyone else: each subscription forwards
 //! through a bounded channel, and a follower that falls behind re-reads the
 //! log.
@@ -49,6 +51,11 @@ use crate::{ApiError, AppState};
 const OUTBOX: usize = 256;
 /// The largest frame a client may send.
 const MAX_FRAME: usize = 64 * 1024;
+/// Threads one connection may follow at once.
+const MAX_SUBSCRIPTIONS: usize = 100;
+/// Keep-alive periods a client may stay silent (not even answering a
+/// ping) before the connection is closed as gone.
+const SILENT_PERIODS: u32 = 3;
 
 #[derive(Debug, Deserialize)]
 struct TicketQuery {
@@ -166,15 +173,18 @@ impl Client {
         let (outbox, mut inbox) = mpsc::channel::<Outgoing>(OUTBOX);
         let mut ping = tokio::time::interval(keep_alive);
         ping.tick().await;
+        let mut heard = tokio::time::Instant::now();
         let reason = loop {
             tokio::select! {
                 message = messages.next() => match message {
                     Some(Ok(Message::Text(text))) => {
+                        heard = tokio::time::Instant::now();
                         if !self.handle(&text, &outbox).await {
                             break None;
                         }
                     }
                     Some(Ok(Message::Ping(bytes))) => {
+                        heard = tokio::time::Instant::now();
                         if self.session.pong(&bytes).await.is_err() {
                             break None;
                         }
@@ -186,6 +196,7 @@ impl Client {
                         }
                     }
                     Some(Ok(Message::Close(reason))) => break reason,
+                    Some(Ok(Message::Pong(_))) => heard = tokio::time::Instant::now(),
                     Some(Ok(_)) => {}
                     Some(Err(_)) => break Some(CloseReason::from(CloseCode::Protocol)),
                     None => break None,
@@ -209,7 +220,11 @@ impl Client {
                     }
                 }
                 _ = ping.tick() => {
-                    // A client that has gone is noticed here.
+                    // A client that has gone is noticed here: the write
+                    // fails, or it stops answering pings.
+                    if heard.elapsed() > keep_alive * SILENT_PERIODS {
+                        break Some(CloseReason::from(CloseCode::Away));
+                    }
                     if self.session.ping(b"").await.is_err() {
                         break None;
                     }
@@ -262,6 +277,15 @@ impl Client {
         outbox: &mpsc::Sender<Outgoing>,
     ) -> Result<Option<Value>, (ApiError, Option<ThreadId>)> {
         let thread = parse_thread(raw).map_err(|err| (err, None))?;
+        if self.subscriptions.len() >= MAX_SUBSCRIPTIONS
+            && !self.subscriptions.contains_key(&thread)
+        {
+            let refused = ApiError::invalid_field(
+                "thread_id",
+                format!("a connection follows at most {MAX_SUBSCRIPTIONS} threads"),
+            );
+            return Err((refused, Some(thread)));
+        }
         if after < 0 {
             let refused = ApiError::invalid_field("after", "must be an event id from this stream");
             return Err((refused, Some(thread)));

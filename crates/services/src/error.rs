@@ -24,6 +24,10 @@ pub enum ServiceError {
     /// The request conflicts with existing state. Returns 409 Conflict.
     #[error("{0}")]
     Conflict(String),
+    /// The caller's `If-Match` names a version that is no longer current.
+    /// Returns 412 Precondition Failed.
+    #[error("{0}")]
+    PreconditionFailed(String),
     /// Well-formed input that a rule refuses, such as a field the caller may
     /// not set. Returns 422 Unprocessable Entity.
     #[error("{0:?}")]

@@ -504,8 +504,10 @@ impl Services {
             _presence: presence,
             done: false,
             recheck: {
-                let mut every =
-                    tokio::time::interval_at(Instant::now() + RECHECK_EVERY, RECHECK_EVERY);
+                // Spread over the period, so that followers opened together
+                // (a reconnect storm) do not all read at once ever after.
+                let first = RECHECK_EVERY.mul_f64(rand::random_range(0.5..1.5));
+                let mut every = tokio::time::interval_at(Instant::now() + first, RECHECK_EVERY);
                 every.set_missed_tick_behavior(MissedTickBehavior::Delay);
                 every
             },

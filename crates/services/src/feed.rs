@@ -46,6 +46,9 @@ pub const SLACK: Duration = Duration::from_secs(30);
 pub const SCAN_EVERY: Duration = Duration::from_secs(10);
 /// Events read from the log per query, and threads per scan.
 const PAGE: u64 = 500;
+/// Threads whose visibility a feed remembers before it forgets them all
+/// (the hub's all-threads channel names every thread of the installation).
+const VISIBLE_MAX: usize = 4096;
 
 /// Where a feed resumes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -200,6 +203,9 @@ impl Feed {
             .positions
             .retain(|thread, _| touched.get(thread).is_some_and(|at| *at > horizon));
         self.touched.retain(|_, at| *at > horizon);
+        if self.visible.len() > VISIBLE_MAX {
+            self.visible.clear();
+        }
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 //! speak domain types, and decide who may do what. They know no HTTP, so the
 //! same rules hold for the server and for any Rust program that embeds them.
 
+pub mod artifacts;
 pub mod assistant;
 pub mod auth;
 pub mod completions;
@@ -14,6 +15,7 @@ pub mod feed;
 pub mod files;
 pub mod health;
 pub mod idempotency;
+pub mod interactive;
 pub mod messages;
 pub mod models;
 pub mod preferences;

@@ -17,6 +17,10 @@ pub(super) enum Place {
     Input,
     /// An item of a context block's `elements` (text objects are handled by the block).
     Context,
+    /// An item of a context_actions block's `elements`.
+    ContextActions,
+    /// An item of a card block's `actions`.
+    Card,
 }
 
 impl Place {
@@ -26,6 +30,8 @@ impl Place {
             Place::Section => S,
             Place::Input => I,
             Place::Context => C,
+            Place::ContextActions => X,
+            Place::Card => K,
         }
     }
 
@@ -35,6 +41,8 @@ impl Place {
             Place::Section => "a section accessory",
             Place::Input => "an input block",
             Place::Context => "a context block",
+            Place::ContextActions => "a context_actions block",
+            Place::Card => "a card's actions",
         }
     }
 }
@@ -43,6 +51,8 @@ const A: u8 = 1;
 const S: u8 = 2;
 const I: u8 = 4;
 const C: u8 = 8;
+const X: u8 = 16;
+const K: u8 = 32;
 
 /// What shape an element has, beyond the fields all elements share.
 #[derive(Clone, Copy, Debug)]
@@ -65,13 +75,17 @@ enum Kind {
     FileInput,
     WorkflowButton,
     Image,
+    /// A pair of buttons for positive and negative feedback.
+    FeedbackButtons,
+    /// A button shown as an icon.
+    IconButton,
 }
 
 /// Every element type, its shape and where Slack accepts it (Block Kit element reference).
 /// Placement follows the reference generously: when in doubt an element is allowed, because
 /// refusing a payload Slack would take is worse than letting Slack refuse it.
 const ELEMENTS: &[(&str, Kind, u8)] = &[
-    ("button", Kind::Button, A | S),
+    ("button", Kind::Button, A | S | K),
     ("static_select", Kind::Select, A | S | I),
     ("external_select", Kind::Select, A | S | I),
     ("users_select", Kind::Select, A | S | I),
@@ -82,7 +96,7 @@ const ELEMENTS: &[(&str, Kind, u8)] = &[
     ("multi_users_select", Kind::Select, A | S | I),
     ("multi_conversations_select", Kind::Select, A | S | I),
     ("multi_channels_select", Kind::Select, A | S | I),
-    ("overflow", Kind::Overflow, A | S),
+    ("overflow", Kind::Overflow, A | S | K),
     ("checkboxes", Kind::Checkboxes, A | S | I),
     ("radio_buttons", Kind::RadioButtons, A | S | I),
     ("datepicker", Kind::DatePicker, A | S | I),
@@ -94,8 +108,10 @@ const ELEMENTS: &[(&str, Kind, u8)] = &[
     ("number_input", Kind::NumberInput, I),
     ("rich_text_input", Kind::RichTextInput, A | I),
     ("file_input", Kind::FileInput, I),
-    ("workflow_button", Kind::WorkflowButton, A | S),
+    ("workflow_button", Kind::WorkflowButton, A | S | K),
     ("image", Kind::Image, S | C),
+    ("feedback_buttons", Kind::FeedbackButtons, X),
+    ("icon_button", Kind::IconButton, X),
 ];
 
 /// Characters allowed in an `action_id`.
@@ -158,6 +174,41 @@ pub(super) fn element(c: &mut Checker, value: &Value, path: &str, place: Place) 
 
     match kind {
         Kind::Button | Kind::WorkflowButton => button(c, obj, path, kind),
+        Kind::FeedbackButtons => {
+            for key in ["positive_button", "negative_button"] {
+                match obj.get(key).filter(|v| !v.is_null()) {
+                    Some(button) => feedback_button(c, button, &field(path, key)),
+                    None => c.report(field(path, key), "is required"),
+                }
+            }
+        }
+        Kind::IconButton => {
+            c.string(obj, path, "icon", Need::Required, 1..=usize::MAX);
+            c.text(
+                obj,
+                path,
+                "text",
+                Need::Required,
+                TextKind::Plain,
+                BUTTON_TEXT_MAX,
+            );
+            c.string(
+                obj,
+                path,
+                "accessibility_label",
+                Need::Optional,
+                0..=BUTTON_TEXT_MAX,
+            );
+            c.string(obj, path, "value", Need::Optional, 0..=2000);
+            if let Some(users) = c.array(obj, path, "visible_to_user_ids", Need::Optional, 0..=10) {
+                let users_path = field(path, "visible_to_user_ids");
+                for (i, user) in users.iter().enumerate() {
+                    if !user.is_string() {
+                        c.report(index(&users_path, i), "must be a string");
+                    }
+                }
+            }
+        }
         Kind::Select => select(
             c,
             obj,
@@ -344,6 +395,29 @@ pub(super) fn image(c: &mut Checker, obj: &Object, path: &str) {
         );
     }
     c.string(obj, path, "alt_text", Need::Required, 0..=ALT_TEXT_MAX);
+}
+
+/// One button of a feedback_buttons element: text, value and label.
+fn feedback_button(c: &mut Checker, value: &Value, path: &str) {
+    let Some(obj) = c.object(value, path) else {
+        return;
+    };
+    c.text(
+        obj,
+        path,
+        "text",
+        Need::Required,
+        TextKind::Plain,
+        BUTTON_TEXT_MAX,
+    );
+    c.string(obj, path, "value", Need::Required, 0..=2000);
+    c.string(
+        obj,
+        path,
+        "accessibility_label",
+        Need::Optional,
+        0..=BUTTON_TEXT_MAX,
+    );
 }
 
 /// `obj[key]` as an array of option objects; returns whether the array was there.

@@ -8,6 +8,7 @@
 //! only matter for rendering (`emoji`, `verbatim`, `dispatch_action_config`, …) pass untouched,
 //! because refusing a payload Slack accepts would be worse than missing a rare fault.
 
+mod assistant;
 mod check;
 mod elements;
 mod rich_text;
@@ -28,7 +29,7 @@ pub const MAX_BLOCKS: usize = 50;
 /// Characters allowed in a `block_id`.
 const BLOCK_ID_MAX: usize = 255;
 /// Characters allowed in a text object unless its field says otherwise.
-const TEXT_MAX: usize = 3000;
+pub(super) const TEXT_MAX: usize = 3000;
 
 /// The path of the whole array in error reports.
 const ROOT: &str = "blocks";
@@ -50,6 +51,13 @@ const BLOCKS: &[(&str, BlockCheck)] = &[
     ("markdown", markdown),
     ("file", file),
     ("video", video),
+    ("card", assistant::card),
+    ("carousel", assistant::carousel),
+    ("alert", assistant::alert),
+    ("plan", assistant::plan),
+    ("task_card", assistant::task_card),
+    ("context_actions", assistant::context_actions),
+    ("call", assistant::call),
 ];
 
 /// Checks that `blocks` is a Block Kit `blocks` array Slack would accept.

@@ -127,7 +127,7 @@ fn refuses_anything_but_an_array_of_typed_objects() {
     assert_eq!(problems(json!([{}])), ["blocks[0].type"]);
     assert_eq!(problems(json!([{ "type": 7 }])), ["blocks[0].type"]);
     assert_eq!(
-        problems(json!([{ "type": "carousel" }])),
+        problems(json!([{ "type": "hologram" }])),
         ["blocks[0].type"]
     );
 }
@@ -606,4 +606,128 @@ fn block_ids_are_unique_in_a_message() {
     let b = json!({ "type": "divider", "block_id": "b" });
     assert!(problems(json!([a, b])).is_empty());
     assert_eq!(problems(json!([a, b, a])), vec!["blocks[2].block_id"]);
+}
+
+fn card(title: Value) -> Value {
+    json!({
+        "type": "card",
+        "hero_image": { "type": "image", "image_url": "https://h", "alt_text": "hero" },
+        "icon": { "type": "image", "image_url": "https://i", "alt_text": "icon" },
+        "title": title,
+        "subtitle": mrkdwn("sub"),
+        "body": mrkdwn("body"),
+        "actions": [button("Open")],
+    })
+}
+
+fn task(status: &str) -> Value {
+    json!({
+        "type": "task_card",
+        "task_id": "t1",
+        "title": "Look it up",
+        "status": status,
+        "details": { "type": "rich_text", "elements": [
+            { "type": "rich_text_section", "elements": [{ "type": "text", "text": "d" }] }] },
+        "sources": [{ "type": "url", "url": "https://example.com", "text": "Example" }],
+    })
+}
+
+fn feedback() -> Value {
+    json!({
+        "type": "feedback_buttons",
+        "action_id": "fb",
+        "positive_button": { "text": plain("Good"), "value": "up" },
+        "negative_button": { "text": plain("Bad"), "value": "down" },
+    })
+}
+
+/// The blocks Slack's SDK defines for apps and AI assistants are accepted
+/// with their fields.
+#[test]
+fn accepts_the_assistant_blocks() {
+    let blocks = json!([
+        card(mrkdwn("Title")),
+        { "type": "carousel", "elements": [card(plain("One")), card(plain("Two"))] },
+        { "type": "alert", "text": mrkdwn("*careful*"), "level": "warning" },
+        { "type": "plan", "title": "Steps", "tasks": [task("pending"), task("complete")] },
+        task("in_progress"),
+        { "type": "context_actions", "elements": [feedback(), {
+            "type": "icon_button", "icon": "trash", "text": plain("Delete"),
+            "action_id": "del", "value": "m1", "visible_to_user_ids": ["U1"] }] },
+        { "type": "call", "call_id": "R123", "api_decoration_available": false,
+          "call": { "v1": { "id": "R123" } } },
+    ]);
+    assert_eq!(problems(blocks), Vec::<String>::new());
+}
+
+/// One broken limit of each, reported at its path.
+#[test]
+fn checks_the_assistant_blocks_limits() {
+    assert_eq!(
+        problems_of(card(plain(&chars(151)))),
+        ["blocks[0].title"],
+        "a card title has at most 150 characters"
+    );
+    assert_eq!(
+        problems_of(json!({ "type": "card", "subtitle": mrkdwn("only a subtitle") })),
+        ["blocks[0].title"],
+        "a card needs an image, a title, a body or actions"
+    );
+    let cards: Vec<Value> = (0..11).map(|_| card(plain("c"))).collect();
+    assert_eq!(
+        problems_of(json!({ "type": "carousel", "elements": cards })),
+        ["blocks[0].elements"]
+    );
+    assert_eq!(
+        problems_of(
+            json!({ "type": "carousel", "elements": [{ "type": "section", "text": plain("x") }] })
+        ),
+        ["blocks[0].elements[0].type"],
+        "a carousel holds cards"
+    );
+    assert_eq!(
+        problems_of(json!({ "type": "alert", "text": mrkdwn("x"), "level": "panic" })),
+        ["blocks[0].level"]
+    );
+    assert_eq!(problems_of(json!({ "type": "alert" })), ["blocks[0].text"]);
+    assert_eq!(problems_of(task("done")), ["blocks[0].status"]);
+    assert_eq!(
+        problems_of(json!({ "type": "plan", "title": "P", "tasks": [task("stuck")] })),
+        ["blocks[0].tasks[0].status"]
+    );
+    assert_eq!(
+        problems_of(json!({ "type": "plan", "tasks": [] })),
+        ["blocks[0].title"]
+    );
+    let mut bad_source = task("pending");
+    bad_source["sources"][0]["url"] = json!("javascript:alert(1)");
+    assert_eq!(problems_of(bad_source), ["blocks[0].sources[0].url"]);
+    let six: Vec<Value> = (0..6).map(|_| feedback()).collect();
+    assert_eq!(
+        problems_of(json!({ "type": "context_actions", "elements": six })),
+        ["blocks[0].elements"]
+    );
+    assert_eq!(
+        problems_of(json!({ "type": "context_actions", "elements": [button("b")] })),
+        ["blocks[0].elements[0].type"],
+        "only feedback and icon buttons"
+    );
+    let mut long = feedback();
+    long["positive_button"]["text"] = plain(&chars(76));
+    assert_eq!(
+        problems_of(json!({ "type": "context_actions", "elements": [long] })),
+        ["blocks[0].elements[0].positive_button.text"]
+    );
+    assert_eq!(
+        problems_of(json!({ "type": "call" })),
+        ["blocks[0].call_id"]
+    );
+    assert_eq!(
+        problems_of(
+            json!({ "type": "video", "alt_text": "v", "thumbnail_url": "https://t",
+            "video_url": "https://v" })
+        ),
+        ["blocks[0].title"],
+        "a video needs its title"
+    );
 }

@@ -4,11 +4,13 @@
 //! answers 405 instead of falling through to 404.
 
 mod api_keys;
+mod artifacts;
 pub mod auth;
 mod completions;
 mod events;
 mod files;
 mod health;
+mod interactive;
 mod messages;
 mod models;
 mod oauth;
@@ -46,6 +48,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(reactions::configure)
                 .configure(files::configure)
                 .configure(search::configure)
+                .configure(artifacts::configure)
+                .configure(interactive::configure)
                 .configure(models::configure)
                 .configure(usage::configure),
         );

@@ -176,6 +176,21 @@ async fn every_change_of_a_thread_reaches_its_stream_once_and_in_order() {
         (1..=all.len() as i64).collect::<Vec<_>>(),
         "every event once, numbered without a gap"
     );
+
+    // Deleting the thread is its last event on this stream: a deleted
+    // thread cannot be read, so the stream ends.
+    let removed = app.delete(&format!("/api/v1/threads/{t}"), &ada).await;
+    assert_eq!(removed.status(), 204);
+    assert_eq!(next(&mut events).await.unwrap().event, "thread.deleted");
+    assert_eq!(next(&mut events).await.unwrap().event, "access.revoked");
+    assert!(next(&mut events).await.is_none());
+    app.post(&format!("/api/v1/threads/{t}/restore"), &ada, &json!({}))
+        .await;
+    let after = (all.len() + 1).to_string();
+    let mut restored = open(&app, &ada, &t, Some(&after)).await;
+    let event = next(&mut restored).await.unwrap();
+    assert_eq!(event.event, "thread.restored");
+    assert_eq!(payload(&event)["title"], "Renamed");
 }
 
 #[tokio::test]

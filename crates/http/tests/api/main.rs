@@ -2,11 +2,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod artifacts;
 mod assistant;
 mod auth;
 mod completions;
 mod files;
 mod helpers;
+mod interactive;
 mod live;
 // The mock OpenAI upstream of xl-llm's tests, shared rather than copied.
 #[allow(dead_code)]

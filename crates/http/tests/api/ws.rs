@@ -23,7 +23,9 @@ const SIGNALS: [&str; 3] = ["presence", "typing", "assistant.status"];
 async fn app() -> TestApp {
     spawn_app_with(|options| {
         options.services.auto_completion_enabled = true;
-        options.http.sse_keep_alive = Duration::from_millis(200);
+        // Long enough that a socket the test is not reading (so not
+        // answering pings) is not taken for gone.
+        options.http.sse_keep_alive = Duration::from_secs(2);
     })
     .await
 }
@@ -318,4 +320,42 @@ async fn a_cookie_handshake_from_another_site_is_refused() {
         }
         other => panic!("expected a 403, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn a_silent_client_is_closed_and_its_subscriptions_dropped() {
+    let app = spawn_app_with(|options| {
+        options.http.sse_keep_alive = Duration::from_millis(100);
+    })
+    .await;
+    let (ada, _) = app.user("ada@acme.io", Role::User).await;
+    let t = new_thread(&app, &ada).await;
+    let thread = t.parse().unwrap();
+    let mut socket = connect(&app, &ada).await;
+    send(&mut socket, json!({ "type": "subscribe", "thread_id": t })).await;
+    assert_eq!(receive(&mut socket).await["type"], "subscribed");
+    assert_eq!(app.services.events.listeners(thread), 1);
+    // The client reads nothing, so answers no ping, for several periods.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let mut closed = None;
+    while let Ok(Some(message)) = tokio::time::timeout(Duration::from_secs(5), socket.next()).await
+    {
+        match message {
+            Ok(Message::Close(frame)) => {
+                closed = frame;
+                break;
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    let code = closed.expect("the server closed the socket").code;
+    assert_eq!(u16::from(code), 1001, "going away");
+    for _ in 0..50 {
+        if app.services.events.listeners(thread) == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the subscription of a closed socket was kept");
 }

@@ -25,7 +25,9 @@ use xl_domain::events::{ThreadEvent, kind};
 use xl_domain::{
     Actor, CompletionId, Cursor, Message, MessageId, MessageStatus, PageRequest, ThreadId,
 };
-use xl_llm::{ChatChunk, ChatRequest, LlmError, Usage, count_message_tokens, count_tokens};
+use xl_llm::{
+    ChatChunk, ChatMessage, ChatRequest, LlmError, Usage, count_message_tokens, count_tokens,
+};
 use xl_store::repo::replies::FinishedReply;
 use xl_store::{StoreError, repo};
 
@@ -51,6 +53,8 @@ pub(crate) struct ReplyJob {
     pub model: String,
     /// The thread's system prompt.
     pub system_prompt: Option<String>,
+    /// Said to the model after the branch, as the newest user turn.
+    pub note: Option<String>,
 }
 
 /// A generation in progress, as the registry holds it.
@@ -322,7 +326,11 @@ impl Services {
                 _ => break,
             }
         }
-        Ok(ChatRequest::new(job.model.clone(), builder.build()))
+        let mut messages = builder.build();
+        if let Some(note) = &job.note {
+            messages.push(ChatMessage::user(note.clone()));
+        }
+        Ok(ChatRequest::new(job.model.clone(), messages))
     }
 
     /// Runs a generation to its end and returns the message as it ended.

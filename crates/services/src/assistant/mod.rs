@@ -123,7 +123,9 @@ impl Services {
             self.insert_message(&tx, actor, thread, input).await?;
         let reply = if is_user && auto_reply && self.config.auto_completion_enabled {
             let thread = self.thread_in_tx(&tx, actor, thread, Access::Write).await?;
-            let (reply, created, job) = self.insert_reply(&tx, actor, &thread, message.id).await?;
+            let (reply, created, job) = self
+                .insert_reply(&tx, actor, &thread, message.id, None)
+                .await?;
             events.push(created);
             Some((reply, job))
         } else {
@@ -258,7 +260,9 @@ impl Services {
                 "this reply answers no message".into(),
             ));
         };
-        let (reply, created, job) = self.insert_reply(&tx, actor, &thread, answers).await?;
+        let (reply, created, job) = self
+            .insert_reply(&tx, actor, &thread, answers, None)
+            .await?;
         if let Some(retry) = retry {
             let made = Made {
                 message: None,
@@ -512,12 +516,15 @@ impl Services {
     /// Inserts an empty `streaming` ASSISTANT message answering `answers`
     /// (it becomes the thread's current leaf) with its `message.created`
     /// event, and describes the generation to start once this commits.
-    async fn insert_reply(
+    /// A `note` is told to the model as the newest user turn of the prompt
+    /// (an interactive action says what the person did with it).
+    pub(crate) async fn insert_reply(
         &self,
         tx: &Tx,
         actor: &Actor,
         thread: &Thread,
         answers: MessageId,
+        note: Option<String>,
     ) -> Result<(Message, ThreadEvent, ReplyJob), ServiceError> {
         let model = thread
             .model
@@ -551,12 +558,13 @@ impl Services {
             answers,
             model,
             system_prompt: thread.system_prompt.clone(),
+            note,
         };
         Ok((reply, created, job))
     }
 
     /// Starts a committed reply and, in sync mode, waits for its end.
-    async fn run_reply(
+    pub(crate) async fn run_reply(
         &self,
         reply: Message,
         job: ReplyJob,

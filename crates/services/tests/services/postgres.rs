@@ -164,3 +164,106 @@ async fn conversations_work_on_postgres() {
     store.close().await.unwrap();
     db.drop_database().await.unwrap();
 }
+
+#[tokio::test]
+async fn artifacts_and_actions_work_on_postgres() {
+    use serde_json::json;
+    use xl_domain::artifacts::{ArtifactFilter, ArtifactUpdate, NewArtifact};
+    use xl_domain::interactive::BlockActions;
+    use xl_services::artifacts::ExportFormat;
+
+    let Some(db) = PostgresTestDb::create().await.unwrap() else {
+        return;
+    };
+    let store = Store::connect(&StoreConfig::new(db.url.clone()))
+        .await
+        .unwrap();
+    store.migrate_up(None).await.unwrap();
+    let llm = Arc::new(xl_llm::EchoProvider::new(xl_llm::EchoConfig {
+        pace: std::time::Duration::ZERO,
+        models: Vec::new(),
+    }));
+    let services =
+        xl_services::Services::new(store.clone(), llm, xl_services::ServicesConfig::default());
+    let ada = actor(&services, "ada@acme.io", Role::User).await;
+    let thread = quiet_thread(&services, &ada).await;
+    let artifact = services
+        .create_artifact(
+            &ada,
+            Some(thread.id),
+            NewArtifact {
+                kind: xl_domain::ArtifactKind::Insight,
+                title: "Churn".into(),
+                description: None,
+                content: json!({"summary": "s", "findings": [{"text": "a, \"b\""}], "confidence": 0.5}),
+                metadata: None,
+                message_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    // Of two writers holding version 1, exactly one wins (the conditional
+    // update under PostgreSQL's row lock).
+    let rename = |title: &str| ArtifactUpdate {
+        title: Some(title.to_owned()),
+        ..ArtifactUpdate::default()
+    };
+    let (a, b) = tokio::join!(
+        services.update_artifact(&ada, artifact.id, rename("a"), Some(1)),
+        services.update_artifact(&ada, artifact.id, rename("b"), Some(1)),
+    );
+    assert_eq!(
+        [&a, &b].iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{a:?} {b:?}"
+    );
+    assert!(
+        [&a, &b]
+            .iter()
+            .any(|r| matches!(r, Err(ServiceError::PreconditionFailed(_))))
+    );
+    let page = services
+        .list_artifacts(&ada, &ArtifactFilter::default(), &PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(page.items[0].version, 2);
+    let export = |format| services.export_artifact(&ada, artifact.id, format, Some(1));
+    assert_eq!(
+        export(ExportFormat::Pdf).await.unwrap().bytes,
+        export(ExportFormat::Pdf).await.unwrap().bytes
+    );
+    assert!(
+        export(ExportFormat::Csv)
+            .await
+            .unwrap()
+            .bytes
+            .starts_with(b"finding,text,evidence\n")
+    );
+
+    let message = services
+        .post_message(
+            &ada,
+            thread.id,
+            NewMessage {
+                content: Some("Go?".into()),
+                blocks: Some(json!([{"type": "actions", "block_id": "b", "elements": [
+                    {"type": "button", "action_id": "go", "text": {"type": "plain_text", "text": "Go"}}
+                ]}])),
+                ..NewMessage::default()
+            },
+        )
+        .await
+        .unwrap();
+    let payload = BlockActions::parse(&json!({
+        "container": {"message_id": message.id.to_string()},
+        "actions": [{"action_id": "go", "block_id": "b", "type": "button"}]
+    }))
+    .unwrap();
+    let acted = services
+        .interact(&ada, payload, ReplyMode::Sync)
+        .await
+        .unwrap();
+    assert_eq!(acted.actions[0].action_id, "go");
+    assert!(acted.reply.is_none(), "the thread's assistant is off");
+    db.drop_database().await.unwrap();
+}

@@ -11,6 +11,7 @@ pub mod events;
 pub mod file_blobs;
 pub mod files;
 pub mod idempotency_keys;
+pub mod interactive_actions;
 pub mod invitations;
 pub mod message_files;
 pub mod message_revisions;

@@ -9,8 +9,8 @@ use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
-    IntoActiveModel, JoinType, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait,
-    Set, Value as DbValue,
+    IntoActiveModel, JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    RelationTrait, Set, Value as DbValue,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -26,7 +26,7 @@ use migration::{PathParent, PathPlace};
 
 use crate::Conn;
 use crate::StoreError;
-use crate::entity::{message_files, message_revisions, messages, thread_members, threads};
+use crate::entity::{files, message_files, message_revisions, messages, thread_members, threads};
 use crate::error::OrmResult;
 use crate::sqlite::sqlite_model;
 
@@ -374,6 +374,17 @@ pub async fn set_leaf<C: Conn>(
         .await
         .into_store()?;
     Ok(())
+}
+
+/// How many of these files exist, undeleted, in the org.
+pub async fn count_files<C: Conn>(db: &C, org: OrgId, ids: &[FileId]) -> Result<u64, StoreError> {
+    files::Entity::find()
+        .filter(files::Column::OrgId.eq(org.as_uuid()))
+        .filter(files::Column::DeletedAt.is_null())
+        .filter(files::Column::Id.is_in(ids.iter().map(|id| id.as_uuid())))
+        .count(db.orm())
+        .await
+        .into_store()
 }
 
 /// The message with this id whose `scope` column (org or thread) is `within`.

@@ -5,11 +5,13 @@
 //! callers (the services) decide which org and user the caller may touch.
 
 pub mod api_keys;
+pub mod artifacts;
 pub mod completions;
 pub mod events;
 pub mod files;
 pub mod idempotency;
 pub mod identity;
+pub mod interactive;
 pub mod messages;
 pub mod orgs;
 pub mod preferences;

@@ -88,6 +88,7 @@ static KINDS: LazyLock<HashMap<(&'static str, &'static str), Kind>> = LazyLock::
         file_blobs,
         files,
         idempotency_keys,
+        interactive_actions,
         invitations,
         message_files,
         message_revisions,

@@ -1,0 +1,306 @@
+//! Artifacts: the caller's own and a thread's, CRUD with versions
+//! (`ETag` is the version; `If-Match` makes a change conditional, 412 when
+//! stale), restore, and export as JSON, CSV or PDF.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use xl_domain::artifacts::{Artifact, ArtifactFilter, ArtifactUpdate, NewArtifact};
+use xl_domain::object::Object;
+use xl_domain::{ArtifactId, ArtifactKind, DomainError, PageRequest, ThreadId};
+use xl_services::artifacts::ExportFormat;
+
+use crate::auth::Authenticated;
+use crate::{ApiError, AppState, Envelope};
+
+/// Registers the artifact routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/artifacts").get(list_own).post(create_own))
+        .service(
+            web::resource("/threads/{id}/artifacts")
+                .get(list_in_thread)
+                .post(create_in_thread),
+        )
+        .service(
+            web::resource("/artifacts/{id}")
+                .get(get)
+                .put(update)
+                .patch(update)
+                .delete(delete),
+        )
+        .service(web::resource("/artifacts/{id}/versions").get(versions))
+        .service(web::resource("/artifacts/{id}/versions/{n}").get(version))
+        .service(web::resource("/artifacts/{id}/versions/{n}/restore").post(restore))
+        .service(web::resource("/artifacts/{id}/export").get(export));
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+    order: Option<String>,
+    kind: Option<String>,
+    thread: Option<String>,
+}
+
+impl ListQuery {
+    fn parse(&self) -> Result<(ArtifactFilter, PageRequest), ApiError> {
+        let page = PageRequest::parse(
+            self.limit.as_deref(),
+            self.cursor.as_deref(),
+            self.order.as_deref(),
+        )?;
+        let kind = match self.kind.as_deref() {
+            None | Some("") => None,
+            Some(raw) => Some(raw.parse::<ArtifactKind>()?),
+        };
+        let thread = match self.thread.as_deref() {
+            None | Some("") => None,
+            Some(raw) => Some(
+                raw.parse::<ThreadId>()
+                    .map_err(|_| DomainError::invalid("thread", "must be a thread id"))?,
+            ),
+        };
+        Ok((ArtifactFilter { kind, thread }, page))
+    }
+}
+
+/// The entity tag of a version: its number, quoted.
+fn etag(version: i32) -> String {
+    format!("\"{version}\"")
+}
+
+/// An artifact in the envelope, with its version as `ETag`.
+fn with_etag(mut response: HttpResponse, version: i32) -> HttpResponse {
+    if let Ok(value) = HeaderValue::from_str(&etag(version)) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+}
+
+fn artifact_response(artifact: Artifact, created: bool) -> HttpResponse {
+    let version = artifact.version;
+    let response = if created {
+        Envelope::created(artifact)
+    } else {
+        Envelope::ok(artifact)
+    };
+    with_etag(response, version)
+}
+
+/// The version an `If-Match` header names: `"3"` (or `W/"3"`, or a bare
+/// `3`); `*` and no header mean "whatever is current".
+fn if_match(req: &HttpRequest) -> Result<Option<i32>, ApiError> {
+    let Some(raw) = req.headers().get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let bad = || {
+        ApiError::from(DomainError::invalid(
+            "If-Match",
+            "must be one version's ETag, such as \"3\", or *",
+        ))
+    };
+    let raw = raw.to_str().map_err(|_| bad())?.trim();
+    if raw == "*" {
+        return Ok(None);
+    }
+    let tag = raw.strip_prefix("W/").unwrap_or(raw);
+    let tag = tag
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(tag);
+    tag.parse::<i32>()
+        .ok()
+        .filter(|n| *n >= 1)
+        .map(Some)
+        .ok_or_else(bad)
+}
+
+fn parse_version(raw: &str) -> Result<i32, ApiError> {
+    raw.parse::<i32>()
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| DomainError::invalid("version", "must be a version number (1, 2, …)").into())
+}
+
+async fn list_own(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (filter, page) = query.parse()?;
+    Ok(Envelope::page(
+        state
+            .services
+            .list_artifacts(&caller.0, &filter, &page)
+            .await?,
+    ))
+}
+
+async fn create_own(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    body: web::Json<Object<NewArtifact>>,
+) -> Result<HttpResponse, ApiError> {
+    let artifact = state
+        .services
+        .create_artifact(&caller.0, None, body.into_inner().0)
+        .await?;
+    Ok(artifact_response(artifact, true))
+}
+
+async fn list_in_thread(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    id: web::Path<String>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let thread: ThreadId = id.parse()?;
+    let (filter, page) = query.parse()?;
+    Ok(Envelope::page(
+        state
+            .services
+            .list_thread_artifacts(&caller.0, thread, &filter, &page)
+            .await?,
+    ))
+}
+
+async fn create_in_thread(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    id: web::Path<String>,
+    body: web::Json<Object<NewArtifact>>,
+) -> Result<HttpResponse, ApiError> {
+    let thread: ThreadId = id.parse()?;
+    let artifact = state
+        .services
+        .create_artifact(&caller.0, Some(thread), body.into_inner().0)
+        .await?;
+    Ok(artifact_response(artifact, true))
+}
+
+async fn get(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id: ArtifactId = id.parse()?;
+    let artifact = state.services.get_artifact(&caller.0, id).await?;
+    Ok(artifact_response(artifact, false))
+}
+
+async fn update(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    id: web::Path<String>,
+    body: web::Json<Object<ArtifactUpdate>>,
+) -> Result<HttpResponse, ApiError> {
+    let id: ArtifactId = id.parse()?;
+    let expected = if_match(&req)?;
+    let artifact = state
+        .services
+        .update_artifact(&caller.0, id, body.into_inner().0, expected)
+        .await?;
+    Ok(artifact_response(artifact, false))
+}
+
+async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id: ArtifactId = id.parse()?;
+    let expected = if_match(&req)?;
+    state
+        .services
+        .delete_artifact(&caller.0, id, expected)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize)]
+struct PageQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+    order: Option<String>,
+}
+
+async fn versions(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    id: web::Path<String>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id: ArtifactId = id.parse()?;
+    let page = PageRequest::parse(
+        query.limit.as_deref(),
+        query.cursor.as_deref(),
+        query.order.as_deref(),
+    )?;
+    Ok(Envelope::page(
+        state
+            .services
+            .artifact_versions(&caller.0, id, &page)
+            .await?,
+    ))
+}
+
+async fn version(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, n) = path.into_inner();
+    let id: ArtifactId = id.parse()?;
+    let n = parse_version(&n)?;
+    let version = state.services.artifact_version(&caller.0, id, n).await?;
+    Ok(with_etag(Envelope::ok(version), n))
+}
+
+async fn restore(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, n) = path.into_inner();
+    let id: ArtifactId = id.parse()?;
+    let n = parse_version(&n)?;
+    let expected = if_match(&req)?;
+    let artifact = state
+        .services
+        .restore_artifact_version(&caller.0, id, n, expected)
+        .await?;
+    Ok(artifact_response(artifact, false))
+}
+
+#[derive(Debug, Deserialize)]
+struct ExportQuery {
+    format: Option<String>,
+    version: Option<String>,
+}
+
+async fn export(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    id: web::Path<String>,
+    query: web::Query<ExportQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id: ArtifactId = id.parse()?;
+    let format: ExportFormat = query.format.as_deref().unwrap_or("json").parse()?;
+    let version = query.version.as_deref().map(parse_version).transpose()?;
+    let export = state
+        .services
+        .export_artifact(&caller.0, id, format, version)
+        .await?;
+    Ok(HttpResponse::Ok()
+        .content_type(export.content_type)
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{}\"", export.filename),
+        ))
+        .insert_header((header::ETAG, etag(export.version)))
+        .body(export.bytes))
+}
