@@ -20,6 +20,7 @@ mod m0009_search_scope;
 mod m0010_idempotency_records;
 mod m0011_event_retention;
 mod m0012_interactive_actions;
+mod m0013_file_blobs;
 
 pub use m0008_message_paths::{Parent as PathParent, Place as PathPlace};
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0010_idempotency_records::Migration),
             Box::new(m0011_event_retention::Migration),
             Box::new(m0012_interactive_actions::Migration),
+            Box::new(m0013_file_blobs::Migration),
         ]
     }
 }
@@ -72,6 +74,7 @@ pub const TABLES: &[&str] = &[
     "invitations",
     "deleted_users",
     "interactive_actions",
+    "file_blobs",
 ];
 
 /// The tables the search migration adds on SQLite only: the FTS5 virtual

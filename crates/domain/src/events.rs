@@ -36,6 +36,10 @@ pub mod kind {
     pub const THREAD_DELETED: &str = "thread.deleted";
     /// The thread was restored.
     pub const THREAD_RESTORED: &str = "thread.restored";
+    /// A file was attached to a message (the payload has the file and the message).
+    pub const FILE_ATTACHED: &str = "file.attached";
+    /// A file attached in the thread was deleted; its attachments are tombstones now.
+    pub const FILE_DELETED: &str = "file.deleted";
     /// An artifact was created in the thread (the payload is the artifact).
     pub const ARTIFACT_CREATED: &str = "artifact.created";
     /// An artifact of the thread got a new version (the payload is the artifact).

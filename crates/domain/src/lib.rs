@@ -9,6 +9,7 @@ pub mod blocks;
 pub mod email;
 pub mod error;
 pub mod events;
+pub mod files;
 pub mod ids;
 pub mod interactive;
 pub mod kinds;

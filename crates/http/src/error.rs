@@ -64,6 +64,13 @@ pub enum ApiError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The range asked for selects nothing. Returns 416 Range Not
+    /// Satisfiable, with `Content-Range: bytes */size`.
+    #[error("the range selects nothing of the file's {size} bytes")]
+    RangeNotSatisfiable {
+        /// The file's size.
+        size: u64,
+    },
     /// The body is not JSON. Returns 415 Unsupported Media Type.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -122,6 +129,11 @@ impl ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload-too-large",
                 "Payload Too Large",
+            ),
+            ApiError::RangeNotSatisfiable { .. } => (
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "range-not-satisfiable",
+                "Range Not Satisfiable",
             ),
             ApiError::UnsupportedMediaType(_) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -225,9 +237,14 @@ impl ResponseError for ApiError {
         let json = serde_json::to_string(&body).unwrap_or_else(|_| {
             r#"{"success":false,"error":{"title":"Internal Server Error","status":500}}"#.to_owned()
         });
-        HttpResponse::build(status)
-            .content_type("application/problem+json")
-            .body(json)
+        let mut response = HttpResponse::build(status);
+        if let ApiError::RangeNotSatisfiable { size } = self {
+            response.insert_header((
+                actix_web::http::header::CONTENT_RANGE,
+                format!("bytes */{size}"),
+            ));
+        }
+        response.content_type("application/problem+json").body(json)
     }
 }
 
@@ -267,6 +284,11 @@ impl From<ServiceError> for ApiError {
             ServiceError::Unavailable(detail) => ApiError::Unavailable(detail),
             ServiceError::Llm(llm) => ApiError::from(llm),
             ServiceError::Store(store) => ApiError::Internal(error_chain(&store)),
+            ServiceError::TooLarge { limit } => ApiError::PayloadTooLarge {
+                limit: usize::try_from(limit).unwrap_or(usize::MAX),
+            },
+            ServiceError::RangeNotSatisfiable { size } => ApiError::RangeNotSatisfiable { size },
+            ServiceError::FileStore(err) => ApiError::Internal(error_chain(&err)),
         }
     }
 }

@@ -139,6 +139,9 @@ pub struct Config {
     /// `XL_EVENT_RETENTION`: how long thread events are kept for clients
     /// that resume (default 7 days).
     pub event_retention: Duration,
+    /// `XL_FILE_ORPHAN_TTL`: how long an upload nobody attached is kept
+    /// (default 1 day).
+    pub file_orphan_ttl: Duration,
 }
 
 /// One OAuth provider's registration and endpoints.
@@ -202,6 +205,7 @@ pub const SETTINGS: &[&str] = &[
     "DEFAULT_REPLY_MODE",
     "FILE_STORE",
     "MAX_UPLOAD_BYTES",
+    "XL_FILE_ORPHAN_TTL",
     "XL_MAX_JSON_BYTES",
     "CORS_ORIGINS",
     "XL_LOG_FORMAT",
@@ -542,6 +546,8 @@ impl Config {
             "XL_EVENT_RETENTION",
             Duration::from_secs(7 * 86_400),
         )?;
+        let file_orphan_ttl =
+            parse_ttl(sources, "XL_FILE_ORPHAN_TTL", Duration::from_secs(86_400))?;
         Ok(Config {
             bind,
             data_dir,
@@ -587,6 +593,7 @@ impl Config {
             shutdown_grace,
             thread_retention,
             event_retention,
+            file_orphan_ttl,
         })
     }
 }

@@ -100,6 +100,9 @@ async fn serve(config: Config) -> Result<(), RunError> {
     store.migrate_up(None).await?;
     let jwt_secret = secret::jwt_secret(&config)?;
     let llm = provider(&config)?;
+    // A file store that cannot be opened stops the start, naming the setting.
+    let files = xl_services::files::FileStore::open(&config.file_store)
+        .map_err(|err| RunError::Io(format!("FILE_STORE: {err}")))?;
     let services = Services::new(
         store.clone(),
         llm,
@@ -112,8 +115,14 @@ async fn serve(config: Config) -> Result<(), RunError> {
             default_reply_mode: config.default_reply_mode,
             event_retention: config.event_retention,
             event_buffer: xl_services::events::DEFAULT_BUFFER,
+            files: xl_services::files::FilesConfig {
+                store: config.file_store.clone(),
+                max_upload_bytes: config.max_upload_bytes,
+                orphan_ttl: config.file_orphan_ttl,
+            },
         },
-    );
+    )
+    .with_file_store(files);
     // Replies a previous run left `streaming` can no longer finish.
     services
         .recover_interrupted_replies()

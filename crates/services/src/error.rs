@@ -32,6 +32,22 @@ pub enum ServiceError {
     /// not set. Returns 422 Unprocessable Entity.
     #[error("{0:?}")]
     Unprocessable(FieldErrors),
+    /// An upload passed the size limit. Returns 413 Payload Too Large.
+    #[error("the file exceeds the limit of {limit} bytes")]
+    TooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The range asked for selects nothing of the file. Returns 416 Range
+    /// Not Satisfiable.
+    #[error("the range selects nothing of the file's {size} bytes")]
+    RangeNotSatisfiable {
+        /// The file's size.
+        size: u64,
+    },
+    /// The file store failed. Returns 500 Internal Server Error (cause logged only).
+    #[error("file store failure")]
+    FileStore(#[source] crate::files::StorageError),
     /// A dependency is down. Returns 503 Service Unavailable.
     #[error("{0}")]
     Unavailable(String),

@@ -12,6 +12,7 @@ mod embed;
 mod error;
 pub mod events;
 pub mod feed;
+pub mod files;
 pub mod health;
 pub mod idempotency;
 pub mod interactive;
@@ -57,6 +58,8 @@ pub struct ServicesConfig {
     /// How many events a live listener may fall behind before it re-reads
     /// the log instead.
     pub event_buffer: usize,
+    /// Uploads: where they are kept, how large, how long unattached.
+    pub files: files::FilesConfig,
 }
 
 impl Default for ServicesConfig {
@@ -71,6 +74,7 @@ impl Default for ServicesConfig {
             default_reply_mode: assistant::ReplyMode::Sync,
             event_retention: std::time::Duration::from_secs(7 * 86_400),
             event_buffer: events::DEFAULT_BUFFER,
+            files: files::FilesConfig::default(),
         }
     }
 }
@@ -94,6 +98,8 @@ pub struct Services {
     pub http: reqwest::Client,
     /// Live delivery of committed thread events.
     pub events: Arc<events::EventHub>,
+    /// Where file bytes are kept.
+    pub files: files::FileStore,
     /// Typing, presence and assistant status, in this process.
     presence: Arc<presence::Presence>,
     auth: Arc<Auth>,
@@ -114,6 +120,12 @@ impl Services {
         let auth = Arc::new(Auth::new(config.auth.clone(), http.clone()));
         let models = Arc::new(config.models.clone());
         let events = Arc::new(events::EventHub::new(config.event_buffer));
+        // The server opens the store itself first (refusing a bad
+        // `FILE_STORE` at start-up) and hands it over with `with_file_store`.
+        let files = files::FileStore::open(&config.files.store).unwrap_or_else(|err| {
+            tracing::error!(error = %err, "cannot open the file store; keeping files in memory");
+            files::FileStore::memory()
+        });
         Services {
             store,
             llm,
@@ -122,12 +134,21 @@ impl Services {
             started_at: Instant::now(),
             http,
             events,
+            files,
             presence: Arc::default(),
             auth,
             generations: Arc::default(),
             catalog: Arc::default(),
             runtime: tokio::runtime::Handle::try_current().ok(),
         }
+    }
+}
+
+impl Services {
+    /// Keeps file bytes in this store instead of the one the config names.
+    pub fn with_file_store(mut self, files: files::FileStore) -> Self {
+        self.files = files;
+        self
     }
 }
 

@@ -91,32 +91,27 @@ impl Services {
     ) -> Result<Message, ServiceError> {
         check_post(actor, &input)?;
         let tx = self.store.begin_write().await?;
-        let (message, _, created) = self.insert_message(&tx, actor, thread, input).await?;
-        self.commit_and_publish(tx, [created]).await?;
+        let (message, _, events) = self.insert_message(&tx, actor, thread, input).await?;
+        self.commit_and_publish(tx, events).await?;
         Ok(message)
     }
 
     /// Inserts a posted message (checks included) with its `message.created`
-    /// event inside the caller's write transaction, returning it, whether
-    /// the thread's assistant replies, and the event.
+    /// event (and a `file.attached` for each attachment) inside the caller's
+    /// write transaction, returning it, whether the thread's assistant
+    /// replies, and the events.
     pub(crate) async fn insert_message(
         &self,
         tx: &Tx,
         actor: &Actor,
         thread: ThreadId,
         input: NewMessage,
-    ) -> Result<(Message, bool, ThreadEvent), ServiceError> {
+    ) -> Result<(Message, bool, Vec<ThreadEvent>), ServiceError> {
         let role = input.role.unwrap_or(MessageRole::User);
         let attachments = input.attachments.clone().unwrap_or_default();
-        if !attachments.is_empty() {
-            let found = repo::messages::count_files(tx, actor.org_id, &attachments).await?;
-            if found != attachments.len() as u64 {
-                return Err(ServiceError::Invalid(DomainError::invalid(
-                    "attachments",
-                    "every file must exist in your organisation",
-                )));
-            }
-        }
+        let files = self
+            .attachable_files(tx, actor, "attachments", &attachments)
+            .await?;
         // An explicit parent is checked after access, so a caller cannot
         // probe another thread's messages through it.
         if let Some(parent) = input.parent_id {
@@ -186,7 +181,12 @@ impl Services {
                     serde_json::to_value(&posted.message).unwrap_or_default(),
                 )
                 .await?;
-                Ok((posted.message, posted.auto_reply, created))
+                let mut events = vec![created];
+                events.extend(
+                    self.attach_files(tx, actor, thread, posted.message.id, &files)
+                        .await?,
+                );
+                Ok((posted.message, posted.auto_reply, events))
             }
             // Nothing was written: say why (not found, or not allowed).
             None => {

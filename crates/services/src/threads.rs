@@ -274,15 +274,16 @@ impl Services {
     }
 
     /// Periodic clean-up: purges threads past their retention window,
-    /// forgets expired idempotency keys and prunes old events. Returns how
-    /// many rows went.
+    /// forgets expired idempotency keys, prunes old events and removes
+    /// uploads nobody attached. Returns how many rows went.
     pub async fn housekeeping(&self) -> Result<u64, ServiceError> {
         let threads = self.purge_deleted_threads().await?;
         let tx = self.store.begin_write().await?;
         let keys = repo::idempotency::purge_expired(&tx).await?;
         tx.commit().await?;
         let events = self.prune_events().await?;
-        Ok(threads + keys + events)
+        let files = self.remove_orphan_files().await?;
+        Ok(threads + keys + events + files)
     }
 
     /// The thread's members (anyone who may read it).

@@ -8,6 +8,7 @@ mod artifacts;
 pub mod auth;
 mod completions;
 mod events;
+mod files;
 mod health;
 mod interactive;
 mod messages;
@@ -45,6 +46,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(events::configure)
                 .configure(crate::ws::configure)
                 .configure(reactions::configure)
+                .configure(files::configure)
                 .configure(search::configure)
                 .configure(artifacts::configure)
                 .configure(interactive::configure)

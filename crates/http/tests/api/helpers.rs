@@ -24,6 +24,8 @@ pub struct TestOptions {
     pub http: HttpConfig,
     /// The model provider; the echo provider (no delay) when `None`.
     pub llm: Option<Arc<dyn ChatProvider>>,
+    /// Where files go, instead of the store `services.files` names.
+    pub file_store: Option<xl_services::files::FileStore>,
 }
 
 /// A running server and a client pointed at it.
@@ -72,6 +74,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut TestOptions)) -> TestApp
             ..HttpConfig::default()
         },
         llm: None,
+        file_store: None,
     };
     configure(&mut options);
     let store = Store::in_memory().await.unwrap();
@@ -81,7 +84,11 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut TestOptions)) -> TestApp
             models: Vec::new(),
         }))
     });
-    let services = Arc::new(Services::new(store, llm, options.services));
+    let mut services = Services::new(store, llm, options.services);
+    if let Some(files) = options.file_store {
+        services = services.with_file_store(files);
+    }
+    let services = Arc::new(services);
     let state = AppState {
         services: Arc::clone(&services),
         config: options.http,

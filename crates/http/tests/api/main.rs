@@ -6,6 +6,7 @@ mod artifacts;
 mod assistant;
 mod auth;
 mod completions;
+mod files;
 mod helpers;
 mod interactive;
 mod live;

@@ -119,8 +119,8 @@ impl Services {
         }
         let is_user = input.role.unwrap_or(MessageRole::User) == MessageRole::User;
         let tx = self.store.begin_write().await?;
-        let (message, auto_reply, created) = self.insert_message(&tx, actor, thread, input).await?;
-        let mut events = vec![created];
+        let (message, auto_reply, mut events) =
+            self.insert_message(&tx, actor, thread, input).await?;
         let reply = if is_user && auto_reply && self.config.auto_completion_enabled {
             let thread = self.thread_in_tx(&tx, actor, thread, Access::Write).await?;
             let (reply, created, job) = self

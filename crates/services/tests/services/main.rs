@@ -6,6 +6,7 @@
 mod artifacts;
 mod assistant;
 mod conversations;
+mod files;
 mod live;
 mod postgres;
 mod replicas;

@@ -16,6 +16,7 @@ pub struct Model {
     pub sha256: String,
     pub storage_key: String,
     pub has_preview: bool,
+    pub metadata: Option<Json>,
     pub created_at: DateTimeUtc,
     pub deleted_at: Option<DateTimeUtc>,
 }

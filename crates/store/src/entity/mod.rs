@@ -8,6 +8,7 @@ pub mod audit_log;
 pub mod completions;
 pub mod deleted_users;
 pub mod events;
+pub mod file_blobs;
 pub mod files;
 pub mod idempotency_keys;
 pub mod interactive_actions;

@@ -8,6 +8,7 @@ pub mod api_keys;
 pub mod artifacts;
 pub mod completions;
 pub mod events;
+pub mod files;
 pub mod idempotency;
 pub mod identity;
 pub mod interactive;

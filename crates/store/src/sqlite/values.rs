@@ -85,6 +85,7 @@ static KINDS: LazyLock<HashMap<(&'static str, &'static str), Kind>> = LazyLock::
         completions,
         deleted_users,
         events,
+        file_blobs,
         files,
         idempotency_keys,
         interactive_actions,

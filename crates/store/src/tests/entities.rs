@@ -2,9 +2,9 @@
 
 use crate::db::Engine;
 use crate::entity::{
-    api_keys, artifact_files, artifact_versions, artifacts, audit_log, completions, events, files,
-    idempotency_keys, message_files, message_revisions, messages, orgs, preferences, reactions,
-    sessions, thread_members, thread_tags, threads, users,
+    api_keys, artifact_files, artifact_versions, artifacts, audit_log, completions, events,
+    file_blobs, files, idempotency_keys, message_files, message_revisions, messages, orgs,
+    preferences, reactions, sessions, thread_members, thread_tags, threads, users,
 };
 use crate::{Db, Store};
 use chrono::{DateTime, Utc};
@@ -406,6 +406,7 @@ async fn every_table_round_trips_and_deleting_an_org_cascades() {
             sha256: "0".repeat(64),
             storage_key: "org/notes.txt".into(),
             has_preview: true,
+            metadata: Some(json!({ "tag": "notes" })),
             created_at: now,
             deleted_at: None,
         },
@@ -417,6 +418,24 @@ async fn every_table_round_trips_and_deleting_an_org_cascades() {
             .await
             .unwrap(),
         Some(file.clone())
+    );
+
+    let blob = insert(
+        &db,
+        file_blobs::Model {
+            sha256: "0".repeat(64),
+            size_bytes: 5 << 32,
+            ref_count: 2,
+            created_at: now,
+        },
+    )
+    .await;
+    assert_eq!(
+        file_blobs::Entity::find_by_id(blob.sha256.clone())
+            .one(db.orm())
+            .await
+            .unwrap(),
+        Some(blob)
     );
 
     let attachment = insert(
