@@ -30,7 +30,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -60,17 +60,19 @@ const LOG_PAGE: u64 = 500;
 /// wake-up.
 pub const RECHECK_EVERY: Duration = Duration::from_secs(10);
 
-/// What the hub tells a thread's listeners.
+/// What the hub tells a thread's listeners. Events are shared: every
+/// listener's receiver clones what it takes, and a thread's channel holds
+/// [`DEFAULT_BUFFER`] of these from its first listener on.
 #[derive(Clone, Debug)]
 pub enum Wake {
     /// An event committed in this process.
-    Event(ThreadEvent),
+    Event(Arc<ThreadEvent>),
     /// The thread's log holds events up to `seq` (committed elsewhere,
     /// e.g. by another replica): read them from the log.
     Committed(i64),
     /// An ephemeral signal (typing, presence, assistant status): not in the
     /// log, delivered to whoever follows the thread now.
-    Signal(ThreadEvent),
+    Signal(Arc<ThreadEvent>),
 }
 
 /// Per-thread broadcast channels of committed events.
@@ -97,12 +99,12 @@ impl EventHub {
 
     /// Wakes the thread's listeners with an event committed here.
     pub fn publish(&self, event: ThreadEvent) {
-        self.wake(event.thread_id, Wake::Event(event));
+        self.wake(event.thread_id, Wake::Event(Arc::new(event)));
     }
 
     /// Sends an ephemeral signal to the thread's listeners.
     pub fn signal(&self, event: ThreadEvent) {
-        self.wake(event.thread_id, Wake::Signal(event));
+        self.wake(event.thread_id, Wake::Signal(Arc::new(event)));
     }
 
     /// Wakes the thread's listeners: its log holds events up to `seq`.
@@ -223,7 +225,7 @@ impl Follower {
     }
 
     /// Takes an event from the hub.
-    fn take(&mut self, event: ThreadEvent) {
+    fn take(&mut self, event: Arc<ThreadEvent>) {
         if event.seq <= self.covered {
             return;
         }
@@ -232,7 +234,7 @@ impl Follower {
             self.verify |= may_revoke(&event, self.actor.user_id);
             if self.wants(&event) {
                 self.queued = event.seq;
-                self.pending.push_back(event);
+                self.pending.push_back(Arc::unwrap_or_clone(event));
             }
             return;
         }
@@ -264,7 +266,10 @@ impl Follower {
             }
             if self.verify {
                 self.verify = false;
-                match self.still_admitted().await {
+                // Boxed, here and below: the stream keeps this future for
+                // as long as the client follows, and a database call's state
+                // inline would make every idle follower kilobytes larger.
+                match Box::pin(self.still_admitted()).await {
                     Ok(true) => {}
                     Ok(false) => {
                         self.done = true;
@@ -281,7 +286,7 @@ impl Follower {
                 return None;
             }
             if let Some(floor) = self.reread.take() {
-                if let Err(err) = self.read_log(floor).await {
+                if let Err(err) = Box::pin(self.read_log(floor)).await {
                     self.done = true;
                     return Some((Err(err), self));
                 }
@@ -297,8 +302,9 @@ impl Follower {
                     }
                     // Signals go to thread followers, placed at the position
                     // reached so far (their `seq` is a valid cursor).
-                    Ok(Wake::Signal(mut signal)) => {
+                    Ok(Wake::Signal(signal)) => {
                         if self.message.is_none() {
+                            let mut signal = Arc::unwrap_or_clone(signal);
                             signal.seq = self.queued;
                             self.pending.push_back(signal);
                         }

@@ -81,8 +81,10 @@ pub struct Services {
     pub llm: Arc<dyn ChatProvider>,
     /// Context windows and prices of the known models.
     pub models: Arc<ModelRegistry>,
-    /// Run-time settings.
-    pub config: ServicesConfig,
+    /// Run-time settings, shared: `Services` is cloned into every live
+    /// follower and background task, and the config holds the model
+    /// registry and the auth settings (kilobytes a clone).
+    pub config: Arc<ServicesConfig>,
     /// When the process started serving.
     pub started_at: Instant,
     /// Client for outbound HTTP (JWKS, OAuth providers).
@@ -113,7 +115,7 @@ impl Services {
             store,
             llm,
             models,
-            config,
+            config: Arc::new(config),
             started_at: Instant::now(),
             http,
             events,
