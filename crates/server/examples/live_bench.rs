@@ -746,13 +746,20 @@ impl Results {
     /// The median, with the range of the rounds when there are several.
     fn cell(&self, key: &str, decimals: usize, unit: &str) -> String {
         let values = self.0.get(key).cloned().unwrap_or_default();
-        let median = format!("{:.decimals$}{unit}", self.median(key));
+        let show = |value: f64| {
+            if decimals == 0 {
+                thousands(value)
+            } else {
+                format!("{value:.decimals$}")
+            }
+        };
+        let median = format!("{}{unit}", show(self.median(key)));
         if values.len() < 2 {
             return median;
         }
         let low = values.iter().copied().fold(f64::INFINITY, f64::min);
         let high = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        format!("{median} ({low:.decimals$}–{high:.decimals$})")
+        format!("{median} ({}–{})", show(low), show(high))
     }
 
     fn has(&self, key: &str) -> bool {
