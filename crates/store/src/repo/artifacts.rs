@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, Set};
 use serde_json::Value;
 use uuid::Uuid;
 use xl_domain::artifacts::{Artifact, ArtifactFilter, ArtifactVersion};
@@ -15,7 +15,6 @@ use xl_domain::{
     ArtifactId, ArtifactKind, Cursor, FileId, MessageId, OrgId, Page, PageRequest, ThreadId, UserId,
 };
 
-use super::{ascending, cursor_id, overfetch};
 use crate::Conn;
 use crate::StoreError;
 use crate::entity::{artifact_files, artifact_versions, artifacts};
@@ -243,20 +242,7 @@ pub async fn list<C: Conn>(
     if let Some(thread) = filter.thread {
         query = query.filter(artifacts::Column::ThreadId.eq(thread.as_uuid()));
     }
-    if let Some(after) = cursor_id(page) {
-        query = if ascending(page) {
-            query.filter(artifacts::Column::Id.gt(after))
-        } else {
-            query.filter(artifacts::Column::Id.lt(after))
-        };
-    }
-    query = if ascending(page) {
-        query.order_by_asc(artifacts::Column::Id)
-    } else {
-        query.order_by_desc(artifacts::Column::Id)
-    };
-    let rows = query
-        .limit(overfetch(page))
+    let rows = super::keyset(query, artifacts::Column::Id, page)
         .all(db.orm())
         .await
         .into_store()?;
@@ -337,22 +323,9 @@ pub async fn versions<C: Conn>(
     id: ArtifactId,
     page: &PageRequest,
 ) -> Result<Page<ArtifactVersion>, StoreError> {
-    let mut query = artifact_versions::Entity::find()
+    let query = artifact_versions::Entity::find()
         .filter(artifact_versions::Column::ArtifactId.eq(id.as_uuid()));
-    if let Some(after) = cursor_id(page) {
-        query = if ascending(page) {
-            query.filter(artifact_versions::Column::Id.gt(after))
-        } else {
-            query.filter(artifact_versions::Column::Id.lt(after))
-        };
-    }
-    query = if ascending(page) {
-        query.order_by_asc(artifact_versions::Column::Id)
-    } else {
-        query.order_by_desc(artifact_versions::Column::Id)
-    };
-    let rows = query
-        .limit(overfetch(page))
+    let rows = super::keyset(query, artifact_versions::Column::Id, page)
         .all(db.orm())
         .await
         .into_store()?;

@@ -13,7 +13,6 @@ use uuid::Uuid;
 use xl_domain::files::{FileFilter, FileInfo};
 use xl_domain::{Cursor, FileId, MessageId, OrgId, Page, PageRequest, ThreadId, UserId};
 
-use super::{ascending, cursor_id, overfetch};
 use crate::entity::{artifact_files, files, message_files, messages};
 use crate::error::OrmResult;
 use crate::{Conn, StoreError};
@@ -227,20 +226,7 @@ pub async fn list_own<C: Conn>(
             query.filter(files::Column::ContentType.starts_with(format!("{wanted}/")))
         };
     }
-    if let Some(after) = cursor_id(page) {
-        query = if ascending(page) {
-            query.filter(files::Column::Id.gt(after))
-        } else {
-            query.filter(files::Column::Id.lt(after))
-        };
-    }
-    query = if ascending(page) {
-        query.order_by_asc(files::Column::Id)
-    } else {
-        query.order_by_desc(files::Column::Id)
-    };
-    let rows = query
-        .limit(overfetch(page))
+    let rows = super::keyset(query, files::Column::Id, page)
         .all(db.orm())
         .await
         .into_store()?;

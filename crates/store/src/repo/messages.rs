@@ -429,22 +429,8 @@ pub async fn list_all<C: Conn>(
     thread: ThreadId,
     page: &PageRequest,
 ) -> Result<Page<Message>, StoreError> {
-    let mut query =
-        messages::Entity::find().filter(messages::Column::ThreadId.eq(thread.as_uuid()));
-    if let Some(after) = cursor_id(page) {
-        query = if ascending(page) {
-            query.filter(messages::Column::Id.gt(after))
-        } else {
-            query.filter(messages::Column::Id.lt(after))
-        };
-    }
-    query = if ascending(page) {
-        query.order_by_asc(messages::Column::Id)
-    } else {
-        query.order_by_desc(messages::Column::Id)
-    };
-    let rows = query
-        .limit(overfetch(page))
+    let query = messages::Entity::find().filter(messages::Column::ThreadId.eq(thread.as_uuid()));
+    let rows = super::keyset(query, messages::Column::Id, page)
         .all(db.orm())
         .await
         .into_store()?;

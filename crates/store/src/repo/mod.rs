@@ -100,6 +100,32 @@ pub(crate) fn raw(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statemen
     Statement::from_sql_and_values(backend, sql, values)
 }
 
+/// A keyset page of `query` by a time-ordered id `column`: after the page's
+/// cursor, in the page's order, one row more than the limit (so the page
+/// knows whether more follow).
+pub(crate) fn keyset<E, K>(
+    query: sea_orm::Select<E>,
+    column: K,
+    page: &PageRequest,
+) -> sea_orm::Select<E>
+where
+    E: sea_orm::EntityTrait,
+    K: sea_orm::ColumnTrait,
+{
+    use sea_orm::{QueryFilter, QueryOrder, QuerySelect};
+    let query = match cursor_id(page) {
+        Some(after) if ascending(page) => query.filter(column.gt(after)),
+        Some(after) => query.filter(column.lt(after)),
+        None => query,
+    };
+    let query = if ascending(page) {
+        query.order_by_asc(column)
+    } else {
+        query.order_by_desc(column)
+    };
+    query.limit(overfetch(page))
+}
+
 /// Rows to fetch for a page: one more than the limit, to learn whether more follow.
 pub(crate) fn overfetch(page: &PageRequest) -> u64 {
     u64::from(page.limit) + 1

@@ -15,7 +15,6 @@ use uuid::Uuid;
 use xl_domain::threads::{Member, MemberRole, Thread, ThreadFilter};
 use xl_domain::{Cursor, MessageId, OrgId, Page, PageRequest, ThreadId, UserId};
 
-use super::{ascending, cursor_id, overfetch};
 use crate::Conn;
 use crate::StoreError;
 use crate::entity::{thread_members, thread_tags, threads, users};
@@ -207,20 +206,7 @@ pub async fn list_for_member<C: Conn>(
             .join(JoinType::InnerJoin, threads::Relation::ThreadTags.def())
             .filter(thread_tags::Column::Tag.eq(tag.trim().to_lowercase()));
     }
-    if let Some(after) = cursor_id(page) {
-        query = if ascending(page) {
-            query.filter(threads::Column::Id.gt(after))
-        } else {
-            query.filter(threads::Column::Id.lt(after))
-        };
-    }
-    query = if ascending(page) {
-        query.order_by_asc(threads::Column::Id)
-    } else {
-        query.order_by_desc(threads::Column::Id)
-    };
-    let rows = query
-        .limit(overfetch(page))
+    let rows = super::keyset(query, threads::Column::Id, page)
         .all(db.orm())
         .await
         .into_store()?;

@@ -2,14 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 use xl_domain::users::{User, UserFilter};
 use xl_domain::{Cursor, Email, OrgId, Page, PageRequest, Role, UserId};
 
-use super::{ascending, cursor_id, overfetch};
 use crate::Conn;
 use crate::StoreError;
 use crate::entity::users;
@@ -119,20 +115,7 @@ pub async fn list<C: Conn>(
     if let Some(role) = filter.role {
         query = query.filter(users::Column::Role.eq(role.as_str()));
     }
-    if let Some(after) = cursor_id(page) {
-        query = if ascending(page) {
-            query.filter(users::Column::Id.gt(after))
-        } else {
-            query.filter(users::Column::Id.lt(after))
-        };
-    }
-    query = if ascending(page) {
-        query.order_by_asc(users::Column::Id)
-    } else {
-        query.order_by_desc(users::Column::Id)
-    };
-    let rows = query
-        .limit(overfetch(page))
+    let rows = super::keyset(query, users::Column::Id, page)
         .all(db.orm())
         .await
         .into_store()?;
