@@ -83,6 +83,9 @@ string_enum! {
         Assistant => "ASSISTANT",
         /// Instructions that frame the conversation.
         System => "SYSTEM",
+        /// A tool's output, answering an assistant's function call (written
+        /// through the Responses and Conversations APIs).
+        Tool => "TOOL",
     }
 }
 

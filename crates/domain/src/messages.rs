@@ -30,7 +30,7 @@ pub struct Message {
     pub parent_id: Option<MessageId>,
     /// The author, for messages written by people.
     pub user_id: Option<UserId>,
-    /// USER, ASSISTANT or SYSTEM.
+    /// USER, ASSISTANT, SYSTEM or TOOL.
     pub role: MessageRole,
     /// The text (empty for a deleted message).
     pub content: String,

@@ -64,7 +64,7 @@ pub struct SearchParams<'a> {
     pub q: Option<&'a str>,
     /// Only this thread.
     pub thread_id: Option<&'a str>,
-    /// Only messages of this role (USER, ASSISTANT or SYSTEM).
+    /// Only messages of this role (USER, ASSISTANT, SYSTEM or TOOL).
     pub role: Option<&'a str>,
     /// Only hits created at or after this instant (RFC 3339).
     pub from: Option<&'a str>,

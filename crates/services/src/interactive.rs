@@ -136,7 +136,7 @@ impl Services {
             let answers: MessageId = gate.current_leaf.unwrap_or(message.id);
             let note: String = note.chars().take(NOTE_MAX_CHARS).collect();
             let (reply, created, job) = self
-                .insert_reply(&tx, actor, &thread, answers, Some(note))
+                .insert_reply(&tx, actor, &thread, answers, Some(note), None)
                 .await?;
             events.push(created);
             Some((reply, job))

@@ -21,6 +21,7 @@ pub mod models;
 pub mod preferences;
 pub mod presence;
 pub mod reactions;
+pub mod responses;
 pub mod search;
 pub mod threads;
 pub mod transfer;

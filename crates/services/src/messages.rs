@@ -58,7 +58,7 @@ fn may_change(actor: &Actor, message: &Message) -> bool {
 
 /// Message text carries no NUL or control characters but tabs and line
 /// breaks (422 naming `content`).
-fn check_content(content: Option<&str>) -> Result<(), ServiceError> {
+pub(crate) fn check_content(content: Option<&str>) -> Result<(), ServiceError> {
     let mut text = xl_domain::text::TextCheck::new();
     text.multi_line("content", content);
     text.finish().map_err(ServiceError::Unprocessable)
@@ -148,6 +148,7 @@ impl Services {
             role,
             &content,
             input.blocks.as_ref(),
+            input.metadata.as_ref(),
         ));
         let row = NewMessageRow {
             id: MessageId::new(),
@@ -356,6 +357,35 @@ impl Services {
         self.end_generation_before_change(actor, id).await?;
         let tx = self.store.begin_write().await?;
         let message = self.message_for_change(&tx, actor, id).await?;
+        self.tombstone_in_tx(tx, actor, message).await
+    }
+
+    /// Deletes a message for a caller whose right to has been checked by
+    /// other rules (a response's asker, a conversation's owner); a reply
+    /// being generated is stopped first, as for [`Services::delete_message`].
+    pub(crate) async fn remove_message(
+        &self,
+        actor: &Actor,
+        id: MessageId,
+    ) -> Result<(), ServiceError> {
+        self.stop_generation(id).await;
+        let tx = self.store.begin_write().await?;
+        let message = repo::messages::find(&tx, actor.org_id, id)
+            .await?
+            .filter(|message| message.deleted_at.is_none())
+            .ok_or(ServiceError::NotFound("message"))?;
+        self.tombstone_in_tx(tx, actor, message).await
+    }
+
+    /// Leaves a tombstone of a message, cancelling it first if it was still
+    /// being generated, with the events, and commits.
+    async fn tombstone_in_tx(
+        &self,
+        tx: Tx,
+        actor: &Actor,
+        message: Message,
+    ) -> Result<(), ServiceError> {
+        let id = message.id;
         let mut events: Vec<ThreadEvent> = self
             .cancel_in_tx(&tx, &message, actor)
             .await?

@@ -56,7 +56,7 @@ pub struct ExportedMessage {
     /// Its parent's id in the export.
     #[serde(default)]
     pub parent_id: Option<String>,
-    /// USER, ASSISTANT or SYSTEM.
+    /// USER, ASSISTANT, SYSTEM or TOOL.
     pub role: MessageRole,
     /// Text.
     #[serde(default)]
@@ -178,6 +178,7 @@ impl Services {
                 MessageRole::User => "User",
                 MessageRole::Assistant => "Assistant",
                 MessageRole::System => "System",
+                MessageRole::Tool => "Tool",
             };
             let _ = write!(
                 out,

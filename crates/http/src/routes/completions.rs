@@ -43,7 +43,7 @@ use crate::{ApiError, AppState};
 
 /// Carries the id of the `completions` record of a call, so a client's
 /// report can be matched to the record.
-const COMPLETION_ID_HEADER: &str = "x-completion-id";
+pub(crate) const COMPLETION_ID_HEADER: &str = "x-completion-id";
 
 /// Registers `/chat/completions`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -75,7 +75,7 @@ struct ErrorObject<'a> {
 }
 
 impl OpenAiError {
-    fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
         OpenAiError {
             status,
             kind,
@@ -86,22 +86,22 @@ impl OpenAiError {
     }
 
     /// A 400 `invalid_request_error`.
-    fn invalid(message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", message)
     }
 
-    fn param(mut self, param: impl Into<String>) -> Self {
+    pub(crate) fn param(mut self, param: impl Into<String>) -> Self {
         self.param = Some(param.into());
         self
     }
 
-    fn code(mut self, code: impl Into<String>) -> Self {
+    pub(crate) fn code(mut self, code: impl Into<String>) -> Self {
         self.code = Some(code.into());
         self
     }
 
     /// The `{"error":{…}}` document.
-    fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         let body = ErrorBody {
             error: ErrorObject {
                 message: &self.message,
@@ -117,7 +117,7 @@ impl OpenAiError {
     }
 
     /// Refuses a body that could not be read (too large, broken upload).
-    fn from_payload(err: &actix_web::Error) -> Self {
+    pub(crate) fn from_payload(err: &actix_web::Error) -> Self {
         match err.as_error::<PayloadError>() {
             Some(PayloadError::Overflow) => Self::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -221,7 +221,7 @@ impl From<LlmError> for OpenAiError {
 impl OpenAiError {
     /// The OpenAI error for a failed model call; the message is safe to
     /// send (the provider keeps keys and upstream bodies out of it).
-    fn from_llm(err: LlmError) -> Self {
+    pub(crate) fn from_llm(err: LlmError) -> Self {
         match err {
             LlmError::InvalidRequest(detail) => {
                 let param = request_param(&detail);
@@ -447,7 +447,7 @@ async fn chat_completions(
 }
 
 /// A model-call task that panicked (a bug): a 500, the cause logged.
-fn panicked(err: tokio::task::JoinError) -> OpenAiError {
+pub(crate) fn panicked(err: tokio::task::JoinError) -> OpenAiError {
     ApiError::Internal(format!("the model call failed: {err}")).into()
 }
 

@@ -16,6 +16,7 @@ mod models;
 mod oauth;
 mod preferences;
 mod reactions;
+mod responses;
 mod search;
 mod threads;
 mod usage;
@@ -35,6 +36,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 // dynamic pattern with a regex: the hottest routes go first.
                 .configure(messages::configure)
                 .configure(completions::configure)
+                .configure(responses::configure)
                 .service(web::resource(["", "/"]).get(health::version))
                 .service(web::resource("/health").get(health::readiness))
                 .configure(auth::configure)

@@ -17,6 +17,7 @@ mod mock_upstream;
 mod oauth;
 mod preferences;
 mod reactions;
+mod responses;
 mod robustness;
 mod search;
 mod security;

@@ -5,6 +5,8 @@
 use xl_domain::messages::TokenCount;
 use xl_domain::messages::blocks_text;
 use xl_domain::{Message, MessageRole, MessageStatus};
+
+use crate::responses::items;
 use xl_llm::{
     ChatMessage, ChatRole, ModelRegistry, count_message_tokens, encoding_for_model, message_tokens,
 };
@@ -79,15 +81,27 @@ pub fn prompt_message(message: &Message) -> Option<ChatMessage> {
     {
         return None;
     }
-    prompt_of(message.role, &message.content, message.blocks.as_ref())
+    prompt_of(
+        message.role,
+        &message.content,
+        message.blocks.as_ref(),
+        message.metadata.as_ref(),
+    )
 }
 
+/// A message's prompt whatever its status: an item of the Responses API
+/// kept in it (a function call, its output, a message with images) as that
+/// item, anything else as its text.
 fn prompt_of(
     role: MessageRole,
     content: &str,
     blocks: Option<&serde_json::Value>,
+    metadata: Option<&serde_json::Value>,
 ) -> Option<ChatMessage> {
     let text = text_of(content, blocks);
+    if let Some(item) = items::prompt_of_item(role, metadata, &text) {
+        return Some(item);
+    }
     if text.is_empty() {
         return None;
     }
@@ -95,20 +109,26 @@ fn prompt_of(
         MessageRole::User => ChatRole::User,
         MessageRole::Assistant => ChatRole::Assistant,
         MessageRole::System => ChatRole::System,
+        // Without the call it answers (only the Responses API writes TOOL
+        // messages, always with one) a tool's output is told as the user's.
+        MessageRole::Tool => ChatRole::User,
     };
     Some(ChatMessage::new(role, text))
 }
 
-/// What a message of this role and text adds to a prompt for `model`,
-/// counted once when it is written and stored beside it, so building a
-/// reply's context sums stored counts instead of tokenizing the history.
+/// What a message of this role, text and metadata adds to a prompt for
+/// `model`, counted once when it is written and stored beside it, so
+/// building a reply's context sums stored counts instead of tokenizing the
+/// history.
 pub fn token_count(
     model: &str,
     role: MessageRole,
     content: &str,
     blocks: Option<&serde_json::Value>,
+    metadata: Option<&serde_json::Value>,
 ) -> TokenCount {
-    let count = prompt_of(role, content, blocks).map_or(0, |prompt| message_tokens(model, &prompt));
+    let count = prompt_of(role, content, blocks, metadata)
+        .map_or(0, |prompt| message_tokens(model, &prompt));
     TokenCount {
         family: encoding_for_model(model).name().to_owned(),
         count: u32::try_from(count).unwrap_or(u32::MAX),
@@ -318,7 +338,7 @@ mod tests {
         assert!(prompt.len() > 5, "kept {}", prompt.len());
         // What is stored for a message is what the builder would add for it.
         let turn = &history(1)[0];
-        let count = token_count("gpt-4o", turn.role, &turn.content, None);
+        let count = token_count("gpt-4o", turn.role, &turn.content, None, None);
         assert_eq!(count.family, "o200k");
         assert_eq!(
             count.count as usize,

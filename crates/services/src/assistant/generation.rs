@@ -15,7 +15,7 @@
 //! finished it first, the task stops and leaves their status alone.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use futures_util::{FutureExt, StreamExt};
 use serde_json::{Value, json};
@@ -26,13 +26,16 @@ use xl_domain::{
     Actor, CompletionId, Cursor, Message, MessageId, MessageStatus, PageRequest, ThreadId,
 };
 use xl_llm::{
-    ChatChunk, ChatMessage, ChatRequest, LlmError, Usage, count_message_tokens, count_tokens,
+    ChatChunk, ChatMessage, ChatRequest, FinishReason, LlmError, ToolCallDelta, Usage,
+    count_message_tokens, count_tokens,
 };
 use xl_store::repo::replies::FinishedReply;
 use xl_store::{StoreError, repo};
 
+use super::ReplyOptions;
 use super::context::{ContextBudget, ContextBuilder, token_count};
 use crate::completions::{CompletionLink, CompletionStream};
+use crate::responses::items::{self, ToolCalls};
 use crate::{ServiceError, Services};
 
 /// Messages read per page while filling a prompt.
@@ -55,6 +58,8 @@ pub(crate) struct ReplyJob {
     pub system_prompt: Option<String>,
     /// Said to the model after the branch, as the newest user turn.
     pub note: Option<String>,
+    /// What a request through the Responses API set for this reply.
+    pub options: Option<Arc<ReplyOptions>>,
 }
 
 /// A generation in progress, as the registry holds it.
@@ -217,6 +222,8 @@ pub(crate) struct Progress {
     request: Option<ChatRequest>,
     usage: Option<Usage>,
     text: String,
+    calls: ToolCalls,
+    finish: Option<FinishReason>,
 }
 
 /// What one read from the upstream produced.
@@ -224,6 +231,8 @@ pub(crate) struct Progress {
 struct Batch {
     text: String,
     usage: Option<Usage>,
+    calls: Vec<ToolCallDelta>,
+    finish: Option<FinishReason>,
     end: Option<Ending>,
 }
 
@@ -236,10 +245,16 @@ async fn next_batch(stream: &mut CompletionStream) -> Batch {
     loop {
         match item {
             Some(Ok(ChatChunk::Delta(text))) => batch.text.push_str(&text),
-            Some(Ok(ChatChunk::Finish { usage, .. })) => {
+            Some(Ok(ChatChunk::Finish { usage, reason })) => {
                 if usage.is_some() {
                     batch.usage = usage;
                 }
+                batch.finish = Some(reason);
+            }
+            // The first choice's function calls; other choices (`n` > 1)
+            // are not part of a reply.
+            Some(Ok(ChatChunk::Choice(choice))) if choice.index == 0 => {
+                batch.calls.extend(choice.delta.tool_calls);
             }
             Some(Ok(ChatChunk::Choice(_))) => {}
             Some(Err(err)) => {
@@ -307,30 +322,16 @@ impl Services {
         let db = self.store.reader();
         let budget = ContextBudget::for_model(&self.models, &job.model);
         let mut builder = ContextBuilder::new(&job.model, job.system_prompt.as_deref(), budget);
-        let mut page = PageRequest {
-            limit: PROMPT_PAGE,
-            ..PageRequest::default()
-        };
-        'pages: loop {
-            let found =
-                repo::messages::list_branch(db, job.thread, Some(job.answers), &page).await?;
-            for message in &found.items {
-                if !builder.push_older(message) {
-                    break 'pages;
-                }
-            }
-            match found.items.last() {
-                Some(oldest) if found.has_more => {
-                    page.cursor = Some(Cursor::after(oldest.id.as_uuid()));
-                }
-                _ => break,
-            }
-        }
+        fill_from_branch(db, &mut builder, job.thread, job.answers).await?;
         let mut messages = builder.build();
         if let Some(note) = &job.note {
             messages.push(ChatMessage::user(note.clone()));
         }
-        Ok(ChatRequest::new(job.model.clone(), messages))
+        let mut request = ChatRequest::new(job.model.clone(), messages);
+        if let Some(options) = &job.options {
+            options.apply(&mut request);
+        }
+        Ok(request)
     }
 
     /// Runs a generation to its end and returns the message as it ended.
@@ -401,6 +402,12 @@ impl Services {
             if batch.usage.is_some() {
                 progress.usage = batch.usage;
             }
+            for call in &batch.calls {
+                progress.calls.push(call);
+            }
+            if batch.finish.is_some() {
+                progress.finish = batch.finish;
+            }
             if let Some(ending) = batch.end {
                 drop(stream);
                 return self.settle(job, ending, &batch.text, progress).await;
@@ -450,7 +457,25 @@ impl Services {
             let completion = count_tokens(&job.model, &progress.text);
             Some(Usage::from_counts(prompt, completion))
         });
-        let mut metadata = json!({ "model": job.model });
+        let mut metadata = job
+            .options
+            .as_ref()
+            .and_then(|options| options.metadata.clone())
+            .filter(Value::is_object)
+            .unwrap_or_else(|| json!({}));
+        metadata["model"] = json!(job.model);
+        if !progress.calls.is_empty() || progress.finish.is_some() {
+            let extra = &mut metadata[items::KEY];
+            if !extra.is_object() {
+                *extra = json!({});
+            }
+            if !progress.calls.is_empty() {
+                extra["tool_calls"] = json!(std::mem::take(&mut progress.calls).into_items());
+            }
+            if let Some(finish) = progress.finish {
+                extra["finish_reason"] = json!(finish);
+            }
+        }
         if let Some(id) = progress.completion {
             metadata["completionId"] = json!(id);
         }
@@ -481,6 +506,7 @@ impl Services {
                     xl_domain::MessageRole::Assistant,
                     &progress.text,
                     None,
+                    Some(&metadata),
                 )),
             };
             if repo::replies::finish(&tx, job.reply, finished).await? {
@@ -496,6 +522,34 @@ impl Services {
         repo::messages::find(self.store.reader(), job.actor.org_id, job.reply)
             .await?
             .ok_or(ServiceError::NotFound("message"))
+    }
+}
+
+/// Offers a prompt the branch ending at `leaf`, newest first, a page at a
+/// time, until it is full or the branch's start is reached.
+pub(crate) async fn fill_from_branch<C: xl_store::Conn>(
+    db: &C,
+    builder: &mut ContextBuilder,
+    thread: ThreadId,
+    leaf: MessageId,
+) -> Result<(), StoreError> {
+    let mut page = PageRequest {
+        limit: PROMPT_PAGE,
+        ..PageRequest::default()
+    };
+    loop {
+        let found = repo::messages::list_branch(db, thread, Some(leaf), &page).await?;
+        for message in &found.items {
+            if !builder.push_older(message) {
+                return Ok(());
+            }
+        }
+        match found.items.last() {
+            Some(oldest) if found.has_more => {
+                page.cursor = Some(Cursor::after(oldest.id.as_uuid()));
+            }
+            _ => return Ok(()),
+        }
     }
 }
 

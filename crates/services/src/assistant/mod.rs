@@ -30,6 +30,7 @@ use xl_store::repo::replies::FinishedReply;
 use xl_store::{Tx, repo};
 
 pub(crate) use generation::Generations;
+pub(crate) use generation::fill_from_branch;
 use generation::{ReplyJob, completed_event};
 
 use crate::idempotency::{Made, Once, Retry};
@@ -68,6 +69,43 @@ impl FromStr for ReplyMode {
             "stream" => Ok(ReplyMode::Stream),
             _ => Err(DomainError::invalid("reply", "must be sync or stream")),
         }
+    }
+}
+
+/// What a request through the Responses API sets for the reply it starts,
+/// beyond what the thread decides.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ReplyOptions {
+    /// The model, instead of the thread's.
+    pub model: Option<String>,
+    /// The system prompt, instead of the thread's.
+    pub instructions: Option<String>,
+    /// Functions the model may call.
+    pub tools: Vec<xl_llm::Tool>,
+    /// Whether and which function it must call.
+    pub tool_choice: Option<xl_llm::ToolChoice>,
+    /// Whether it may make several calls at once.
+    pub parallel_tool_calls: Option<bool>,
+    /// Sampling temperature.
+    pub temperature: Option<f32>,
+    /// Nucleus sampling.
+    pub top_p: Option<f32>,
+    /// At most this many tokens of reply.
+    pub max_output_tokens: Option<u32>,
+    /// The reply's metadata, kept when it ends (the generation adds the
+    /// model, the usage and its function calls).
+    pub metadata: Option<serde_json::Value>,
+}
+
+impl ReplyOptions {
+    /// Sets what this request chose on the call to the model.
+    pub(crate) fn apply(&self, request: &mut xl_llm::ChatRequest) {
+        request.tools.clone_from(&self.tools);
+        request.tool_choice.clone_from(&self.tool_choice);
+        request.parallel_tool_calls = self.parallel_tool_calls.filter(|_| !self.tools.is_empty());
+        request.temperature = self.temperature;
+        request.top_p = self.top_p;
+        request.max_completion_tokens = self.max_output_tokens;
     }
 }
 
@@ -124,7 +162,7 @@ impl Services {
         let reply = if is_user && auto_reply && self.config.auto_completion_enabled {
             let thread = self.thread_in_tx(&tx, actor, thread, Access::Write).await?;
             let (reply, created, job) = self
-                .insert_reply(&tx, actor, &thread, message.id, None)
+                .insert_reply(&tx, actor, &thread, message.id, None, None)
                 .await?;
             events.push(created);
             Some((reply, job))
@@ -261,7 +299,7 @@ impl Services {
             ));
         };
         let (reply, created, job) = self
-            .insert_reply(&tx, actor, &thread, answers, None)
+            .insert_reply(&tx, actor, &thread, answers, None, None)
             .await?;
         if let Some(retry) = retry {
             let made = Made {
@@ -517,7 +555,8 @@ impl Services {
     /// (it becomes the thread's current leaf) with its `message.created`
     /// event, and describes the generation to start once this commits.
     /// A `note` is told to the model as the newest user turn of the prompt
-    /// (an interactive action says what the person did with it).
+    /// (an interactive action says what the person did with it); `options`
+    /// are a Responses API request's settings.
     pub(crate) async fn insert_reply(
         &self,
         tx: &Tx,
@@ -525,11 +564,17 @@ impl Services {
         thread: &Thread,
         answers: MessageId,
         note: Option<String>,
+        options: Option<ReplyOptions>,
     ) -> Result<(Message, ThreadEvent, ReplyJob), ServiceError> {
-        let model = thread
-            .model
-            .clone()
+        let model = options
+            .as_ref()
+            .and_then(|options| options.model.clone())
+            .or_else(|| thread.model.clone())
             .unwrap_or_else(|| self.config.default_model.clone());
+        let system_prompt = options
+            .as_ref()
+            .and_then(|options| options.instructions.clone())
+            .or_else(|| thread.system_prompt.clone());
         let reply = repo::messages::insert(
             tx,
             NewMessageRow {
@@ -541,7 +586,9 @@ impl Services {
                 role: MessageRole::Assistant,
                 content: String::new(),
                 blocks: None,
-                metadata: None,
+                metadata: options
+                    .as_ref()
+                    .and_then(|options| options.metadata.clone()),
                 status: MessageStatus::Streaming,
                 model: Some(model.clone()),
                 attachments: Vec::new(),
@@ -557,8 +604,9 @@ impl Services {
             reply: reply.id,
             answers,
             model,
-            system_prompt: thread.system_prompt.clone(),
+            system_prompt,
             note,
+            options: options.map(std::sync::Arc::new),
         };
         Ok((reply, created, job))
     }

@@ -38,6 +38,22 @@ pub async fn append_text<C: Conn>(db: &C, id: MessageId, text: &str) -> Result<b
     Ok(result.rows_affected == 1)
 }
 
+/// Replaces a message's metadata (a reply's record, written in the
+/// transaction that created it).
+pub async fn set_metadata<C: Conn>(
+    db: &C,
+    id: MessageId,
+    metadata: &serde_json::Value,
+) -> Result<(), StoreError> {
+    messages::Entity::update_many()
+        .col_expr(messages::Column::Metadata, Expr::value(metadata.clone()))
+        .filter(messages::Column::Id.eq(id.as_uuid()))
+        .exec(db.orm())
+        .await
+        .into_store()?;
+    Ok(())
+}
+
 /// How a reply ended.
 #[derive(Clone, Debug)]
 pub struct FinishedReply {
