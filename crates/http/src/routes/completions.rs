@@ -376,15 +376,7 @@ async fn chat_completions(
     caller: OpenAiCaller,
     body: Result<Bytes, actix_web::Error>,
 ) -> Result<HttpResponse, OpenAiError> {
-    if !crate::body::is_json(&req) {
-        return Err(OpenAiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "invalid_request_error",
-            "The body must be JSON sent with Content-Type: application/json.",
-        )
-        .code("unsupported_media_type"));
-    }
-    let body = body.map_err(|err| OpenAiError::from_payload(&err))?;
+    let body = json_bytes(&req, body)?;
     let services = &state.services;
     let ParsedBody { request, thread_id } = parse_body(&body, services.default_model())?;
     request.validate()?;
@@ -444,6 +436,23 @@ async fn chat_completions(
         ))
         .insert_header((COMPLETION_ID_HEADER, id.to_string()))
         .streaming(frames))
+}
+
+/// The bytes of a JSON body, refused in OpenAI's shape when the request does
+/// not say it is JSON or could not be read.
+pub(crate) fn json_bytes(
+    req: &HttpRequest,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<Bytes, OpenAiError> {
+    if !crate::body::is_json(req) {
+        return Err(OpenAiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_request_error",
+            "The body must be JSON sent with Content-Type: application/json.",
+        )
+        .code("unsupported_media_type"));
+    }
+    body.map_err(|err| OpenAiError::from_payload(&err))
 }
 
 /// A model-call task that panicked (a bug): a 500, the cause logged.

@@ -117,6 +117,23 @@ pub struct ResponseRequest {
     pub settings: Value,
 }
 
+impl ResponseRequest {
+    /// What the request sets for the reply it starts.
+    fn reply_options(&self) -> ReplyOptions {
+        ReplyOptions {
+            model: self.model.clone(),
+            instructions: self.instructions.clone(),
+            tools: self.tools.clone(),
+            tool_choice: self.tool_choice.clone(),
+            parallel_tool_calls: self.parallel_tool_calls,
+            temperature: self.temperature,
+            top_p: self.top_p,
+            max_output_tokens: self.max_output_tokens,
+            metadata: None,
+        }
+    }
+}
+
 /// A stored response: the reply and what its request asked for.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredResponse {
@@ -368,17 +385,8 @@ impl Services {
             conversation,
             seq: 0,
         };
-        let mut options = ReplyOptions {
-            model: request.model.clone(),
-            instructions: request.instructions.clone(),
-            tools: request.tools.clone(),
-            tool_choice: request.tool_choice.clone(),
-            parallel_tool_calls: request.parallel_tool_calls,
-            temperature: request.temperature,
-            top_p: request.top_p,
-            max_output_tokens: request.max_output_tokens,
-            metadata: Some(json!({ items::KEY: { "response": record } })),
-        };
+        let mut options = request.reply_options();
+        options.metadata = Some(json!({ items::KEY: { "response": record } }));
         let (mut reply, created, mut job) = self
             .insert_reply(&tx, actor, &thread, answers, None, Some(options.clone()))
             .await?;
@@ -562,16 +570,7 @@ impl Services {
         let mut messages = builder.build();
         messages.extend(request.input.iter().map(item_prompt));
         let mut chat = ChatRequest::new(model, messages);
-        ReplyOptions {
-            tools: request.tools.clone(),
-            tool_choice: request.tool_choice.clone(),
-            parallel_tool_calls: request.parallel_tool_calls,
-            temperature: request.temperature,
-            top_p: request.top_p,
-            max_output_tokens: request.max_output_tokens,
-            ..ReplyOptions::default()
-        }
-        .apply(&mut chat);
+        request.reply_options().apply(&mut chat);
         Ok(chat)
     }
 }

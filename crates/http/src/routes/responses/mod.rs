@@ -25,7 +25,9 @@ use xl_services::responses::{Created, ResponseRequest};
 use self::stream::Unstored;
 use self::wire::Outcome;
 use crate::AppState;
-use crate::routes::completions::{COMPLETION_ID_HEADER, OpenAiCaller, OpenAiError, panicked};
+use crate::routes::completions::{
+    COMPLETION_ID_HEADER, OpenAiCaller, OpenAiError, json_bytes, panicked,
+};
 
 /// Registers `/responses` and `/conversations`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -78,16 +80,7 @@ fn json_body(
     req: &HttpRequest,
     body: Result<Bytes, actix_web::Error>,
 ) -> Result<serde_json::Map<String, Value>, OpenAiError> {
-    if !crate::body::is_json(req) {
-        return Err(OpenAiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "invalid_request_error",
-            "The body must be JSON sent with Content-Type: application/json.",
-        )
-        .code("unsupported_media_type"));
-    }
-    let body = body.map_err(|err| OpenAiError::from_payload(&err))?;
-    wire::body_object(&body)
+    wire::body_object(&json_bytes(req, body)?)
 }
 
 async fn create_response(
