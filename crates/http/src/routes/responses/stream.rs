@@ -37,6 +37,8 @@ use crate::sse;
 /// Numbers and writes typed events; those at or before `skip_through`
 /// are numbered but not sent.
 pub(super) struct Typed {
+    /// The id of the response's message item.
+    item_id: String,
     next: i64,
     skip_through: i64,
     message_open: bool,
@@ -44,8 +46,9 @@ pub(super) struct Typed {
 }
 
 impl Typed {
-    pub(super) fn new(starting_after: Option<i64>) -> Self {
+    pub(super) fn new(message: MessageId, starting_after: Option<i64>) -> Self {
         Typed {
+            item_id: super::wire::msg_id(message),
             next: 0,
             skip_through: starting_after.unwrap_or(-1),
             message_open: false,
@@ -79,14 +82,15 @@ impl Typed {
         self.push("response.in_progress", json!({ "response": running }));
     }
 
-    fn open_message(&mut self, outcome: &Outcome<'_>) {
+    fn open_message(&mut self) {
         if self.message_open {
             return;
         }
         self.message_open = true;
-        let mut item = outcome.message_item("");
-        item["status"] = json!("in_progress");
-        item["content"] = json!([]);
+        let item = json!({
+            "id": self.item_id, "type": "message", "status": "in_progress",
+            "role": "assistant", "content": [],
+        });
         self.push(
             "response.output_item.added",
             json!({ "output_index": 0, "item": item }),
@@ -94,7 +98,7 @@ impl Typed {
         self.push(
             "response.content_part.added",
             json!({
-                "item_id": outcome.message_item_id(),
+                "item_id": self.item_id,
                 "output_index": 0,
                 "content_index": 0,
                 "part": super::wire::output_text(""),
@@ -103,15 +107,15 @@ impl Typed {
     }
 
     /// More text.
-    pub(super) fn delta(&mut self, outcome: &Outcome<'_>, text: &str) {
+    pub(super) fn delta(&mut self, text: &str) {
         if text.is_empty() {
             return;
         }
-        self.open_message(outcome);
+        self.open_message();
         self.push(
             "response.output_text.delta",
             json!({
-                "item_id": outcome.message_item_id(),
+                "item_id": self.item_id,
                 "output_index": 0,
                 "content_index": 0,
                 "delta": text,
@@ -125,8 +129,8 @@ impl Typed {
     pub(super) fn finish(&mut self, outcome: &Outcome<'_>) {
         let has_message = !outcome.text.is_empty() || outcome.calls.is_empty();
         if has_message {
-            self.open_message(outcome);
-            let id = outcome.message_item_id();
+            self.open_message();
+            let id = self.item_id.clone();
             self.push(
                 "response.output_text.done",
                 json!({
@@ -275,8 +279,7 @@ impl Stored {
             }
             kind::MESSAGE_DELTA => {
                 let text = payload["delta"].as_str().unwrap_or_default();
-                let outcome = Outcome::stored(&self.response);
-                self.typed.delta(&outcome, text);
+                self.typed.delta(text);
             }
             kind::MESSAGE_COMPLETED => {
                 match self.services.get_response(&self.actor, self.id).await {
@@ -315,13 +318,14 @@ pub(super) fn stored(
     events: EventStream,
     starting_after: Option<i64>,
 ) -> impl Stream<Item = Bytes> + Send + 'static {
+    let id = response.reply.id;
     let state = Stored {
         services,
         actor,
-        id: response.reply.id,
+        id,
         events,
         response,
-        typed: Typed::new(starting_after),
+        typed: Typed::new(id, starting_after),
         ended: false,
     };
     futures_util::stream::unfold(state, |mut state| async move {
@@ -430,7 +434,7 @@ impl Live {
             match self.chunks.next().await {
                 Some(Ok(ChatChunk::Delta(text))) => {
                     self.state.text.push_str(&text);
-                    self.typed.delta(&self.state.outcome("in_progress"), &text);
+                    self.typed.delta(&text);
                 }
                 Some(Ok(ChatChunk::Choice(choice))) if choice.index == 0 => {
                     for call in &choice.delta.tool_calls {
@@ -467,7 +471,7 @@ pub(super) fn unstored(
     state: Unstored,
     chunks: CompletionStream,
 ) -> impl Stream<Item = Bytes> + Send + 'static {
-    let mut typed = Typed::new(None);
+    let mut typed = Typed::new(state.message_id, None);
     typed.start(&state.outcome("in_progress"));
     let live = Live {
         state,

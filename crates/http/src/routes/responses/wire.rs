@@ -65,7 +65,7 @@ pub(super) fn conv_id(id: ThreadId) -> String {
     format!("conv_{}", id.as_uuid().simple())
 }
 
-fn msg_id(id: MessageId) -> String {
+pub(super) fn msg_id(id: MessageId) -> String {
     format!("msg_{}", id.as_uuid().simple())
 }
 
@@ -623,10 +623,6 @@ impl<'a> Outcome<'a> {
             "role": "assistant",
             "content": [output_text(text)],
         })
-    }
-
-    pub(super) fn message_item_id(&self) -> String {
-        msg_id(self.message_id)
     }
 
     /// The n-th function call item.
