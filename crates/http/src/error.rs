@@ -83,9 +83,18 @@ pub enum ApiError {
         /// Field errors.
         errors: FieldErrors,
     },
-    /// Too many requests. Returns 429 Too Many Requests.
+    /// Too many requests. Returns 429 Too Many Requests, with `Retry-After`
+    /// when it is known.
+    #[error("{detail}")]
+    RateLimited {
+        /// What refused.
+        detail: String,
+        /// Seconds until a retry may succeed.
+        retry_after: Option<u64>,
+    },
+    /// A budget is spent. Returns 402 Payment Required.
     #[error("{0}")]
-    RateLimited(String),
+    PaymentRequired(String),
     /// An upstream failed. Returns 502 Bad Gateway.
     #[error("{0}")]
     BadGateway(String),
@@ -145,10 +154,15 @@ impl ApiError {
                 "unprocessable-entity",
                 "Unprocessable Entity",
             ),
-            ApiError::RateLimited(_) => (
+            ApiError::RateLimited { .. } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate-limited",
                 "Too Many Requests",
+            ),
+            ApiError::PaymentRequired(_) => (
+                StatusCode::PAYMENT_REQUIRED,
+                "budget-exceeded",
+                "Payment Required",
             ),
             ApiError::BadGateway(_) => (StatusCode::BAD_GATEWAY, "bad-gateway", "Bad Gateway"),
             ApiError::GatewayTimeout(_) => (
@@ -238,6 +252,13 @@ impl ResponseError for ApiError {
             r#"{"success":false,"error":{"title":"Internal Server Error","status":500}}"#.to_owned()
         });
         let mut response = HttpResponse::build(status);
+        if let ApiError::RateLimited {
+            retry_after: Some(seconds),
+            ..
+        } = self
+        {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, seconds.to_string()));
+        }
         if let ApiError::RangeNotSatisfiable { size } = self {
             response.insert_header((
                 actix_web::http::header::CONTENT_RANGE,
@@ -282,6 +303,11 @@ impl From<ServiceError> for ApiError {
             ServiceError::Conflict(detail) => ApiError::Conflict(detail),
             ServiceError::PreconditionFailed(detail) => ApiError::PreconditionFailed(detail),
             ServiceError::Unavailable(detail) => ApiError::Unavailable(detail),
+            ServiceError::RateLimited(refused) => ApiError::RateLimited {
+                detail: refused.to_string(),
+                retry_after: Some(refused.retry_after.as_secs().max(1)),
+            },
+            ServiceError::BudgetExceeded(detail) => ApiError::PaymentRequired(detail),
             ServiceError::Llm(llm) => ApiError::from(llm),
             ServiceError::Store(store) => ApiError::Internal(error_chain(&store)),
             ServiceError::TooLarge { limit } => ApiError::PayloadTooLarge {
@@ -303,9 +329,10 @@ impl From<xl_llm::LlmError> for ApiError {
                 errors: None,
             },
             LlmError::UnknownModel(model) => ApiError::NotFound(format!("model {model} not found")),
-            LlmError::RateLimited => {
-                ApiError::RateLimited("the model provider is rate limiting; retry later".into())
-            }
+            LlmError::RateLimited => ApiError::RateLimited {
+                detail: "the model provider is rate limiting; retry later".into(),
+                retry_after: None,
+            },
             LlmError::Timeout => {
                 ApiError::GatewayTimeout("the model provider did not answer in time".into())
             }

@@ -11,6 +11,7 @@ mod envelope;
 mod error;
 mod head;
 pub mod idempotency;
+mod limits;
 mod routes;
 pub mod security;
 mod sse;
@@ -123,6 +124,7 @@ pub fn app(
         .configure(configure(state))
         .default_service(web::to(routes::not_found))
         .wrap(from_fn(security::csrf))
+        .wrap(from_fn(limits::headers))
         .wrap(
             ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, error::method_not_allowed),
         )

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use xl_services::limits::{LimitsConfig, PerMinute};
 use xl_store::Synchronous;
 
 /// A setting that cannot be used.
@@ -142,6 +143,10 @@ pub struct Config {
     /// `XL_FILE_ORPHAN_TTL`: how long an upload nobody attached is kept
     /// (default 1 day).
     pub file_orphan_ttl: Duration,
+    /// Rate limits and budgets: `XL_RATE_LIMITS` (on), `RATE_LIMIT_*` and
+    /// `ORG_RATE_LIMIT_*` (per minute: `READS`, `WRITES`, `MODEL`, `TOKENS`),
+    /// `ORG_MONTHLY_BUDGET_USD`, `USER_MONTHLY_BUDGET_USD`.
+    pub limits: xl_services::limits::LimitsConfig,
 }
 
 /// One OAuth provider's registration and endpoints.
@@ -215,6 +220,17 @@ pub const SETTINGS: &[&str] = &[
     "XL_SHUTDOWN_GRACE",
     "XL_THREAD_RETENTION",
     "XL_EVENT_RETENTION",
+    "XL_RATE_LIMITS",
+    "RATE_LIMIT_READS",
+    "RATE_LIMIT_WRITES",
+    "RATE_LIMIT_MODEL",
+    "RATE_LIMIT_TOKENS",
+    "ORG_RATE_LIMIT_READS",
+    "ORG_RATE_LIMIT_WRITES",
+    "ORG_RATE_LIMIT_MODEL",
+    "ORG_RATE_LIMIT_TOKENS",
+    "ORG_MONTHLY_BUDGET_USD",
+    "USER_MONTHLY_BUDGET_USD",
 ];
 
 /// Raw setting values, before parsing.
@@ -548,6 +564,7 @@ impl Config {
         )?;
         let file_orphan_ttl =
             parse_ttl(sources, "XL_FILE_ORPHAN_TTL", Duration::from_secs(86_400))?;
+        let limits = parse_limits(sources)?;
         Ok(Config {
             bind,
             data_dir,
@@ -594,8 +611,90 @@ impl Config {
             thread_retention,
             event_retention,
             file_orphan_ttl,
+            limits,
         })
     }
+}
+
+/// Requests per minute per user by default: generous for a person at a
+/// client (a page load is a handful of reads), tight enough that one caller
+/// cannot take a replica's capacity; an org gets ten users' worth.
+const DEFAULT_PER_MINUTE: PerMinute = PerMinute {
+    reads: 1200,
+    writes: 300,
+    model: 60,
+    tokens: 0,
+};
+const ORG_MULTIPLE: u32 = 10;
+
+/// The rate limits and budgets.
+fn parse_limits(sources: &Sources) -> Result<LimitsConfig, ConfigError> {
+    let per_minute = |prefix: &str, defaults: PerMinute| -> Result<PerMinute, ConfigError> {
+        let field =
+            |name: &'static str, default: u32| parse_number(sources, name, default, 0, 100_000_000);
+        let names: [&'static str; 4] = match prefix {
+            "ORG_" => [
+                "ORG_RATE_LIMIT_READS",
+                "ORG_RATE_LIMIT_WRITES",
+                "ORG_RATE_LIMIT_MODEL",
+                "ORG_RATE_LIMIT_TOKENS",
+            ],
+            _ => [
+                "RATE_LIMIT_READS",
+                "RATE_LIMIT_WRITES",
+                "RATE_LIMIT_MODEL",
+                "RATE_LIMIT_TOKENS",
+            ],
+        };
+        Ok(PerMinute {
+            reads: field(names[0], defaults.reads)?,
+            writes: field(names[1], defaults.writes)?,
+            model: field(names[2], defaults.model)?,
+            tokens: field(names[3], defaults.tokens)?,
+        })
+    };
+    let (user, org) = if parse_bool(sources, "XL_RATE_LIMITS", true)? {
+        let user = per_minute("", DEFAULT_PER_MINUTE)?;
+        let org_default = PerMinute {
+            reads: user.reads.saturating_mul(ORG_MULTIPLE),
+            writes: user.writes.saturating_mul(ORG_MULTIPLE),
+            model: user.model.saturating_mul(ORG_MULTIPLE),
+            tokens: user.tokens.saturating_mul(ORG_MULTIPLE),
+        };
+        (user, per_minute("ORG_", org_default)?)
+    } else {
+        (PerMinute::OFF, PerMinute::OFF)
+    };
+    Ok(LimitsConfig {
+        user,
+        org,
+        org_monthly_budget_micros: parse_usd(sources, "ORG_MONTHLY_BUDGET_USD")?,
+        user_monthly_budget_micros: parse_usd(sources, "USER_MONTHLY_BUDGET_USD")?,
+    })
+}
+
+/// An amount in US dollars (`25`, `12.50`) as micro-USD.
+fn parse_usd(sources: &Sources, name: &'static str) -> Result<Option<i64>, ConfigError> {
+    let Some(raw) = sources.get(name) else {
+        return Ok(None);
+    };
+    let refused = || {
+        ConfigError::new(
+            name,
+            format!("{raw:?} is not an amount in USD such as 25 or 12.50"),
+        )
+    };
+    let (whole, fraction) = raw.trim().split_once('.').unwrap_or((raw.trim(), ""));
+    if whole.is_empty() || fraction.len() > 6 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(refused());
+    }
+    let whole: i64 = whole.parse().ok().filter(|n| *n >= 0).ok_or_else(refused)?;
+    let fraction: i64 = format!("{fraction:0<6}").parse().map_err(|_| refused())?;
+    whole
+        .checked_mul(i64::try_from(xl_llm::MICRO_USD_PER_USD).unwrap_or(1_000_000))
+        .and_then(|micros| micros.checked_add(fraction))
+        .map(Some)
+        .ok_or_else(refused)
 }
 
 fn parse_number<T>(
@@ -766,6 +865,51 @@ mod tests {
         let sources =
             Sources::from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap();
         Config::load(&sources)
+    }
+
+    #[test]
+    fn rate_limits_are_on_by_default_and_budgets_are_read_in_dollars() {
+        let config = load(&[("JWT_SECRET", "0123456789abcdef0123456789abcdef")]).unwrap();
+        assert_eq!(config.limits.user, DEFAULT_PER_MINUTE);
+        assert_eq!(
+            config.limits.org.reads,
+            DEFAULT_PER_MINUTE.reads * ORG_MULTIPLE
+        );
+        assert_eq!(config.limits.org_monthly_budget_micros, None);
+        let config = load(&[
+            ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("RATE_LIMIT_MODEL", "5"),
+            ("ORG_RATE_LIMIT_TOKENS", "100000"),
+            ("ORG_MONTHLY_BUDGET_USD", "12.5"),
+            ("USER_MONTHLY_BUDGET_USD", "0.000001"),
+        ])
+        .unwrap();
+        assert_eq!(config.limits.user.model, 5);
+        assert_eq!(
+            config.limits.org.model, 50,
+            "ten users' worth of the user's"
+        );
+        assert_eq!(config.limits.org.tokens, 100_000);
+        assert_eq!(config.limits.org_monthly_budget_micros, Some(12_500_000));
+        assert_eq!(config.limits.user_monthly_budget_micros, Some(1));
+        let off = load(&[
+            ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("XL_RATE_LIMITS", "off"),
+        ])
+        .unwrap();
+        assert_eq!(off.limits.user, PerMinute::OFF);
+        assert_eq!(off.limits.org, PerMinute::OFF);
+        for bad in ["-1", "1.2345678", "ten", "1e3", ".5"] {
+            let err = load(&[
+                ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+                ("ORG_MONTHLY_BUDGET_USD", bad),
+            ])
+            .unwrap_err();
+            assert!(
+                err.to_string().contains("ORG_MONTHLY_BUDGET_USD"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

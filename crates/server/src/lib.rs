@@ -120,6 +120,7 @@ async fn serve(config: Config) -> Result<(), RunError> {
                 max_upload_bytes: config.max_upload_bytes,
                 orphan_ttl: config.file_orphan_ttl,
             },
+            limits: config.limits,
         },
     )
     .with_file_store(files);

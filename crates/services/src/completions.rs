@@ -116,6 +116,7 @@ impl Ledger {
     /// record without that reference rather than without the record.
     async fn write(self, outcome: Outcome) {
         let record = self.record(outcome);
+        let (org, user, cost) = (record.org_id, record.user_id, record.cost_micros);
         let store = &self.services.store;
         let insert = |record: CompletionRecord, detach: bool| async move {
             let tx = store.begin_write().await?;
@@ -131,8 +132,15 @@ impl Ledger {
             Err(err) if err.is_missing_reference() => insert(record, true).await,
             other => other,
         };
-        if let Err(err) = result {
-            tracing::error!(error = %err, completion = %self.id, "recording a completion failed");
+        match result {
+            Ok(()) => {
+                self.services
+                    .limits
+                    .add_spend(org, user, i64::try_from(cost).unwrap_or(i64::MAX))
+            }
+            Err(err) => {
+                tracing::error!(error = %err, completion = %self.id, "recording a completion failed");
+            }
         }
     }
 }
@@ -181,6 +189,7 @@ impl Services {
         mut request: ChatRequest,
         link: CompletionLink,
     ) -> Result<(CompletionId, ChatResponse), ServiceError> {
+        self.admit_model_call(actor, &request).await?;
         let admitted = self.admit(&mut request);
         let ledger = Ledger::new(self, actor, link, &request);
         let id = ledger.id;
@@ -226,6 +235,7 @@ impl Services {
         mut request: ChatRequest,
         link: CompletionLink,
     ) -> Result<CompletionStream, ServiceError> {
+        self.admit_model_call(actor, &request).await?;
         let admitted = self.admit(&mut request);
         let ledger = Ledger::new(self, actor, link, &request);
         if let Err(err) = admitted {

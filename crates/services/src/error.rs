@@ -51,6 +51,13 @@ pub enum ServiceError {
     /// A dependency is down. Returns 503 Service Unavailable.
     #[error("{0}")]
     Unavailable(String),
+    /// A rate limit refused the request. Returns 429 Too Many Requests,
+    /// with `Retry-After`.
+    #[error("{0}")]
+    RateLimited(crate::limits::Refused),
+    /// A monthly budget is spent. Returns 402 Payment Required.
+    #[error("{0}")]
+    BudgetExceeded(String),
     /// The model call failed; the variant of the inner error names the
     /// status (400, 404, 429, 502, 504).
     #[error(transparent)]

@@ -16,6 +16,7 @@ pub mod files;
 pub mod health;
 pub mod idempotency;
 pub mod interactive;
+pub mod limits;
 pub mod messages;
 pub mod models;
 pub mod preferences;
@@ -61,6 +62,8 @@ pub struct ServicesConfig {
     pub event_buffer: usize,
     /// Uploads: where they are kept, how large, how long unattached.
     pub files: files::FilesConfig,
+    /// Rate limits and budgets (none by default).
+    pub limits: limits::LimitsConfig,
 }
 
 impl Default for ServicesConfig {
@@ -76,6 +79,7 @@ impl Default for ServicesConfig {
             event_retention: std::time::Duration::from_secs(7 * 86_400),
             event_buffer: events::DEFAULT_BUFFER,
             files: files::FilesConfig::default(),
+            limits: limits::LimitsConfig::default(),
         }
     }
 }
@@ -103,6 +107,8 @@ pub struct Services {
     pub files: files::FileStore,
     /// Typing, presence and assistant status, in this process.
     presence: Arc<presence::Presence>,
+    /// Rate-limit buckets and budget spends, in this process.
+    limits: Arc<limits::Limiter>,
     auth: Arc<Auth>,
     /// The assistant replies this process is generating.
     generations: Arc<assistant::Generations>,
@@ -121,6 +127,7 @@ impl Services {
         let auth = Arc::new(Auth::new(config.auth.clone(), http.clone()));
         let models = Arc::new(config.models.clone());
         let events = Arc::new(events::EventHub::new(config.event_buffer));
+        let config_limits = config.limits;
         // The server opens the store itself first (refusing a bad
         // `FILE_STORE` at start-up) and hands it over with `with_file_store`.
         let files = files::FileStore::open(&config.files.store).unwrap_or_else(|err| {
@@ -137,6 +144,7 @@ impl Services {
             events,
             files,
             presence: Arc::default(),
+            limits: Arc::new(limits::Limiter::new(config_limits)),
             auth,
             generations: Arc::default(),
             catalog: Arc::default(),

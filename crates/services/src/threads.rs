@@ -275,8 +275,10 @@ impl Services {
 
     /// Periodic clean-up: purges threads past their retention window,
     /// forgets expired idempotency keys, prunes old events and removes
-    /// uploads nobody attached. Returns how many rows went.
+    /// uploads nobody attached, and forgets the rate-limit buckets of idle
+    /// callers. Returns how many rows went.
     pub async fn housekeeping(&self) -> Result<u64, ServiceError> {
+        self.limits.forget_idle();
         let threads = self.purge_deleted_threads().await?;
         let tx = self.store.begin_write().await?;
         let keys = repo::idempotency::purge_expired(&tx).await?;

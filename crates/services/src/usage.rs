@@ -223,6 +223,9 @@ pub struct UsageReport {
     /// Per user, by user id (`org` scope only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub by_user: Option<Vec<UserUsage>>,
+    /// The monthly budgets that apply to the caller, with what is left
+    /// (empty when none is set).
+    pub budgets: Vec<crate::limits::Budget>,
 }
 
 impl Services {
@@ -277,7 +280,9 @@ impl Services {
             by_user,
         )?;
         let messages = messages_by_day.iter().map(|(_, count)| count).sum();
+        let budgets = self.budgets(actor).await?;
         Ok(UsageReport {
+            budgets,
             scope,
             org_id: actor.org_id,
             user_id: filter.user_id,

@@ -58,6 +58,8 @@ pub struct OpenAiError {
     message: String,
     param: Option<String>,
     code: Option<String>,
+    /// Seconds to wait before retrying, sent as `Retry-After`.
+    retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -82,6 +84,7 @@ impl OpenAiError {
             message: message.into(),
             param: None,
             code: None,
+            retry_after: None,
         }
     }
 
@@ -142,7 +145,11 @@ impl ResponseError for OpenAiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status)
+        let mut response = HttpResponse::build(self.status);
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, seconds.to_string()));
+        }
+        response
             .content_type("application/json")
             .body(self.to_json())
     }
@@ -179,8 +186,21 @@ impl From<ApiError> for OpenAiError {
             }
             ApiError::Forbidden(detail) => Self::new(status, "permission_error", detail),
             ApiError::NotFound(detail) => Self::new(status, "not_found_error", detail),
-            ApiError::RateLimited(detail) => {
-                Self::new(status, "rate_limit_error", detail).code("rate_limit_exceeded")
+            ApiError::RateLimited {
+                detail,
+                retry_after,
+            } => {
+                let mut out =
+                    Self::new(status, "rate_limit_error", detail).code("rate_limit_exceeded");
+                out.retry_after = retry_after;
+                out
+            }
+            // OpenAI answers a spent quota with 429 `insufficient_quota`,
+            // which its SDKs raise as a rate-limit error that retrying
+            // does not fix.
+            ApiError::PaymentRequired(detail) => {
+                Self::new(StatusCode::TOO_MANY_REQUESTS, "insufficient_quota", detail)
+                    .code("insufficient_quota")
             }
             ApiError::GatewayTimeout(detail) => {
                 Self::new(status, "timeout", detail).code("timeout")

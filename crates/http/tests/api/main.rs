@@ -9,6 +9,7 @@ mod completions;
 mod files;
 mod helpers;
 mod interactive;
+mod limits;
 mod live;
 // The mock OpenAI upstream of xl-llm's tests, shared rather than copied.
 #[allow(dead_code)]

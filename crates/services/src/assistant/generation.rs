@@ -377,6 +377,11 @@ impl Services {
                 let ending = Ending::Failed(safe_summary(&err));
                 return self.settle(job, ending, "", progress).await;
             }
+            // A spent budget or a full token bucket is the caller's to see.
+            Ok(Err(err @ (ServiceError::BudgetExceeded(_) | ServiceError::RateLimited(_)))) => {
+                let ending = Ending::Failed(err.to_string());
+                return self.settle(job, ending, "", progress).await;
+            }
             Ok(Err(err)) => {
                 tracing::error!(error = %err, message = %job.reply, "calling the model failed");
                 let ending = Ending::Failed("the model could not be called".into());
