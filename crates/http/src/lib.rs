@@ -12,6 +12,7 @@ mod error;
 mod head;
 pub mod idempotency;
 mod limits;
+pub mod metrics;
 mod routes;
 pub mod security;
 mod sse;
@@ -57,6 +58,9 @@ pub struct HttpConfig {
     /// client that has gone is noticed (and its subscription dropped) at
     /// the next one.
     pub sse_keep_alive: Duration,
+    /// The bearer token `GET /metrics` asks for (`XL_METRICS_TOKEN`); open
+    /// to anyone who can reach it when `None`.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for HttpConfig {
@@ -70,6 +74,7 @@ impl Default for HttpConfig {
             public_url: None,
             cors_origins: Vec::new(),
             sse_keep_alive: sse::KEEP_ALIVE,
+            metrics_token: None,
         }
     }
 }
@@ -118,6 +123,8 @@ pub fn app(
         InitError = (),
     >,
 > {
+    // Installed before the first request, so nothing counted is lost.
+    let _ = metrics::handle();
     let cors_enabled = !state.config.cors_origins.is_empty();
     let cors = security::cors(&state.config);
     App::new()
@@ -131,6 +138,7 @@ pub fn app(
         .wrap(from_fn(head::middleware))
         .wrap(Condition::new(cors_enabled, cors))
         .wrap(from_fn(correlation::middleware))
+        .wrap(from_fn(metrics::middleware))
         .wrap(from_fn(security::headers))
 }
 

@@ -104,6 +104,7 @@ type Identified = BoxStream<'static, Result<(String, ThreadEvent), ServiceError>
 struct Body {
     events: Identified,
     keep_alive: Interval,
+    _open: crate::metrics::OpenStream,
 }
 
 /// Frames for the events, with a keep-alive comment after every
@@ -119,6 +120,7 @@ fn frames(
     let body = Body {
         events,
         keep_alive: interval,
+        _open: crate::metrics::OpenStream::new("sse"),
     };
     futures_util::stream::unfold(body, |mut body| async move {
         tokio::select! {

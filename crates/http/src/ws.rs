@@ -101,6 +101,7 @@ async fn connect(
     let services = (*state.services).clone();
     let keep_alive = state.config.sse_keep_alive;
     actix_web::rt::spawn(async move {
+        let _open = crate::metrics::OpenStream::new("websocket");
         let client = Client {
             services,
             actor,

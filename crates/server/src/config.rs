@@ -147,6 +147,8 @@ pub struct Config {
     /// `ORG_RATE_LIMIT_*` (per minute: `READS`, `WRITES`, `MODEL`, `TOKENS`),
     /// `ORG_MONTHLY_BUDGET_USD`, `USER_MONTHLY_BUDGET_USD`.
     pub limits: xl_services::limits::LimitsConfig,
+    /// `XL_METRICS_TOKEN`: the bearer token `GET /metrics` asks for.
+    pub metrics_token: Option<String>,
 }
 
 /// One OAuth provider's registration and endpoints.
@@ -220,6 +222,7 @@ pub const SETTINGS: &[&str] = &[
     "XL_SHUTDOWN_GRACE",
     "XL_THREAD_RETENTION",
     "XL_EVENT_RETENTION",
+    "XL_METRICS_TOKEN",
     "XL_RATE_LIMITS",
     "RATE_LIMIT_READS",
     "RATE_LIMIT_WRITES",
@@ -565,6 +568,11 @@ impl Config {
         let file_orphan_ttl =
             parse_ttl(sources, "XL_FILE_ORPHAN_TTL", Duration::from_secs(86_400))?;
         let limits = parse_limits(sources)?;
+        let metrics_token = sources
+            .get("XL_METRICS_TOKEN")
+            .map(str::trim)
+            .filter(|token| !token.is_empty())
+            .map(str::to_owned);
         Ok(Config {
             bind,
             data_dir,
@@ -612,6 +620,7 @@ impl Config {
             event_retention,
             file_orphan_ttl,
             limits,
+            metrics_token,
         })
     }
 }

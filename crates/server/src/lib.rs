@@ -165,6 +165,7 @@ async fn serve(config: Config) -> Result<(), RunError> {
             public_url: config.public_url.clone(),
             cors_origins: config.cors_origins.clone(),
             sse_keep_alive: HttpConfig::default().sse_keep_alive,
+            metrics_token: config.metrics_token.clone(),
         },
     };
     let services = Arc::clone(&state.services);

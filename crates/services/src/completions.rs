@@ -116,6 +116,7 @@ impl Ledger {
     /// record without that reference rather than without the record.
     async fn write(self, outcome: Outcome) {
         let record = self.record(outcome);
+        self.measure(&record);
         let (org, user, cost) = (record.org_id, record.user_id, record.cost_micros);
         let store = &self.services.store;
         let insert = |record: CompletionRecord, detach: bool| async move {
@@ -141,6 +142,35 @@ impl Ledger {
             Err(err) => {
                 tracing::error!(error = %err, completion = %self.id, "recording a completion failed");
             }
+        }
+    }
+}
+
+impl Ledger {
+    /// The call in the metrics: by model (a name the registry does not know
+    /// is counted as `unknown`, so callers cannot mint labels) and status.
+    fn measure(&self, record: &CompletionRecord) {
+        let model = if self.services.models.get(&record.model).is_some() {
+            record.model.clone()
+        } else {
+            "unknown".to_owned()
+        };
+        metrics::counter!("xl_completions_total", "model" => model.clone(), "status" => record.status.clone())
+            .increment(1);
+        metrics::counter!("xl_completion_tokens_total", "model" => model.clone(), "kind" => "prompt")
+            .increment(u64::from(record.prompt_tokens));
+        metrics::counter!("xl_completion_tokens_total", "model" => model.clone(), "kind" => "completion")
+            .increment(u64::from(record.completion_tokens));
+        metrics::counter!("xl_completion_cost_micros_total", "model" => model.clone())
+            .increment(record.cost_micros);
+        metrics::histogram!("xl_completion_seconds", "model" => model.clone())
+            .record(f64::from(record.latency_ms) / 1000.0);
+        if let Some(first_byte) = record.first_byte_ms {
+            metrics::histogram!("xl_completion_first_byte_seconds", "model" => model.clone())
+                .record(f64::from(first_byte) / 1000.0);
+        }
+        if record.status == "failed" {
+            metrics::counter!("xl_completion_failures_total", "model" => model).increment(1);
         }
     }
 }

@@ -44,6 +44,33 @@ pub(crate) enum DbEngine {
 #[derive(Debug)]
 pub struct Tx {
     engine: TxEngine,
+    _open: OpenWrite,
+}
+
+/// Counts a write transaction as open from its start until it commits or is
+/// dropped, and times it: `xl_db_write_transactions_open` is the writer's
+/// queue plus the one it runs (on SQLite), `xl_db_write_transaction_seconds`
+/// how long each took from begin to end.
+#[derive(Debug)]
+struct OpenWrite {
+    since: std::time::Instant,
+}
+
+impl OpenWrite {
+    fn start() -> Self {
+        metrics::gauge!("xl_db_write_transactions_open").increment(1);
+        OpenWrite {
+            since: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Drop for OpenWrite {
+    fn drop(&mut self) {
+        metrics::gauge!("xl_db_write_transactions_open").decrement(1);
+        metrics::histogram!("xl_db_write_transaction_seconds")
+            .record(self.since.elapsed().as_secs_f64());
+    }
 }
 
 /// The engine under a [`Tx`], and the connection sea-orm sees.
@@ -144,12 +171,14 @@ impl Tx {
     pub(crate) fn sqlite(session: Session) -> Self {
         Tx {
             engine: TxEngine::Sqlite(session),
+            _open: OpenWrite::start(),
         }
     }
 
     pub(crate) async fn postgres(pool: &DatabaseConnection) -> Result<Self, StoreError> {
         Ok(Tx {
             engine: TxEngine::Postgres(pool.begin().await.into_store()?),
+            _open: OpenWrite::start(),
         })
     }
 

@@ -29,6 +29,7 @@ use crate::ApiError;
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/health").get(health::liveness))
+        .configure(crate::metrics::configure)
         .configure(users::configure_legacy)
         .service(
             web::scope("/api/v1")

@@ -11,6 +11,7 @@ mod helpers;
 mod interactive;
 mod limits;
 mod live;
+mod metrics;
 // The mock OpenAI upstream of xl-llm's tests, shared rather than copied.
 #[allow(dead_code)]
 #[path = "../../../llm/tests/openai/mock.rs"]

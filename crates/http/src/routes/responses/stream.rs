@@ -209,15 +209,18 @@ where
     let mut interval = tokio::time::interval_at(Instant::now() + keep_alive, keep_alive);
     interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let source: BoxStream<'static, Bytes> = Box::pin(source);
+    let open = crate::metrics::OpenStream::new("sse");
     futures_util::stream::unfold(
-        (source, interval),
-        |(mut source, mut interval)| async move {
+        (source, interval, open),
+        |(mut source, mut interval, open)| async move {
             tokio::select! {
                 next = source.next() => {
                     interval.reset();
-                    next.map(|frame| (Ok(frame), (source, interval)))
+                    next.map(|frame| (Ok(frame), (source, interval, open)))
                 }
-                _ = interval.tick() => Some((Ok(sse::comment("keep-alive")), (source, interval))),
+                _ = interval.tick() => {
+                    Some((Ok(sse::comment("keep-alive")), (source, interval, open)))
+                }
             }
         },
     )
