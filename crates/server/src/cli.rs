@@ -25,6 +25,18 @@ pub enum Command {
     },
     /// Print a JWT signed with the configured secret, for local use.
     Token(TokenArgs),
+    /// Write a consistent copy of the SQLite database (and a local file
+    /// store's files) into a new directory, while the server runs.
+    Backup {
+        /// The directory to create.
+        path: std::path::PathBuf,
+    },
+    /// Replace the SQLite database (and add the files) from a backup
+    /// directory; stop the server first.
+    Restore {
+        /// A directory `xl backup` made.
+        path: std::path::PathBuf,
+    },
 }
 
 /// Schema commands.

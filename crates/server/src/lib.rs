@@ -69,6 +69,8 @@ pub fn run(cli: Cli) -> Result<(), RunError> {
             telemetry::init(&config);
             runtime.block_on(migrate(&config, command))
         }
+        Command::Backup { path } => backup(&config, &path),
+        Command::Restore { path } => restore(&config, &path),
         Command::Token(args) => {
             let token = mint_token(&config, &args)?;
             println!("{token}");
@@ -309,6 +311,77 @@ fn auth_config(config: &Config, jwt_secret: String) -> AuthConfig {
         public_url: config.public_url.clone(),
     };
     auth
+}
+
+/// The directory of a local file store, if that is what `FILE_STORE` is.
+fn local_file_store(config: &Config) -> Option<std::path::PathBuf> {
+    config
+        .file_store
+        .strip_prefix("file://")
+        .map(std::path::PathBuf::from)
+}
+
+/// Copies every file under `from` into `to` that `to` does not have yet
+/// (stored content never changes: its name is its hash). Returns how many.
+fn copy_missing(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<u64> {
+    let mut copied = 0;
+    if !from.is_dir() {
+        return Ok(0);
+    }
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copied += copy_missing(&entry.path(), &target)?;
+        } else if !target.exists() {
+            std::fs::copy(entry.path(), &target)?;
+            copied += 1;
+        }
+    }
+    Ok(copied)
+}
+
+/// `xl backup DIR`: the database first, then the files, so every file the
+/// copy of the database names was there to be copied (unless deleted in
+/// between, which leaves its row without content in the copy).
+fn backup(config: &Config, dir: &std::path::Path) -> Result<(), RunError> {
+    if dir.exists() {
+        return Err(RunError::Io(format!(
+            "{} exists; name a new directory",
+            dir.display()
+        )));
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|err| RunError::Io(format!("cannot create {}: {err}", dir.display())))?;
+    let store_config = StoreConfig::new(config.database_url.clone());
+    xl_store::backup::backup_sqlite(&store_config, &dir.join("xl.db"))?;
+    println!("database: {}", dir.join("xl.db").display());
+    match local_file_store(config) {
+        Some(files) => {
+            let copied = copy_missing(&files, &dir.join("files"))
+                .map_err(|err| RunError::Io(format!("copying {}: {err}", files.display())))?;
+            println!("files: {copied} from {}", files.display());
+        }
+        None => println!(
+            "files: {} is not a local directory; copy the bucket with your S3 tools",
+            config.file_store
+        ),
+    }
+    Ok(())
+}
+
+/// `xl restore DIR`: the database replaced, the files added.
+fn restore(config: &Config, dir: &std::path::Path) -> Result<(), RunError> {
+    let store_config = StoreConfig::new(config.database_url.clone());
+    xl_store::backup::restore_sqlite(&store_config, &dir.join("xl.db"))?;
+    println!("database restored from {}", dir.join("xl.db").display());
+    if let Some(files) = local_file_store(config) {
+        let copied = copy_missing(&dir.join("files"), &files)
+            .map_err(|err| RunError::Io(format!("copying into {}: {err}", files.display())))?;
+        println!("files: {copied} added to {}", files.display());
+    }
+    Ok(())
 }
 
 async fn migrate(config: &Config, command: MigrateCommand) -> Result<(), RunError> {

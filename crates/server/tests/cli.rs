@@ -84,6 +84,50 @@ fn migrate_reports_applies_and_rolls_back() {
 }
 
 #[test]
+fn backup_and_restore_bring_back_the_database_and_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(xl(dir.path(), &["migrate", "up"], &[]).status.success());
+    let blob = dir.path().join("data/files/blobs/ab/abcdef");
+    std::fs::create_dir_all(blob.parent().unwrap()).unwrap();
+    std::fs::write(&blob, b"stored bytes").unwrap();
+
+    let backup = xl(dir.path(), &["backup", "nightly"], &[]);
+    let stdout = String::from_utf8_lossy(&backup.stdout);
+    assert!(
+        backup.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&backup.stderr)
+    );
+    assert!(stdout.contains("files: 1 from"), "{stdout}");
+    assert!(dir.path().join("nightly/xl.db").exists());
+    let again = xl(dir.path(), &["backup", "nightly"], &[]);
+    assert!(!again.status.success(), "never overwrites a backup");
+
+    // Everything lost, then restored.
+    std::fs::remove_dir_all(dir.path().join("data")).unwrap();
+    let restore = xl(dir.path(), &["restore", "nightly"], &[]);
+    let stdout = String::from_utf8_lossy(&restore.stdout);
+    assert!(
+        restore.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&restore.stderr)
+    );
+    assert_eq!(std::fs::read(&blob).unwrap(), b"stored bytes");
+    let status = xl(dir.path(), &["migrate", "status"], &[]);
+    let stdout = String::from_utf8(status.stdout).unwrap();
+    assert!(stdout.lines().all(|l| l.starts_with("applied")), "{stdout}");
+
+    // PostgreSQL is pg_dump's.
+    let refused = xl(
+        dir.path(),
+        &["backup", "pg"],
+        &[("DATABASE_URL", "postgres://u:p@127.0.0.1:1/db")],
+    );
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("pg_dump"));
+}
+
+#[test]
 fn token_signs_with_the_persisted_secret_and_rejects_bad_input() {
     let dir = tempfile::tempdir().unwrap();
     let output = xl(

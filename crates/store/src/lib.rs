@@ -9,6 +9,7 @@
 //! [`StoreError`]s; what the database itself reported is an opaque
 //! [`DbError`]. The sea-orm entities are private to the crate.
 
+pub mod backup;
 mod db;
 mod entity;
 mod error;

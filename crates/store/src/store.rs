@@ -232,7 +232,7 @@ impl Store {
 }
 
 /// Where a `sqlite:` URL points.
-fn sqlite_path(url: &str) -> Result<Option<PathBuf>, StoreError> {
+pub(crate) fn sqlite_path(url: &str) -> Result<Option<PathBuf>, StoreError> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
