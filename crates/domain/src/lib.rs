@@ -4,6 +4,7 @@
 //! other layer (and any embedding service) can share its vocabulary.
 
 pub mod artifacts;
+pub mod audit;
 pub mod auth;
 pub mod blocks;
 pub mod email;

@@ -10,18 +10,16 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use tracing::Instrument;
+use xl_services::context::{self, RequestContext};
 
 /// The header that carries the id.
 pub const CORRELATION_HEADER: &str = "x-correlation-id";
 
-tokio::task_local! {
-    static CORRELATION_ID: String;
-}
-
 /// The correlation id of the request being served, or an empty string
-/// outside a request.
+/// outside a request (kept in the services' request context, so that what
+/// they record carries it too).
 pub fn current_correlation_id() -> String {
-    CORRELATION_ID.try_with(Clone::clone).unwrap_or_default()
+    context::current().correlation_id
 }
 
 /// Runs `work` in a task of its own that outlives the request (a client that
@@ -31,9 +29,7 @@ pub(crate) async fn detached<F>(work: F) -> Result<F::Output, actix_web::rt::tas
 where
     F: std::future::Future + 'static,
 {
-    let scoped = CORRELATION_ID
-        .scope(current_correlation_id(), work)
-        .instrument(tracing::Span::current());
+    let scoped = context::scope(context::current(), work).instrument(tracing::Span::current());
     actix_web::rt::spawn(scoped).await
 }
 
@@ -66,8 +62,11 @@ pub async fn middleware(
         path = %req.path(),
     );
     let started = Instant::now();
-    let result = CORRELATION_ID
-        .scope(id.clone(), next.call(req))
+    let request = RequestContext {
+        correlation_id: id.clone(),
+        ip: req.peer_addr().map(|peer| peer.ip().to_string()),
+    };
+    let result = context::scope(request, next.call(req))
         .instrument(span.clone())
         .await;
     let _entered = span.enter();

@@ -6,8 +6,10 @@
 
 pub mod artifacts;
 pub mod assistant;
+pub mod audit;
 pub mod auth;
 pub mod completions;
+pub mod context;
 mod embed;
 mod error;
 pub mod events;

@@ -392,6 +392,16 @@ impl Services {
             .into_iter()
             .collect();
         repo::messages::tombstone(&tx, id).await?;
+        let target = Some(("message", id.to_string()));
+        let details = serde_json::json!({ "thread": message.thread_id, "author": message.user_id });
+        crate::audit::record(
+            &tx,
+            actor.into(),
+            xl_domain::audit::action::MESSAGE_DELETED,
+            target,
+            Some(details),
+        )
+        .await?;
         events.push(
             self.log_event(
                 &tx,

@@ -20,6 +20,8 @@ use xl_store::Tx;
 use xl_store::repo;
 use xl_store::repo::threads::{NewThreadRow, ThreadAccess, ThreadChanges};
 
+use xl_domain::audit::action;
+
 use crate::{ServiceError, Services};
 
 /// What the caller wants to do with a thread.
@@ -225,6 +227,8 @@ impl Services {
         let tx = self.store.begin_write().await?;
         self.thread_in_tx(&tx, actor, id, Access::Manage).await?;
         repo::threads::set_deleted(&tx, id, Some(Utc::now())).await?;
+        let target = Some(("thread", id.to_string()));
+        crate::audit::record(&tx, actor.into(), action::THREAD_DELETED, target, None).await?;
         let event = self
             .log_event(
                 &tx,

@@ -9,9 +9,12 @@ use xl_domain::{Actor, DomainError, Email, FieldErrors, Page, PageRequest, Role,
 use xl_store::repo;
 use xl_store::repo::users::{NewUserRow, UserChanges};
 
+use xl_domain::audit::action;
+
+use crate::audit;
 use crate::{ServiceError, Services};
 
-fn require_admin(actor: &Actor) -> Result<(), ServiceError> {
+pub(crate) fn require_admin(actor: &Actor) -> Result<(), ServiceError> {
     if actor.is_admin() {
         Ok(())
     } else {
@@ -41,11 +44,24 @@ impl Services {
             .ok_or(ServiceError::NotFound("user"))
     }
 
-    /// A user of the caller's org.
+    /// A user of the caller's org; an administrator reading someone else
+    /// is recorded in the audit log.
     pub async fn get_user(&self, actor: &Actor, id: UserId) -> Result<User, ServiceError> {
-        repo::users::find(self.store.reader(), actor.org_id, id)
+        let user = repo::users::find(self.store.reader(), actor.org_id, id)
             .await?
-            .ok_or(ServiceError::NotFound("user"))
+            .ok_or(ServiceError::NotFound("user"))?;
+        if actor.is_admin() && id != actor.user_id {
+            let target = Some(("user", id.to_string()));
+            audit::record(
+                self.store.writer(),
+                actor.into(),
+                action::ADMIN_READ_USER,
+                target,
+                None,
+            )
+            .await?;
+        }
+        Ok(user)
     }
 
     /// The org's users (administrators only).
@@ -157,6 +173,18 @@ impl Services {
         let user = repo::users::update(&tx, actor.org_id, id, changes)
             .await?
             .ok_or(ServiceError::NotFound("user"))?;
+        if user.role != target.role {
+            let details = serde_json::json!({ "from": target.role, "to": user.role });
+            let target = Some(("user", id.to_string()));
+            audit::record(
+                &tx,
+                actor.into(),
+                action::ROLE_CHANGED,
+                target,
+                Some(details),
+            )
+            .await?;
+        }
         tx.commit().await?;
         self.auth.cache.forget_user(id);
         Ok(user)
@@ -192,6 +220,16 @@ impl Services {
         if !repo::users::delete(&tx, actor.org_id, id).await? {
             return Err(ServiceError::NotFound("user"));
         }
+        let details = serde_json::json!({ "email": target.email });
+        let target = Some(("user", id.to_string()));
+        audit::record(
+            &tx,
+            actor.into(),
+            action::USER_DELETED,
+            target,
+            Some(details),
+        )
+        .await?;
         tx.commit().await?;
         self.auth.cache.forget_user(id);
         Ok(())

@@ -5,6 +5,7 @@
 
 mod api_keys;
 mod artifacts;
+mod audit;
 pub mod auth;
 mod completions;
 mod events;
@@ -54,7 +55,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(artifacts::configure)
                 .configure(interactive::configure)
                 .configure(models::configure)
-                .configure(usage::configure),
+                .configure(usage::configure)
+                .configure(audit::configure),
         );
 }
 

@@ -4,6 +4,7 @@
 
 mod artifacts;
 mod assistant;
+mod audit;
 mod auth;
 mod completions;
 mod files;

@@ -9,6 +9,9 @@ use xl_store::repo;
 use xl_store::repo::api_keys::NewKey;
 
 use super::{API_KEY_PREFIX, hash_secret, random_secret};
+use xl_domain::audit::action;
+
+use crate::audit;
 use crate::{ServiceError, Services};
 
 /// Input that creates a key.
@@ -94,6 +97,16 @@ impl Services {
             },
         )
         .await?;
+        let details = serde_json::json!({ "name": key.name, "expires_at": key.expires_at });
+        let target = Some(("api_key", key.id.to_string()));
+        audit::record(
+            &tx,
+            actor.into(),
+            action::API_KEY_CREATED,
+            target,
+            Some(details),
+        )
+        .await?;
         tx.commit().await?;
         Ok(CreatedApiKey { key, secret })
     }
@@ -113,6 +126,16 @@ impl Services {
             return Err(ServiceError::NotFound("api key"));
         }
         repo::api_keys::revoke(&tx, id).await?;
+        let details = serde_json::json!({ "owner": key.user_id });
+        let target = Some(("api_key", id.to_string()));
+        audit::record(
+            &tx,
+            actor.into(),
+            action::API_KEY_REVOKED,
+            target,
+            Some(details),
+        )
+        .await?;
         tx.commit().await?;
         self.auth.cache.forget_api_key(id);
         Ok(())

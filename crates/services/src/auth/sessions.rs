@@ -14,6 +14,9 @@ use xl_store::repo::sessions::NewToken;
 use super::{
     AuthFailure, Claims, DEV_LOGIN_ISSUER, Identity, Presented, hash_secret, random_secret,
 };
+use xl_domain::audit::action;
+
+use crate::audit;
 use crate::{ServiceError, Services};
 
 /// The prefix of refresh tokens.
@@ -111,6 +114,12 @@ impl Services {
             },
         )
         .await?;
+        let who = audit::Who {
+            org: user.org_id,
+            user: Some(user.id),
+        };
+        let target = Some(("session", family.to_string()));
+        audit::record(&tx, who, action::SIGN_IN, target, None).await?;
         tx.commit().await?;
         self.token_pair(user.clone(), family, refresh_token)
     }
@@ -133,6 +142,14 @@ impl Services {
         }
         if token.rotated_at.is_some() || !repo::sessions::mark_rotated(&tx, token.id).await? {
             repo::sessions::revoke_family(&tx, token.family, "refresh token reuse").await?;
+            if let Some(user) = repo::users::find_any(&tx, token.user_id).await? {
+                let who = audit::Who {
+                    org: user.org_id,
+                    user: Some(user.id),
+                };
+                let target = Some(("session", token.family.to_string()));
+                audit::record(&tx, who, action::REFRESH_REUSE, target, None).await?;
+            }
             tx.commit().await?;
             self.auth.cache.forget_session(token.family);
             tracing::warn!(session = %token.family, "refresh token reused; session revoked");
@@ -172,6 +189,12 @@ impl Services {
         refresh_token: Option<&str>,
     ) -> Result<(), ServiceError> {
         let tx = self.store.begin_write().await?;
+        if let Some(actor) = actor {
+            let target = actor
+                .session()
+                .map(|session| ("session", session.to_string()));
+            audit::record(&tx, actor.into(), action::SIGN_OUT, target, None).await?;
+        }
         if let Some(session) = actor.and_then(Actor::session) {
             repo::sessions::revoke_family(&tx, session, "logout").await?;
             self.auth.cache.forget_session(session);
@@ -201,6 +224,8 @@ impl Services {
             return Err(ServiceError::NotFound("session"));
         }
         repo::sessions::revoke_family(&tx, id, "revoked by user").await?;
+        let target = Some(("session", id.to_string()));
+        audit::record(&tx, actor.into(), action::SESSION_REVOKED, target, None).await?;
         tx.commit().await?;
         self.auth.cache.forget_session(id);
         Ok(())

@@ -6,6 +6,7 @@
 
 pub mod api_keys;
 pub mod artifacts;
+pub mod audit;
 pub mod completions;
 pub mod events;
 pub mod files;
