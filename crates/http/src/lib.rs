@@ -61,6 +61,12 @@ pub struct HttpConfig {
     /// The bearer token `GET /metrics` asks for (`XL_METRICS_TOKEN`); open
     /// to anyone who can reach it when `None`.
     pub metrics_token: Option<String>,
+    /// How long a client may take to send a request's head
+    /// (`XL_REQUEST_HEAD_TIMEOUT`); a slower one gets 408 and is closed, so
+    /// slow-header clients cannot hold connections open.
+    pub request_head_timeout: Duration,
+    /// How long an idle keep-alive connection stays open.
+    pub keep_alive: Duration,
 }
 
 impl Default for HttpConfig {
@@ -75,6 +81,8 @@ impl Default for HttpConfig {
             cors_origins: Vec::new(),
             sse_keep_alive: sse::KEEP_ALIVE,
             metrics_token: None,
+            request_head_timeout: Duration::from_secs(5),
+            keep_alive: Duration::from_secs(15),
         }
     }
 }
@@ -151,13 +159,18 @@ pub fn app(
 pub fn server(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
     let workers = state.config.workers;
     let shutdown = state.config.shutdown_timeout;
+    let head_timeout = state.config.request_head_timeout;
+    let keep_alive = state.config.keep_alive;
     // TCP_NODELAY: without it Nagle's algorithm holds a small write (the
     // second frame of an SSE stream) until the client acknowledges the
     // first, which a delayed ACK can put off by tens of milliseconds.
     let mut builder = HttpServer::new(move || app(state.clone()))
         .shutdown_timeout(shutdown.as_secs())
         .disable_signals()
-        .tcp_nodelay(true);
+        .tcp_nodelay(true)
+        .client_request_timeout(head_timeout)
+        .client_disconnect_timeout(Duration::from_secs(2))
+        .keep_alive(keep_alive);
     if let Some(workers) = workers {
         builder = builder.workers(workers.max(1));
     }

@@ -149,6 +149,9 @@ pub struct Config {
     pub limits: xl_services::limits::LimitsConfig,
     /// `XL_METRICS_TOKEN`: the bearer token `GET /metrics` asks for.
     pub metrics_token: Option<String>,
+    /// `XL_REQUEST_HEAD_TIMEOUT`: how long a client may take to send a
+    /// request's head (default 5 s).
+    pub request_head_timeout: Duration,
 }
 
 /// One OAuth provider's registration and endpoints.
@@ -223,6 +226,7 @@ pub const SETTINGS: &[&str] = &[
     "XL_THREAD_RETENTION",
     "XL_EVENT_RETENTION",
     "XL_METRICS_TOKEN",
+    "XL_REQUEST_HEAD_TIMEOUT",
     "XL_RATE_LIMITS",
     "RATE_LIMIT_READS",
     "RATE_LIMIT_WRITES",
@@ -621,6 +625,11 @@ impl Config {
             file_orphan_ttl,
             limits,
             metrics_token,
+            request_head_timeout: parse_ttl(
+                sources,
+                "XL_REQUEST_HEAD_TIMEOUT",
+                Duration::from_secs(5),
+            )?,
         })
     }
 }

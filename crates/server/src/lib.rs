@@ -168,6 +168,8 @@ async fn serve(config: Config) -> Result<(), RunError> {
             cors_origins: config.cors_origins.clone(),
             sse_keep_alive: HttpConfig::default().sse_keep_alive,
             metrics_token: config.metrics_token.clone(),
+            request_head_timeout: config.request_head_timeout,
+            keep_alive: HttpConfig::default().keep_alive,
         },
     };
     let services = Arc::clone(&state.services);

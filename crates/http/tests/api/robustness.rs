@@ -484,3 +484,57 @@ async fn assert_health(app: &TestApp) {
     let response = app.client.get(app.url("/health")).send().await.unwrap();
     assert_eq!(response.status(), 200, "the server is still up");
 }
+
+#[tokio::test]
+async fn a_client_too_slow_to_send_its_head_is_answered_408_and_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = crate::helpers::spawn_app().await;
+    let state = xl_http::AppState {
+        services: std::sync::Arc::clone(&app.services),
+        config: xl_http::HttpConfig {
+            request_head_timeout: std::time::Duration::from_millis(300),
+            workers: Some(1),
+            ..xl_http::HttpConfig::default()
+        },
+    };
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(xl_http::server(listener, state).unwrap());
+    let mut socket = tokio::net::TcpStream::connect(address).await.unwrap();
+    // Half a head, then nothing.
+    socket
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        socket.read_to_end(&mut answer),
+    )
+    .await
+    .expect("the server closes the connection")
+    .unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+}
+
+#[tokio::test]
+async fn json_nested_past_serdes_limit_is_a_400_not_a_crash() {
+    let app = crate::helpers::spawn_app().await;
+    let (token, _) = app.user("ann@example.com", xl_domain::Role::User).await;
+    let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    let body = format!(r#"{{"title": "t", "metadata": {{"x": {deep}}}}}"#);
+    let response = app
+        .client
+        .post(app.url("/api/v1/threads"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert_health(&app).await;
+}
