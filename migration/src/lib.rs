@@ -21,6 +21,7 @@ mod m0010_idempotency_records;
 mod m0011_event_retention;
 mod m0012_interactive_actions;
 mod m0013_file_blobs;
+mod m0014_analytics_events;
 
 pub use m0008_message_paths::{Parent as PathParent, Place as PathPlace};
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0011_event_retention::Migration),
             Box::new(m0012_interactive_actions::Migration),
             Box::new(m0013_file_blobs::Migration),
+            Box::new(m0014_analytics_events::Migration),
         ]
     }
 }
@@ -75,6 +77,7 @@ pub const TABLES: &[&str] = &[
     "deleted_users",
     "interactive_actions",
     "file_blobs",
+    "analytics_events",
 ];
 
 /// The tables the search migration adds on SQLite only: the FTS5 virtual

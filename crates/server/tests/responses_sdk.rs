@@ -31,6 +31,10 @@ const THREAD_TEXT: &str = "posted through the thread API";
 const SLOW_WORDS: usize = 40;
 /// The pause between two chunks of such a reply.
 const SLOW_PAUSE: Duration = Duration::from_millis(100);
+/// The pause between two chunks of any other streamed reply: a model
+/// writes as it goes, so a stream arrives as several deltas (the server
+/// joins the chunks that arrive together into one).
+const QUICK_PAUSE: Duration = Duration::from_millis(25);
 
 /// Every line both scripts print when the server does what OpenAI documents.
 const CHECKS: &[&str] = &[
@@ -269,8 +273,8 @@ fn behave(_: usize, seen: &Seen) -> Reply {
             }
             let mut steps = vec![chunk(json!({"role": "assistant", "content": ""}), None)];
             for (i, piece) in pieces.iter().enumerate() {
-                if slow && i > 0 {
-                    steps.push(Step::Pause(SLOW_PAUSE));
+                if i > 0 {
+                    steps.push(Step::Pause(if slow { SLOW_PAUSE } else { QUICK_PAUSE }));
                 }
                 steps.push(text(piece));
             }

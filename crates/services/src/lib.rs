@@ -4,6 +4,7 @@
 //! speak domain types, and decide who may do what. They know no HTTP, so the
 //! same rules hold for the server and for any Rust program that embeds them.
 
+pub mod analytics;
 pub mod artifacts;
 pub mod assistant;
 pub mod audit;

@@ -226,6 +226,19 @@ pub struct UsageReport {
     /// The monthly budgets that apply to the caller, with what is left
     /// (empty when none is set).
     pub budgets: Vec<crate::limits::Budget>,
+    /// Client analytics events per UTC day and name.
+    pub events_by_day: Vec<EventsOfDay>,
+}
+
+/// How many analytics events of one name a day had.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EventsOfDay {
+    /// `YYYY-MM-DD`, UTC.
+    pub day: String,
+    /// The event's name.
+    pub name: String,
+    /// How many.
+    pub count: u64,
 }
 
 impl Services {
@@ -272,17 +285,22 @@ impl Services {
                 UsageScope::User => Ok(None),
             }
         };
-        let (totals, by_model, calls_by_day, messages_by_day, by_user) = tokio::try_join!(
+        let (totals, by_model, calls_by_day, messages_by_day, by_user, events) = tokio::try_join!(
             repo::usage::call_totals(db, &filter),
             repo::usage::calls_by(db, &filter, CallGrouping::Model),
             repo::usage::calls_by(db, &filter, CallGrouping::Day),
             repo::usage::messages_by_day(db, &filter),
             by_user,
+            repo::usage::events_by_day(db, &filter),
         )?;
         let messages = messages_by_day.iter().map(|(_, count)| count).sum();
         let budgets = self.budgets(actor).await?;
         Ok(UsageReport {
             budgets,
+            events_by_day: events
+                .into_iter()
+                .map(|(day, name, count)| EventsOfDay { day, name, count })
+                .collect(),
             scope,
             org_id: actor.org_id,
             user_id: filter.user_id,

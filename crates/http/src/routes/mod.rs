@@ -3,6 +3,7 @@
 //! Routes are registered as resources so a known path with the wrong method
 //! answers 405 instead of falling through to 404.
 
+mod analytics;
 mod api_keys;
 mod artifacts;
 mod audit;
@@ -56,7 +57,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(interactive::configure)
                 .configure(models::configure)
                 .configure(usage::configure)
-                .configure(audit::configure),
+                .configure(audit::configure)
+                .configure(analytics::configure),
         );
 }
 

@@ -1,5 +1,6 @@
 //! sea-orm entities, one module per table that the migrations create.
 
+pub mod analytics_events;
 pub mod api_keys;
 pub mod artifact_files;
 pub mod artifact_versions;

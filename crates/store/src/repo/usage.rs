@@ -14,14 +14,14 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QueryResult,
-    QuerySelect, QueryTrait, Select,
+    QuerySelect, QueryTrait, Select, Set,
 };
 use uuid::Uuid;
 use xl_domain::{ApiKeyId, CompletionId, MessageId, OrgId, ThreadId, UserId};
 
 use crate::Conn;
 use crate::StoreError;
-use crate::entity::{completions, messages};
+use crate::entity::{analytics_events, completions, messages};
 use crate::error::OrmResult;
 use crate::repo::completions::CompletionRecord;
 
@@ -218,6 +218,76 @@ pub async fn messages_by_day<C: Conn>(
             ))
         })
         .collect()
+}
+
+/// Client analytics events per UTC day and name, ordered by day then name
+/// (the thread filter does not apply: events belong to no thread).
+pub async fn events_by_day<C: Conn>(
+    db: &C,
+    filter: &UsageFilter,
+) -> Result<Vec<(String, String, u64)>, StoreError> {
+    let backend = db.orm().get_database_backend();
+    let mut query = analytics_events::Entity::find()
+        .select_only()
+        .filter(analytics_events::Column::OrgId.eq(filter.org_id.as_uuid()));
+    if let Some(user) = filter.user_id {
+        query = query.filter(analytics_events::Column::UserId.eq(user.as_uuid()));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(analytics_events::Column::CreatedAt.gte(from));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(analytics_events::Column::CreatedAt.lt(to));
+    }
+    let day = day_expr(backend);
+    let statement = query
+        .expr_as(day.clone(), "day")
+        .column(analytics_events::Column::Name)
+        .expr_as(Expr::cust("COUNT(*)"), "events")
+        .group_by(day.clone())
+        .group_by(analytics_events::Column::Name)
+        .order_by_asc(day)
+        .order_by_asc(analytics_events::Column::Name)
+        .build(backend);
+    let rows = db.orm().query_all_raw(statement).await.into_store()?;
+    rows.iter()
+        .map(|row| {
+            let count: i64 = row.try_get("", "events").into_store()?;
+            Ok((
+                row.try_get("", "day").into_store()?,
+                row.try_get("", "name").into_store()?,
+                u64::try_from(count).unwrap_or(0),
+            ))
+        })
+        .collect()
+}
+
+/// Records client analytics events for one user.
+pub async fn insert_events<C: Conn>(
+    db: &C,
+    org: OrgId,
+    user: UserId,
+    events: Vec<(String, serde_json::Value)>,
+) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let now = Utc::now();
+    let rows = events
+        .into_iter()
+        .map(|(name, properties)| analytics_events::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            org_id: Set(org.as_uuid()),
+            user_id: Set(Some(user.as_uuid())),
+            name: Set(name),
+            properties: Set(properties),
+            created_at: Set(now),
+        });
+    analytics_events::Entity::insert_many(rows)
+        .exec(db.orm())
+        .await
+        .into_store()?;
+    Ok(())
 }
 
 /// The calls behind the sums, newest first, at most `limit`.

@@ -77,6 +77,7 @@ static KINDS: LazyLock<HashMap<(&'static str, &'static str), Kind>> = LazyLock::
         )*};
     }
     entities!(
+        analytics_events,
         api_keys,
         artifact_files,
         artifact_versions,
