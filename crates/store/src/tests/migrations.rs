@@ -36,7 +36,7 @@ async fn table_names(store: &Store) -> Vec<String> {
 }
 
 /// Tables created by migrations after `m0007_identity_binding`.
-const LATER_TABLES: &[&str] = &["interactive_actions", "file_blobs"];
+const LATER_TABLES: &[&str] = &["interactive_actions", "file_blobs", "analytics_events"];
 
 fn base_tables() -> Vec<String> {
     let mut tables: Vec<String> = migration::TABLES.iter().map(|t| t.to_string()).collect();
