@@ -15,6 +15,7 @@ mod live;
 #[path = "../../../llm/tests/openai/mock.rs"]
 mod mock_upstream;
 mod oauth;
+mod openapi;
 mod preferences;
 mod reactions;
 mod responses;

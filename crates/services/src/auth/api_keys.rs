@@ -12,7 +12,7 @@ use super::{API_KEY_PREFIX, hash_secret, random_secret};
 use crate::{ServiceError, Services};
 
 /// Input that creates a key.
-#[derive(Clone, Debug, Deserialize, Validate)]
+#[derive(Clone, Debug, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewApiKey {
     /// A label to recognise the key by.
@@ -27,7 +27,7 @@ pub struct NewApiKey {
 }
 
 /// A new key, with its secret (shown this once).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct CreatedApiKey {
     /// The key's record.
     #[serde(flatten)]
