@@ -47,7 +47,7 @@ const EXCERPT_MAX: usize = 4000;
 pub const CHART_KINDS: &[&str] = &["line", "bar", "area", "pie", "scatter"];
 
 /// An artifact at its current version.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Artifact {
     /// The id.
     pub id: ArtifactId,
@@ -68,6 +68,7 @@ pub struct Artifact {
     /// The current version's number (1, 2, …); also its ETag.
     pub version: i32,
     /// The current version's content.
+    #[schema(value_type = ArtifactContent)]
     pub content: Value,
     /// Free-form data of the client's (a JSON object; not versioned).
     pub metadata: Value,
@@ -78,7 +79,7 @@ pub struct Artifact {
 }
 
 /// One stored version of an artifact.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ArtifactVersion {
     /// The artifact.
     pub artifact_id: ArtifactId,
@@ -97,7 +98,7 @@ pub struct ArtifactVersion {
 }
 
 /// Input that creates an artifact.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewArtifact {
     /// What it is.
@@ -109,6 +110,7 @@ pub struct NewArtifact {
     #[serde(default)]
     pub description: Option<String>,
     /// Typed content for the kind.
+    #[schema(value_type = ArtifactContent)]
     pub content: Value,
     /// Client data (a JSON object).
     #[serde(default)]
@@ -119,7 +121,7 @@ pub struct NewArtifact {
 }
 
 /// Input that changes an artifact: every change makes a new version.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ArtifactUpdate {
     /// A new title.
@@ -130,6 +132,7 @@ pub struct ArtifactUpdate {
     pub description: Option<Option<String>>,
     /// New content, of the artifact's kind.
     #[serde(default)]
+    #[schema(value_type = Option<ArtifactContent>)]
     pub content: Option<Value>,
     /// New client data (replaces the old).
     #[serde(default)]
@@ -186,7 +189,7 @@ mod double_option {
 }
 
 /// An artifact's content, by kind.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum ArtifactContent {
     /// `{summary, findings[], confidence}`.
@@ -202,7 +205,7 @@ pub enum ArtifactContent {
 }
 
 /// A finding from data analysis.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Insight {
     /// The finding in a few sentences.
@@ -214,7 +217,7 @@ pub struct Insight {
 }
 
 /// One point of an insight.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Finding {
     /// What was found.
@@ -225,7 +228,7 @@ pub struct Finding {
 }
 
 /// A structured report.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Report {
     /// Its sections, in order.
@@ -233,7 +236,7 @@ pub struct Report {
 }
 
 /// One section of a report.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Section {
     /// The heading.
@@ -247,7 +250,7 @@ pub struct Section {
 }
 
 /// A set of widgets.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Dashboard {
     /// The widgets, in order.
@@ -255,7 +258,7 @@ pub struct Dashboard {
 }
 
 /// One widget of a dashboard.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Widget {
     /// One number.
@@ -293,7 +296,7 @@ impl Widget {
 }
 
 /// The data of a metric widget.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Metric {
     /// A number or a short string (`"99.9%"`).
@@ -307,7 +310,7 @@ pub struct Metric {
 }
 
 /// The data of a table widget.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Table {
     /// Column names.
@@ -317,7 +320,7 @@ pub struct Table {
 }
 
 /// The data of a chart widget.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Chart {
     /// One of [`CHART_KINDS`].
@@ -329,7 +332,7 @@ pub struct Chart {
 }
 
 /// One series of a chart.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Series {
     /// The legend.
@@ -339,7 +342,7 @@ pub struct Series {
 }
 
 /// An uploaded PDF file.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PdfFile {
     /// The file.
@@ -350,7 +353,7 @@ pub struct PdfFile {
 }
 
 /// A knowledge-base entry.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Reference {
     /// Where it is (http or https).

@@ -37,7 +37,7 @@ pub mod action {
 }
 
 /// One recorded action.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     /// The id (time-ordered).
     pub id: AuditId,
@@ -56,6 +56,7 @@ pub struct AuditEntry {
     /// The request's correlation id.
     pub correlation_id: Option<String>,
     /// Anything else worth keeping.
+    #[schema(value_type = Option<Object>)]
     pub details: Option<Value>,
     /// When.
     pub created_at: DateTime<Utc>,

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::{ApiKeyId, Email, OrgId, Role, SessionId, UserId};
 
 /// How the caller proved who they are.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Credential {
     /// A JWT; `session` is set when this server issued it from a login session.
@@ -23,7 +23,7 @@ pub enum Credential {
 }
 
 /// The authenticated caller, as every service sees it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Actor {
     /// The user.
     pub user_id: UserId,
@@ -53,7 +53,7 @@ impl Actor {
 }
 
 /// An organisation (tenant).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Org {
     /// The id.
     pub id: OrgId,
@@ -64,7 +64,7 @@ pub struct Org {
 }
 
 /// A login session as its owner sees it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Session {
     /// The session id (stable across refresh-token rotations).
     pub id: SessionId,
@@ -85,7 +85,7 @@ pub struct Session {
 }
 
 /// An API key as its owner sees it (the secret is never shown again).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ApiKey {
     /// The id.
     pub id: ApiKeyId,

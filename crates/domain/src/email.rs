@@ -8,7 +8,7 @@ use crate::DomainError;
 
 /// An email address: trimmed, lower-cased, with a non-empty local part and a
 /// dotted domain. Once parsed it can be trusted everywhere.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct Email(String);
 

@@ -59,7 +59,7 @@ pub mod kind {
 }
 
 /// One entry of a thread's log.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ThreadEvent {
     /// Position in the thread's log (1, 2, 3, …).
     pub seq: i64,

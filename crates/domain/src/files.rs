@@ -12,7 +12,7 @@ pub const MAX_FILENAME_BYTES: usize = 255;
 
 /// An uploaded file as the API shows it. A deleted file attached to a
 /// message stays as a tombstone: `deleted_at` is set and its bytes are gone.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct FileInfo {
     /// The file.
     pub id: FileId,
@@ -41,7 +41,7 @@ pub struct FileInfo {
 }
 
 /// A change to a file's name or metadata (`PUT /files/{id}`).
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileUpdate {
     /// A new name, sanitised like an upload's.
@@ -105,7 +105,7 @@ impl FileKind {
 
 /// The preview of a file that is not an image (an image's preview is a
 /// thumbnail, served as an image).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Preview {
     /// The first lines of a text file.
@@ -180,7 +180,7 @@ pub fn sanitize_filename(raw: &str) -> Option<String> {
 }
 
 /// The event payload of a file attached to a message.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Attached<'a> {
     /// The file.
     pub file: &'a FileInfo,

@@ -47,7 +47,7 @@ pub struct BlockAction {
 }
 
 /// An action as recorded.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RecordedAction {
     /// The record's id.
     pub id: ActionId,

@@ -17,6 +17,19 @@ macro_rules! string_enum {
             $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
         }
 
+        // By hand: the derive does not see a `rename` whose value comes
+        // from a macro argument, and would list the Rust variant names.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($text),+]))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+
         impl $name {
             /// Every value, in declaration order.
             pub const ALL: &'static [$name] = &[$($name::$variant),+];

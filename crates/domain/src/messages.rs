@@ -20,7 +20,7 @@ pub const MAX_CONTENT_CHARS: usize = 100_000;
 pub const MAX_ATTACHMENTS: usize = 20;
 
 /// A message as the API shows it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Message {
     /// The id.
     pub id: MessageId,
@@ -70,7 +70,7 @@ pub struct TokenCount {
 }
 
 /// Input that posts a message.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, Validate)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMessage {
     /// USER (default), ASSISTANT or SYSTEM; people may post only as USER.
@@ -132,7 +132,7 @@ impl NewMessage {
 }
 
 /// Input that edits a message; absent fields stay.
-#[derive(Clone, Debug, Default, Deserialize, Validate)]
+#[derive(Clone, Debug, Default, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageUpdate {
     /// New text.
@@ -190,7 +190,7 @@ fn check_body(
 }
 
 /// A past version of a message, kept when it is edited.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Revision {
     /// The id.
     pub id: RevisionId,

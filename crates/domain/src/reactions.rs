@@ -23,7 +23,7 @@ const NAME_RULE: &str = "must be 1 to 100 characters of a-z, 0-9, _, +, - and ' 
      suffix, with or without surrounding colons) (invalid_name)";
 
 /// A reaction name, normalised: lower case, without surrounding colons.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct ReactionName(String);
 
@@ -83,7 +83,7 @@ fn is_skin_tone(modifier: &str) -> bool {
 }
 
 /// Input that adds or removes (toggles) the caller's reaction.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewReaction {
     /// The emoji name, raw; [`ReactionName::parse`] decides whether it is one.
@@ -91,7 +91,7 @@ pub struct NewReaction {
 }
 
 /// The reactions of one name on a message, as the API shows them.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ReactionSummary {
     /// The emoji name.
     pub name: ReactionName,

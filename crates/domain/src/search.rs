@@ -152,7 +152,7 @@ fn instant(field: &str, raw: &str) -> Result<DateTime<Utc>, DomainError> {
 }
 
 /// What a hit is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum HitKind {
     /// A message whose text (content or blocks) matches.
@@ -162,7 +162,7 @@ pub enum HitKind {
 }
 
 /// One search result.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SearchHit {
     /// Message or thread.
     pub kind: HitKind,

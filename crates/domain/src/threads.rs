@@ -19,7 +19,7 @@ pub const MAX_TITLE_CHARS: usize = 200;
 pub const AUTO_TITLE_CHARS: usize = 80;
 
 /// A conversation.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Thread {
     /// The id.
     pub id: ThreadId,
@@ -60,7 +60,7 @@ pub struct Thread {
 }
 
 /// Input that creates a thread.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, Validate)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewThread {
     /// The title.
@@ -98,7 +98,7 @@ pub struct NewThread {
 }
 
 /// Input that changes a thread; absent fields stay, `null` clears optional text.
-#[derive(Clone, Debug, Default, Deserialize, Validate)]
+#[derive(Clone, Debug, Default, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ThreadUpdate {
     /// A new title (`null` clears it).
@@ -155,7 +155,7 @@ pub struct ThreadFilter {
 pub use crate::kinds::MemberRole;
 
 /// A member of a thread.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Member {
     /// The user.
     pub user_id: UserId,

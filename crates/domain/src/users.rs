@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Email, InvitationId, OrgId, Role, UserId};
 
 /// A person known to the system.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct User {
     /// The user's id.
     pub id: UserId,
@@ -30,7 +30,7 @@ pub struct User {
 }
 
 /// Input that creates a user (administrators only).
-#[derive(Clone, Debug, Deserialize, Validate)]
+#[derive(Clone, Debug, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     /// The email address.
@@ -51,7 +51,7 @@ pub struct NewUser {
 
 /// Input that changes a user. Absent fields stay as they are; `role` is
 /// accepted from administrators only.
-#[derive(Clone, Debug, Default, Deserialize, Validate)]
+#[derive(Clone, Debug, Default, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserUpdate {
     /// A new display name.
@@ -71,7 +71,7 @@ pub struct UserUpdate {
 /// An invitation into an org for an address outside the org's own mail
 /// domains: the person joins the org at their first sign-in, if they have no
 /// account yet.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Invitation {
     /// The invitation's id.
     pub id: InvitationId,
@@ -89,7 +89,7 @@ pub struct Invitation {
 
 /// What `create_user` did: added the user (the address is in one of the
 /// org's domains) or invited the address (it is not).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Enrolment {
     /// The user was created in the caller's org.

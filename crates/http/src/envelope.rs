@@ -13,7 +13,7 @@ use crate::correlation::current_correlation_id;
 pub const API_VERSION: &str = "1.0";
 
 /// Metadata carried by every response body.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Metadata {
     /// When the response was made (RFC 3339, UTC).
     pub timestamp: String,
@@ -35,7 +35,7 @@ impl Metadata {
 }
 
 /// Pagination of a list response.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Pagination {
     /// Where the next page starts, if there is one.
     pub next_cursor: Option<String>,
@@ -46,7 +46,7 @@ pub struct Pagination {
 }
 
 /// A successful response body.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Envelope<T: Serialize> {
     /// Always true.
     pub success: bool,

@@ -201,23 +201,34 @@ impl ApiError {
     }
 }
 
-/// The problem document.
-#[derive(Serialize)]
-struct Problem<'a> {
+/// An RFC 7807 problem document.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Problem<'a> {
+    /// `https://experience-layer.dev/problems/<slug>`, the slug naming the kind of failure.
     #[serde(rename = "type")]
     kind: String,
+    /// The HTTP status's reason phrase.
     title: &'static str,
+    /// The HTTP status.
     status: u16,
+    /// What happened, for people.
     detail: String,
+    /// Field errors keyed by field path (`content`, `actions[0].action_id`).
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<&'a FieldErrors>,
+    /// When (RFC 3339, UTC).
     timestamp: String,
+    /// The request's correlation id, to quote when reporting a problem.
     trace_id: String,
 }
 
-#[derive(Serialize)]
-struct ProblemEnvelope<'a> {
+/// Every error outside the OpenAI-compatible routes: a problem inside the
+/// error envelope, sent as `application/problem+json`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ProblemEnvelope<'a> {
+    /// Always false.
     success: bool,
+    /// The problem.
     error: Problem<'a>,
 }
 

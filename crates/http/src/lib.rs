@@ -13,6 +13,7 @@ mod head;
 pub mod idempotency;
 mod limits;
 pub mod metrics;
+pub mod openapi;
 mod routes;
 pub mod security;
 mod sse;
@@ -99,6 +100,8 @@ pub struct AppState {
 /// Registers every route, extractor setting and middleware on an app.
 /// Used by [`server`] and by tests that build an app in-process.
 pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
+    // The OpenAPI document names the server's own cookie and public URL.
+    let docs = openapi::configure(&state.config);
     move |cfg: &mut web::ServiceConfig| {
         let max_json = state.config.max_json_bytes;
         cfg.app_data(web::Data::new(state))
@@ -114,6 +117,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .app_data(
                 web::PathConfig::default().error_handler(|err, _req| ApiError::from(err).into()),
             )
+            .configure(docs)
             .configure(routes::configure);
     }
 }

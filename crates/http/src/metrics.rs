@@ -56,6 +56,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/metrics").get(render));
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "Health", operation_id = "metrics", security(()),
+    description = "Prometheus' text exposition format. With `XL_METRICS_TOKEN` set, only a request bearing that token (`Authorization: Bearer …`) is answered.",
+    responses(
+        (status = 200, description = "The metrics", content_type = "text/plain", body = String),
+        (status = 401, description = "`XL_METRICS_TOKEN` is set and the request does not bear it"),
+    ))]
 async fn render(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     if let Some(expected) = &state.config.metrics_token {
         let given = crate::auth::credential(&req, "").unwrap_or_default();

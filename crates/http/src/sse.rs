@@ -38,8 +38,10 @@ pub fn frame(id: &str, event: &str, data: &str) -> Bytes {
 }
 
 /// `?after=N` on an event stream.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ResumeQuery {
+    /// Resume after this event (`Last-Event-ID` wins when both are sent).
     after: Option<String>,
 }
 

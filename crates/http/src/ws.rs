@@ -57,8 +57,10 @@ const MAX_SUBSCRIPTIONS: usize = 100;
 /// ping) before the connection is closed as gone.
 const SILENT_PERIODS: u32 = 3;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct TicketQuery {
+    /// A ticket from `POST /api/v1/ws/tickets`, for clients that cannot send a header.
     ticket: Option<String>,
 }
 
@@ -69,6 +71,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// A short-lived ticket that opens a WebSocket as the caller.
+#[utoipa::path(post, path = "/api/v1/ws/tickets", tag = "WebSocket", operation_id = "issue_websocket_ticket",
+    description = "A one-minute ticket that opens a WebSocket as the caller: `GET /api/v1/ws?ticket=…`.",
+    responses((status = 201, description = "The ticket", body = crate::Envelope<xl_services::auth::tickets::Ticket>)))]
 async fn ticket(
     state: web::Data<AppState>,
     caller: crate::auth::Authenticated,
@@ -80,6 +85,16 @@ async fn ticket(
     ))
 }
 
+#[utoipa::path(get, path = "/api/v1/ws", tag = "WebSocket", operation_id = "open_websocket",
+    description = "Upgrades to a WebSocket (send `Connection: Upgrade`, `Upgrade: websocket`) carrying JSON text frames both ways. The client sends `{\"type\":\"subscribe\",\"thread_id\":…,\"after\":12}`, `unsubscribe`, `typing`, `presence` (`{\"status\":\"away\"}`) and `ping`; the server sends `event` frames (`thread_id`, `id`, `event`, `data`, as the SSE streams), `subscribed`, `unsubscribed`, `error` (`status`, `detail`) and `pong`. A connection follows at most 100 threads. Browsers authenticate with the cookie (from an allowed origin) or `?ticket=`, since they cannot set headers on a handshake.",
+    security((), ("bearer" = []), ("api_key" = []), ("cookie" = [])),
+    params(TicketQuery),
+    responses(
+        (status = 101, description = "Switching protocols: the WebSocket is open"),
+        (status = 400, description = "Not a WebSocket handshake (named in `errors` as `Upgrade`)"),
+        (status = 401, description = "No credential and no valid ticket"),
+        (status = 403, description = "A cookie-authenticated handshake from an origin that is not allowed"),
+    ))]
 async fn connect(
     req: HttpRequest,
     body: web::Payload,

@@ -16,7 +16,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 /// Who wrote a message in a prompt.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ChatRole {
     /// Instructions.
@@ -45,7 +45,7 @@ impl ChatRole {
 }
 
 /// How much detail the model should take from an image.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ImageDetail {
     /// Let the model choose.
@@ -57,7 +57,7 @@ pub enum ImageDetail {
 }
 
 /// An image given by URL or `data:` URI.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ImageUrl {
     /// An `https:` URL or a base64 `data:` URI.
     pub url: String,
@@ -67,7 +67,7 @@ pub struct ImageUrl {
 }
 
 /// One part of a multi-part message.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ContentPart {
     /// Text.
@@ -88,7 +88,7 @@ pub enum ContentPart {
 }
 
 /// The content of a message: a plain string or a list of parts.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum MessageContent {
     /// Plain text.
@@ -134,7 +134,7 @@ impl From<&str> for MessageContent {
 }
 
 /// The kind of a tool; OpenAI's chat completions know only functions.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ToolKind {
     /// A function the caller runs.
@@ -143,7 +143,7 @@ pub enum ToolKind {
 }
 
 /// A function call the model made.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FunctionCall {
     /// The function's name.
     pub name: String,
@@ -153,7 +153,7 @@ pub struct FunctionCall {
 }
 
 /// A tool call in an assistant message.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ToolCall {
     /// The id a later `tool` message answers with `tool_call_id`.
     pub id: String,
@@ -165,7 +165,7 @@ pub struct ToolCall {
 }
 
 /// One message of a prompt or of a reply.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChatMessage {
     /// The author.
     pub role: ChatRole,
@@ -243,7 +243,7 @@ impl ChatMessage {
 }
 
 /// Sequences where the model stops: one string or a list.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum StopSequences {
     /// A single sequence.
@@ -263,7 +263,7 @@ impl StopSequences {
 }
 
 /// A JSON schema the reply must follow.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JsonSchemaFormat {
     /// The schema's name.
     pub name: String,
@@ -279,7 +279,7 @@ pub struct JsonSchemaFormat {
 }
 
 /// The shape the reply must take.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ResponseFormat {
     /// Free text.
@@ -294,7 +294,7 @@ pub enum ResponseFormat {
 }
 
 /// A function the model may call.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FunctionDefinition {
     /// The function's name.
     pub name: String,
@@ -310,7 +310,7 @@ pub struct FunctionDefinition {
 }
 
 /// A tool offered to the model.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Tool {
     /// Always `function`.
     #[serde(rename = "type", default)]
@@ -320,7 +320,7 @@ pub struct Tool {
 }
 
 /// Whether and how the model may call tools.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ToolChoiceMode {
     /// Never call a tool.
@@ -332,14 +332,14 @@ pub enum ToolChoiceMode {
 }
 
 /// The function a named tool choice forces.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FunctionName {
     /// The function's name.
     pub name: String,
 }
 
 /// A tool choice that forces one function.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NamedToolChoice {
     /// Always `function`.
     #[serde(rename = "type", default)]
@@ -349,7 +349,7 @@ pub struct NamedToolChoice {
 }
 
 /// `tool_choice`: a mode or one named function.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum ToolChoice {
     /// `none`, `auto` or `required`.
@@ -359,7 +359,7 @@ pub enum ToolChoice {
 }
 
 /// Options for streamed replies.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StreamOptions {
     /// Whether a final chunk with usage (and no choices) ends the stream.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -377,7 +377,7 @@ fn stream_options_object<'de, D: serde::Deserializer<'de>>(
 ///
 /// Providers decide `stream` and `stream_options` themselves from the method
 /// called; the fields are here so a client's request body parses as is.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChatRequest {
     /// The model id.
     pub model: String,
@@ -516,7 +516,7 @@ impl ChatRequest {
 }
 
 /// Token counts of one call.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Usage {
     /// Tokens in the prompt.
     #[serde(default)]
@@ -554,7 +554,7 @@ impl Usage {
 }
 
 /// Why generation ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FinishReason {
     /// The model finished its answer or hit a stop sequence.
@@ -585,7 +585,7 @@ impl<'de> Deserialize<'de> for FinishReason {
 }
 
 /// One generated alternative of a whole reply.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Choice {
     /// Its position (0 unless `n` > 1).
     #[serde(default)]
@@ -602,7 +602,7 @@ fn default_finish() -> FinishReason {
 }
 
 /// A whole reply: OpenAI's `chat.completion` object.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChatResponse {
     /// The provider's id for the call.
     pub id: String,
@@ -668,7 +668,7 @@ impl ChatResponse {
 }
 
 /// A fragment of a function call in a streamed reply.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FunctionCallDelta {
     /// The name, on the call's first fragment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -679,7 +679,7 @@ pub struct FunctionCallDelta {
 }
 
 /// A fragment of a tool call in a streamed reply.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ToolCallDelta {
     /// Which call of the message this continues.
     #[serde(default)]
@@ -696,7 +696,7 @@ pub struct ToolCallDelta {
 }
 
 /// What a stream chunk adds to one choice's message.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MessageDelta {
     /// `assistant`, on the first chunk.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -717,7 +717,7 @@ pub struct MessageDelta {
 }
 
 /// One choice's part of a stream chunk.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChoiceDelta {
     /// Which choice (0 unless `n` > 1).
     #[serde(default)]
@@ -778,7 +778,7 @@ impl ChatChunk {
 }
 
 /// A streamed frame: OpenAI's `chat.completion.chunk` object.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChatCompletionChunk {
     /// The call's id, the same on every chunk.
     pub id: String,
@@ -834,7 +834,7 @@ impl ChatCompletionChunk {
 pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<ChatChunk, LlmError>> + Send>>;
 
 /// A model a provider serves.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ModelInfo {
     /// The model id clients send.
     pub id: String,

@@ -18,13 +18,14 @@ pub const MAX_PROPERTIES: usize = 32;
 pub const MAX_PROPERTIES_BYTES: usize = 4096;
 
 /// One event as a client sends it.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewEvent {
     /// What happened: letters, digits and `._:-`, such as `thread.opened`.
     pub name: String,
     /// Details: a flat object of strings, numbers and booleans.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub properties: Option<Value>,
 }
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::{ServiceError, Services};
 
 /// The process is up.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Liveness {
     /// Always `ok`.
     pub status: &'static str,
@@ -18,7 +18,7 @@ pub struct Liveness {
 }
 
 /// The process can serve: its database answers.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Readiness {
     /// Always `ok` (a failure is an error).
     pub status: &'static str,
@@ -27,7 +27,7 @@ pub struct Readiness {
 }
 
 /// The result of pinging the database.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct DatabaseCheck {
     /// `sqlite` or `postgres`.
     pub backend: &'static str,

@@ -338,7 +338,7 @@ impl Limiter {
 }
 
 /// One budget as the usage report shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Budget {
     /// `org` or `user`.
     pub scope: &'static str,

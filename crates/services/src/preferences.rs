@@ -390,7 +390,7 @@ impl PreferencesPatch {
 }
 
 /// A user's effective preferences: always the complete, valid document.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct Preferences(Value);
 
@@ -444,7 +444,7 @@ impl Preferences {
 }
 
 /// A named set of values a user can apply in one step.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Preset {
     /// How clients name it in `POST …/presets/{name}`.
     pub name: &'static str,

@@ -36,7 +36,7 @@ pub const ASSISTANT_STATUS: &str = "assistant.status";
 pub const TYPING_TTL: Duration = Duration::from_secs(5);
 
 /// Whether a person is here.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PresenceStatus {
     /// A live connection of theirs is active.
@@ -48,7 +48,7 @@ pub enum PresenceStatus {
 }
 
 /// One person in [`ThreadPresence`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PersonPresence {
     /// The person.
     pub user_id: UserId,
@@ -59,7 +59,7 @@ pub struct PersonPresence {
 }
 
 /// What the assistant is doing for one reply.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AssistantPresence {
     /// The reply.
     pub message_id: MessageId,
@@ -68,7 +68,7 @@ pub struct AssistantPresence {
 }
 
 /// Who is in a thread now.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ThreadPresence {
     /// The members, and anyone else following the thread (administrators).
     pub people: Vec<PersonPresence>,

@@ -25,7 +25,7 @@ pub const EXPORT_FORMAT: &str = "experience-layer.thread.v1";
 pub const MAX_IMPORT_MESSAGES: usize = 10_000;
 
 /// A thread as exported.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ThreadExport {
     /// Always [`EXPORT_FORMAT`].
@@ -48,7 +48,7 @@ fn thread_object<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Ne
 }
 
 /// A message as exported.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExportedMessage {
     /// Its id in the export (any unique string).

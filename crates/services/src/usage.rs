@@ -103,7 +103,7 @@ fn bound(field: &str, raw: &str, edge: Edge) -> Result<DateTime<Utc>, DomainErro
 }
 
 /// Sums over a set of model calls, as reported.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct UsageSums {
     /// Calls made.
     pub requests: u64,
@@ -145,7 +145,7 @@ impl From<CallSums> for UsageSums {
 }
 
 /// Totals of the whole range.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct UsageTotals {
     /// The model calls.
     #[serde(flatten)]
@@ -155,7 +155,7 @@ pub struct UsageTotals {
 }
 
 /// One model's share.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ModelUsage {
     /// The model asked for.
     pub model: String,
@@ -168,7 +168,7 @@ pub struct ModelUsage {
 }
 
 /// One UTC day's share (only days with calls or messages appear).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct DayUsage {
     /// `YYYY-MM-DD`, UTC.
     pub day: String,
@@ -180,7 +180,7 @@ pub struct DayUsage {
 }
 
 /// One user's share of an org's usage.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct UserUsage {
     /// The user.
     pub user_id: UserId,
@@ -190,7 +190,7 @@ pub struct UserUsage {
 }
 
 /// Whose usage a report covers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum UsageScope {
     /// The caller's own.
@@ -200,7 +200,7 @@ pub enum UsageScope {
 }
 
 /// A usage report.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct UsageReport {
     /// Whose usage this is.
     pub scope: UsageScope,
@@ -231,7 +231,7 @@ pub struct UsageReport {
 }
 
 /// How many analytics events of one name a day had.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct EventsOfDay {
     /// `YYYY-MM-DD`, UTC.
     pub day: String,

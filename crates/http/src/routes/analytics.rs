@@ -23,6 +23,10 @@ enum Body {
     One(NewEvent),
 }
 
+#[utoipa::path(post, path = "/api/v1/analytics/events", tag = "Usage", operation_id = "track_analytics_events",
+    description = "One event (`{\"name\", \"properties\"}`) or a batch (`{\"events\": […]}`, at most 100). Names are letters, digits and `._:-`; properties are a flat object of strings, numbers and booleans, at most 32 and 4 KiB. A batch with any bad event is refused whole.",
+    request_body(content = NewEvent, example = json!({"name": "thread.opened", "properties": {"source": "sidebar"}})),
+    responses((status = 202, description = "Recorded: `{\"recorded\": n}`", body = Envelope<serde_json::Value>)))]
 async fn track(
     state: web::Data<AppState>,
     caller: Authenticated,

@@ -5,7 +5,9 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use xl_domain::artifacts::{Artifact, ArtifactFilter, ArtifactUpdate, NewArtifact};
+use xl_domain::artifacts::{
+    Artifact, ArtifactFilter, ArtifactUpdate, ArtifactVersion, NewArtifact,
+};
 use xl_domain::object::Object;
 use xl_domain::{ArtifactId, ArtifactKind, DomainError, PageRequest, ThreadId};
 use xl_services::artifacts::ExportFormat;
@@ -34,12 +36,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/artifacts/{id}/export").get(export));
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Page size, 1 to 100 (default 20).
+    #[param(value_type = Option<u32>)]
     limit: Option<String>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// `desc` (newest first, the default) or `asc`.
+    #[param(value_type = Option<xl_domain::Order>)]
     order: Option<String>,
+    /// Only this kind.
+    #[param(value_type = Option<ArtifactKind>)]
     kind: Option<String>,
+    /// Only artifacts of this thread.
+    #[param(value_type = Option<ThreadId>)]
     thread: Option<String>,
 }
 
@@ -123,6 +135,9 @@ fn parse_version(raw: &str) -> Result<i32, ApiError> {
         .ok_or_else(|| DomainError::invalid("version", "must be a version number (1, 2, …)").into())
 }
 
+#[utoipa::path(get, path = "/api/v1/artifacts", tag = "Artifacts", operation_id = "list_artifacts",
+    params(ListQuery),
+    responses((status = 200, description = "A page of the artifacts the caller may read", body = Envelope<Vec<Artifact>>)))]
 async fn list_own(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -137,6 +152,10 @@ async fn list_own(
     ))
 }
 
+#[utoipa::path(post, path = "/api/v1/artifacts", tag = "Artifacts", operation_id = "create_artifact",
+    description = "An artifact of the caller's own; its content is checked against its kind, every problem named by path.",
+    request_body(content = NewArtifact, example = json!({"kind": "insight", "title": "Churn drivers", "content": {"summary": "Churn follows failed payments.", "findings": [{"text": "62% of churned accounts had a failed payment first", "evidence": "billing export, May"}], "confidence": 0.8}})),
+    responses((status = 201, description = "The artifact, version 1 (`ETag: \"1\"`)", body = Envelope<Artifact>)))]
 async fn create_own(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -149,6 +168,9 @@ async fn create_own(
     Ok(artifact_response(artifact, true))
 }
 
+#[utoipa::path(get, path = "/api/v1/threads/{id}/artifacts", tag = "Artifacts", operation_id = "list_thread_artifacts",
+    params(("id" = ThreadId, Path, description = "The thread"), ListQuery),
+    responses((status = 200, description = "A page of the thread's artifacts", body = Envelope<Vec<Artifact>>)))]
 async fn list_in_thread(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -165,6 +187,10 @@ async fn list_in_thread(
     ))
 }
 
+#[utoipa::path(post, path = "/api/v1/threads/{id}/artifacts", tag = "Artifacts", operation_id = "create_thread_artifact",
+    params(("id" = ThreadId, Path, description = "The thread")),
+    request_body(content = NewArtifact, example = json!({"kind": "insight", "title": "Churn drivers", "content": {"summary": "Churn follows failed payments.", "findings": [{"text": "62% of churned accounts had a failed payment first", "evidence": "billing export, May"}], "confidence": 0.8}})),
+    responses((status = 201, description = "The artifact, version 1 (`ETag: \"1\"`)", body = Envelope<Artifact>)))]
 async fn create_in_thread(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -179,6 +205,9 @@ async fn create_in_thread(
     Ok(artifact_response(artifact, true))
 }
 
+#[utoipa::path(get, path = "/api/v1/artifacts/{id}", tag = "Artifacts", operation_id = "get_artifact",
+    params(("id" = ArtifactId, Path, description = "The artifact")),
+    responses((status = 200, description = "The artifact; `ETag` is its version", body = Envelope<Artifact>)))]
 async fn get(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -189,6 +218,14 @@ async fn get(
     Ok(artifact_response(artifact, false))
 }
 
+#[utoipa::path(method(put, patch), path = "/api/v1/artifacts/{id}", tag = "Artifacts", operation_id = "update_artifact",
+    description = "A change makes a new version.",
+    params(("id" = ArtifactId, Path, description = "The artifact"), ("If-Match" = Option<String>, Header, description = "The version the change expects, as its `ETag` (`\"3\"`); 412 when stale")),
+    request_body(content = ArtifactUpdate, example = json!({"title": "Churn drivers, final", "change_note": "Added June"})),
+    responses(
+        (status = 200, description = "The artifact at its new version", body = Envelope<Artifact>),
+        (status = 412, description = "`If-Match` names a version that is no longer current"),
+    ))]
 async fn update(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -205,6 +242,12 @@ async fn update(
     Ok(artifact_response(artifact, false))
 }
 
+#[utoipa::path(delete, path = "/api/v1/artifacts/{id}", tag = "Artifacts", operation_id = "delete_artifact",
+    params(("id" = ArtifactId, Path, description = "The artifact"), ("If-Match" = Option<String>, Header, description = "The version the change expects, as its `ETag` (`\"3\"`); 412 when stale")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 412, description = "`If-Match` names a version that is no longer current"),
+    ))]
 async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -220,13 +263,22 @@ async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PageQuery {
+    /// Page size, 1 to 100 (default 20).
+    #[param(value_type = Option<u32>)]
     limit: Option<String>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// `desc` (newest first, the default) or `asc`.
+    #[param(value_type = Option<xl_domain::Order>)]
     order: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/artifacts/{id}/versions", tag = "Artifacts", operation_id = "list_artifact_versions",
+    params(("id" = ArtifactId, Path, description = "The artifact"), PageQuery),
+    responses((status = 200, description = "A page of versions", body = Envelope<Vec<ArtifactVersion>>)))]
 async fn versions(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -247,6 +299,9 @@ async fn versions(
     ))
 }
 
+#[utoipa::path(get, path = "/api/v1/artifacts/{id}/versions/{n}", tag = "Artifacts", operation_id = "get_artifact_version",
+    params(("id" = ArtifactId, Path, description = "The artifact"), ("n" = u32, Path, description = "The version number, from 1")),
+    responses((status = 200, description = "The version", body = Envelope<ArtifactVersion>)))]
 async fn version(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -259,6 +314,13 @@ async fn version(
     Ok(with_etag(Envelope::ok(version), n))
 }
 
+#[utoipa::path(post, path = "/api/v1/artifacts/{id}/versions/{n}/restore", tag = "Artifacts", operation_id = "restore_artifact_version",
+    description = "Makes a new version with version `n`'s content.",
+    params(("id" = ArtifactId, Path, description = "The artifact"), ("n" = u32, Path, description = "The version to restore"), ("If-Match" = Option<String>, Header, description = "The version the change expects, as its `ETag` (`\"3\"`); 412 when stale")),
+    responses(
+        (status = 200, description = "The artifact at its new version", body = Envelope<Artifact>),
+        (status = 412, description = "`If-Match` names a version that is no longer current"),
+    ))]
 async fn restore(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -276,12 +338,24 @@ async fn restore(
     Ok(artifact_response(artifact, false))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ExportQuery {
+    /// `json` (the default), `csv` or `pdf`.
     format: Option<String>,
+    /// The version to export (default the current one).
+    #[param(value_type = Option<u32>)]
     version: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/artifacts/{id}/export", tag = "Artifacts", operation_id = "export_artifact",
+    params(("id" = ArtifactId, Path, description = "The artifact"), ExportQuery),
+    responses((status = 200, description = "The version as an attachment, with its `ETag`",
+        content(
+            (Object = "application/json"),
+            (String = "text/csv"),
+            (Vec<u8> = "application/pdf"),
+        ))))]
 async fn export(
     state: web::Data<AppState>,
     caller: Authenticated,

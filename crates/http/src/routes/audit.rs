@@ -14,15 +14,29 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/audit").get(list));
 }
 
-#[derive(Debug, Deserialize)]
+/// Pagination and filters of the audit log.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AuditQuery {
+    /// Entries per page, 1 to 100 (default 20).
     limit: Option<String>,
+    /// Where the previous page ended (`pagination.next_cursor`).
     cursor: Option<String>,
+    /// `desc` (newest first, the default) or `asc`.
     order: Option<String>,
+    /// Only this action, such as `auth.sign_in`.
     action: Option<String>,
+    /// Only what this user did.
     actor_id: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/audit", tag = "Audit", operation_id = "list_audit_log",
+    description = "For administrators: their org's audit log, newest first. Actions: `auth.sign_in`, `auth.sign_out`, `auth.refresh_reuse`, `auth.session_revoked`, `api_key.created`, `api_key.revoked`, `user.role_changed`, `user.deleted`, `admin.read_user`, `thread.deleted`, `message.deleted`.",
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "A page of entries", body = Envelope<Vec<xl_domain::audit::AuditEntry>>),
+        (status = 403, description = "The caller is not an administrator"),
+    ))]
 async fn list(
     state: web::Data<AppState>,
     caller: Authenticated,

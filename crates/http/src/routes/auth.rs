@@ -102,6 +102,13 @@ pub fn session_response(req: &HttpRequest, state: &AppState, pair: TokenPair) ->
     response
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "Auth", operation_id = "dev_login", security(()),
+    description = "Development sign-in by email alone, only with `AUTH_DEV_LOGIN=true` (otherwise 404). Sets the access and refresh cookies.",
+    request_body(content = DevLogin, example = json!({"email": "ada@example.com", "name": "Ada"})),
+    responses(
+        (status = 200, description = "A token pair", body = Envelope<TokenPair>),
+        (status = 404, description = "Dev login is off"),
+    ))]
 async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -114,9 +121,11 @@ async fn login(
     Ok(session_response(&req, &state, pair))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// The optional body of refresh and logout.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RefreshBody {
+    /// The refresh token (`xlr_…`); else the `xl_refresh` cookie's.
     #[serde(default)]
     refresh_token: Option<String>,
 }
@@ -143,6 +152,13 @@ fn refresh_token(req: &HttpRequest, body: Option<RefreshBody>) -> Option<String>
         .filter(|token| !token.trim().is_empty())
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "Auth", operation_id = "refresh_tokens", security(()),
+    description = "Exchanges a refresh token, from the body or the `xl_refresh` cookie (then the body may be empty), for a new pair. A refresh token works once; presenting a used one revokes its whole session.",
+    request_body(content = Option<RefreshBody>, example = json!({"refresh_token": "xlr_…"})),
+    responses(
+        (status = 200, description = "A new token pair, also set as cookies", body = Envelope<TokenPair>),
+        (status = 401, description = "The refresh token is unknown, expired or already used (which revokes its session)"),
+    ))]
 async fn refresh(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -159,11 +175,18 @@ async fn refresh(
     Ok(session_response(&req, &state, pair))
 }
 
-#[derive(Serialize)]
+/// A sign-out.
+#[derive(Serialize, utoipa::ToSchema)]
 struct LoggedOut {
+    /// Always true.
     logged_out: bool,
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "Auth", operation_id = "logout",
+    security((), ("bearer" = []), ("api_key" = []), ("cookie" = [])),
+    description = "Ends the caller's session and the refresh token's (from the body or the cookie), and clears the cookies.",
+    request_body(content = Option<RefreshBody>, example = json!({"refresh_token": "xlr_…"})),
+    responses((status = 200, description = "Signed out", body = Envelope<LoggedOut>)))]
 async fn logout(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -187,12 +210,19 @@ async fn logout(
     Ok(response)
 }
 
-#[derive(Serialize)]
+/// The caller: their user and how they authenticated.
+#[derive(Serialize, utoipa::ToSchema)]
 struct Me {
     user: xl_domain::users::User,
     actor: xl_domain::Actor,
 }
 
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "Auth", operation_id = "auth_me",
+    description = "A browser (`Accept: text/html`) without a session is redirected to `AUTH_LOGIN_URL` when it is set.",
+    responses(
+        (status = 200, description = "The caller's user and identity", body = Envelope<Me>),
+        (status = 302, description = "A browser without a session, sent to the login page with `return_to`"),
+    ))]
 async fn me(
     state: web::Data<AppState>,
     caller: BrowserAuthenticated,
@@ -204,12 +234,16 @@ async fn me(
     }))
 }
 
-#[derive(Serialize)]
+/// A valid credential and whom it names.
+#[derive(Serialize, utoipa::ToSchema)]
 struct Verified {
+    /// Always true.
     valid: bool,
     actor: xl_domain::Actor,
 }
 
+#[utoipa::path(get, path = "/api/v1/auth/verify", tag = "Auth", operation_id = "verify_credential",
+    responses((status = 200, description = "The credential is valid", body = Envelope<Verified>)))]
 async fn verify(caller: Authenticated) -> HttpResponse {
     Envelope::ok(Verified {
         valid: true,
@@ -217,6 +251,8 @@ async fn verify(caller: Authenticated) -> HttpResponse {
     })
 }
 
+#[utoipa::path(get, path = "/api/v1/auth/sessions", tag = "Auth", operation_id = "list_sessions",
+    responses((status = 200, description = "The caller's sessions", body = Envelope<Vec<xl_domain::Session>>)))]
 async fn list_sessions(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -224,6 +260,9 @@ async fn list_sessions(
     Ok(Envelope::ok(state.services.list_sessions(&caller.0).await?))
 }
 
+#[utoipa::path(delete, path = "/api/v1/auth/sessions/{id}", tag = "Auth", operation_id = "revoke_session",
+    params(("id" = SessionId, Path, description = "The session")),
+    responses((status = 204, description = "Revoked: its tokens stop working")))]
 async fn revoke_session(
     state: web::Data<AppState>,
     caller: Authenticated,

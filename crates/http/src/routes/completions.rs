@@ -62,17 +62,28 @@ pub struct OpenAiError {
     retry_after: Option<u64>,
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// Every error of the OpenAI-compatible routes, in OpenAI's shape, which
+/// the SDKs parse to raise their typed exceptions.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = OpenAiErrorBody)]
+pub(crate) struct ErrorBody<'a> {
+    /// The error.
     error: ErrorObject<'a>,
 }
 
-#[derive(Serialize)]
-struct ErrorObject<'a> {
+/// OpenAI's error object.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = OpenAiError)]
+pub(crate) struct ErrorObject<'a> {
+    /// What happened, for people.
     message: &'a str,
+    /// `invalid_request_error`, `authentication_error`, `permission_error`,
+    /// `not_found_error`, `rate_limit_error`, `timeout` or `api_error`.
     #[serde(rename = "type")]
     kind: &'a str,
+    /// The request parameter at fault (`messages`, `input[2].content[0].type`).
     param: Option<&'a str>,
+    /// A machine-readable code (`model_not_found`, `token_expired`).
     code: Option<&'a str>,
 }
 
@@ -390,6 +401,20 @@ fn backticked(message: &str) -> Option<String> {
     (message.contains("field") && !field.is_empty()).then(|| field.to_owned())
 }
 
+#[utoipa::path(post, path = "/api/v1/chat/completions", tag = "OpenAI: Chat", operation_id = "create_chat_completion",
+    description = "OpenAI's Chat Completions, recorded in the usage ledger (the record's id in `X-Completion-Id`). With `stream: true` the answer is server-sent events of `chat.completion.chunk` objects (`data: {…}`), then `data: [DONE]`; a failure after the first frame is an error frame before `[DONE]`.",
+    request_body(content = crate::openapi::ChatCompletionRequest),
+    responses(
+        (status = 200, description = "The completion, or its chunks as events",
+            content(
+                (xl_llm::ChatResponse = "application/json"),
+                (String = "text/event-stream", example = json!("data: {\"id\":\"chatcmpl-…\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\ndata: [DONE]\n\n")),
+            ),
+            headers(("X-Completion-Id" = String, description = "The call's record in the usage ledger"))),
+        (status = 404, description = "The model, or `thread_id`, was not found"),
+        (status = 502, description = "The model provider failed"),
+        (status = 504, description = "The model provider did not answer in time"),
+    ))]
 async fn chat_completions(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -18,6 +18,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Every event of every thread the caller may read, after the cursor in
 /// `Last-Event-ID` (or `?after=`), or from now on.
+#[utoipa::path(get, path = "/api/v1/events", tag = "Events", operation_id = "follow_feed",
+    description = "Every event of every thread the caller may read, as server-sent events whose `id` is a feed cursor: after `Last-Event-ID` / `?after=`, or from now on.",
+    params(ResumeQuery, ("Last-Event-ID" = Option<String>, Header, description = "Resume after this cursor")),
+    responses((status = 200, description = "The event stream", content_type = "text/event-stream", body = String)))]
 async fn feed(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -30,6 +34,10 @@ async fn feed(
 }
 
 /// Says the caller is typing in the thread (for 5 s).
+#[utoipa::path(post, path = "/api/v1/threads/{id}/typing", tag = "Events", operation_id = "signal_typing",
+    description = "Says the caller is typing, for 5 s, to the thread's listeners.",
+    params(("id" = ThreadId, Path, description = "The thread")),
+    responses((status = 204, description = "Signalled")))]
 async fn typing(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -41,6 +49,9 @@ async fn typing(
 }
 
 /// Who is in the thread now, and what the assistant is doing.
+#[utoipa::path(get, path = "/api/v1/threads/{id}/presence", tag = "Events", operation_id = "get_presence",
+    params(("id" = ThreadId, Path, description = "The thread")),
+    responses((status = 200, description = "Who is in the thread now, and what the assistant is doing", body = Envelope<xl_services::presence::ThreadPresence>)))]
 async fn presence(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -53,6 +64,12 @@ async fn presence(
 }
 
 /// Every event of the thread after the resume position, then live.
+#[utoipa::path(get, path = "/api/v1/threads/{id}/events", tag = "Events", operation_id = "follow_thread",
+    description = "The thread's log as server-sent events: `id` is the event's sequence number, `event` its type (`message.created`, `message.delta`, `message.completed`, `message.updated`, `message.deleted`, `reaction.added`, `thread.updated`, `typing`, `presence`, `access.revoked`, …) and `data` its JSON. Resume with `Last-Event-ID` or `?after=`; a comment line keeps an idle stream alive.",
+    params(("id" = ThreadId, Path, description = "The thread"), ResumeQuery,
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event")),
+    responses((status = 200, description = "The event stream", content_type = "text/event-stream", body = String,
+        example = json!("id: 12\nevent: message.created\ndata: {\"id\":\"…\",\"role\":\"USER\",\"content\":\"Hello\"}\n\n"))))]
 async fn thread_events(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -7,7 +7,7 @@ use actix_web::http::header::{self, ContentDisposition, DispositionParam, Dispos
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::{StreamExt, TryStreamExt};
 use serde::Deserialize;
-use xl_domain::files::{FileFilter, FileInfo, FileUpdate};
+use xl_domain::files::{FileFilter, FileInfo, FileUpdate, Preview};
 use xl_domain::object::Object;
 use xl_domain::{DomainError, FileId, PageRequest, ThreadId};
 use xl_services::files::{ByteRange, PreviewOutput};
@@ -53,6 +53,10 @@ fn multipart_error(err: MultipartError) -> ApiError {
 /// `POST /files`: a `multipart/form-data` body whose `file` part (with a
 /// file name) is the upload. The part streams into the file store as it
 /// arrives; a declared length past the limit is refused before reading.
+#[utoipa::path(post, path = "/api/v1/files", tag = "Files", operation_id = "upload_file",
+    description = "Streams the `file` part into the file store. PNG, JPEG, WebP, GIF, PDF and UTF-8 text are accepted, judged by the content, not the declared type.",
+    request_body(content = crate::openapi::FileUpload, content_type = "multipart/form-data"),
+    responses((status = 201, description = "The file", body = Envelope<FileInfo>)))]
 async fn upload(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -105,17 +109,31 @@ async fn upload(
     Err(ApiError::invalid_field("file", "is required"))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Page size, 1 to 100 (default 20).
+    #[param(value_type = Option<u32>)]
     limit: Option<String>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// `desc` (newest first, the default) or `asc`.
+    #[param(value_type = Option<xl_domain::Order>)]
     order: Option<String>,
+    /// Only files attached in this thread.
+    #[param(value_type = Option<ThreadId>)]
     thread: Option<String>,
+    /// The same as `thread`.
+    #[param(value_type = Option<ThreadId>)]
     thread_id: Option<String>,
+    /// Only this type, such as `image` or `image/png`.
     #[serde(rename = "type")]
     content_type: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/files", tag = "Files", operation_id = "list_files",
+    params(ListQuery),
+    responses((status = 200, description = "A page of the files the caller may read", body = Envelope<Vec<FileInfo>>)))]
 async fn list(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -163,6 +181,9 @@ fn is_type_filter(raw: &str) -> bool {
         })
 }
 
+#[utoipa::path(get, path = "/api/v1/files/{id}", tag = "Files", operation_id = "get_file",
+    params(("id" = FileId, Path, description = "The file")),
+    responses((status = 200, description = "The file's metadata", body = Envelope<FileInfo>)))]
 async fn get(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -172,6 +193,11 @@ async fn get(
     Ok(Envelope::ok(state.services.get_file(&caller.0, id).await?))
 }
 
+#[utoipa::path(method(put, patch), path = "/api/v1/files/{id}", tag = "Files", operation_id = "update_file",
+    description = "Renames a file or changes its metadata. For its uploader and administrators.",
+    params(("id" = FileId, Path, description = "The file")),
+    request_body(content = FileUpdate, example = json!({"filename": "itinerary.pdf"})),
+    responses((status = 200, description = "The file's metadata", body = Envelope<FileInfo>)))]
 async fn update(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -185,6 +211,9 @@ async fn update(
     ))
 }
 
+#[utoipa::path(delete, path = "/api/v1/files/{id}", tag = "Files", operation_id = "delete_file",
+    params(("id" = FileId, Path, description = "The file")),
+    responses((status = 204, description = "Deleted")))]
 async fn delete(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -255,6 +284,17 @@ fn disposition(filename: &str) -> ContentDisposition {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/files/{id}/content", tag = "Files", operation_id = "download_file",
+    description = "The bytes, as an attachment, with a strong `ETag` (the SHA-256). One `bytes=` range is honoured.",
+    params(("id" = FileId, Path, description = "The file"),
+        ("Range" = Option<String>, Header, description = "One range, such as `bytes=0-1023`"),
+        ("If-None-Match" = Option<String>, Header, description = "The `ETag` the caller holds")),
+    responses(
+        (status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 206, description = "The range asked for, with `Content-Range`", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 304, description = "The caller's copy is current"),
+        (status = 416, description = "The range selects nothing"),
+    ))]
 async fn content(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -301,6 +341,13 @@ async fn content(
     Ok(response.no_chunking(length).streaming(body))
 }
 
+#[utoipa::path(get, path = "/api/v1/files/{id}/preview", tag = "Files", operation_id = "preview_file",
+    params(("id" = FileId, Path, description = "The file")),
+    responses((status = 200, description = "An image's thumbnail (PNG, 256 px on its longest side), or a text or PDF file's summary",
+        content(
+            (Vec<u8> = "image/png"),
+            (Envelope<Preview> = "application/json"),
+        ))))]
 async fn preview(
     state: web::Data<AppState>,
     caller: Authenticated,

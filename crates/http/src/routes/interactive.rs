@@ -18,19 +18,32 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/interactive").post(act));
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ReplyQuery {
+    /// `sync` or `stream` (default: the server's `DEFAULT_REPLY_MODE`).
+    #[param(value_type = Option<ReplyMode>)]
     reply: Option<String>,
 }
 
 /// What a payload did: the recorded actions and the assistant's reply, if
 /// the thread's assistant answered.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct Acted {
+    /// The actions, as recorded.
     actions: Vec<RecordedAction>,
+    /// The assistant's reply, if it answered.
     reply: Option<Message>,
 }
 
+#[utoipa::path(post, path = "/api/v1/interactive", tag = "Interactive", operation_id = "act",
+    description = "Records a `block_actions` payload against the message's blocks (each action must name an element in them) and lets the thread's assistant answer, per `?reply=`.",
+    params(ReplyQuery),
+    request_body(content = crate::openapi::BlockActionsPayload),
+    responses(
+        (status = 200, description = "The recorded actions and the assistant's reply, if it answered", body = Envelope<Acted>),
+        (status = 404, description = "The message, or one the caller may read, was not found"),
+    ))]
 async fn act(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -36,8 +36,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// `?reply=sync|stream` on requests that may start an assistant reply.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ReplyQuery {
+    /// `sync` or `stream` (default: the server's `DEFAULT_REPLY_MODE`).
+    #[param(value_type = Option<ReplyMode>)]
     reply: Option<String>,
 }
 
@@ -52,28 +55,39 @@ impl ReplyQuery {
 
 /// What a post answers: the message alone, or, when the assistant replied,
 /// both messages in the seed API's shape.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 enum Posted {
     Plain(Box<Message>),
     WithReply(Box<WithReply>),
 }
 
-#[derive(Debug, Serialize)]
+/// A message and the assistant's reply to it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct WithReply {
     user_message: Message,
     assistant_message: Message,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Page size, 1 to 100 (default 20).
+    #[param(value_type = Option<u32>)]
     limit: Option<String>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// `desc` (newest first, the default) or `asc`.
+    #[param(value_type = Option<xl_domain::Order>)]
     order: Option<String>,
+    /// `current` (the current branch, the default) or `all` (every message of the tree).
     branch: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/threads/{id}/messages", tag = "Messages", operation_id = "list_messages",
+    params(("id" = ThreadId, Path, description = "The thread"), ListQuery),
+    responses((status = 200, description = "A page of messages", body = Envelope<Vec<Message>>)))]
 async fn list(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -99,6 +113,18 @@ async fn list(
     ))
 }
 
+#[utoipa::path(post, path = "/api/v1/threads/{id}/messages", tag = "Messages", operation_id = "post_message",
+    description = "Posts a message; a user's message may start the assistant's reply: `?reply=sync` answers once it is written, `stream` at once with the reply `streaming` (follow it at `GET /messages/{id}/stream`). Send `Idempotency-Key` to make a retry safe.",
+    params(("id" = ThreadId, Path, description = "The thread"), ReplyQuery,
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry answer what the first request made")),
+    request_body(content = NewMessage, example = json!({"content": "What should I see in Lisbon?"})),
+    responses(
+        (status = 201, description = "The message, or with the assistant's reply `{userMessage, assistantMessage}`; `Idempotent-Replayed: true` on a replay", body = Envelope<Posted>),
+        (status = 409, description = "The same `Idempotency-Key` still in progress or with a different request"),
+        (status = 502, description = "The model provider failed (`?reply=sync`)"),
+        (status = 503, description = "The reply could not be generated (`?reply=sync`)"),
+        (status = 504, description = "The model provider did not answer in time (`?reply=sync`)"),
+    ))]
 async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -134,6 +160,9 @@ async fn create(
     .map_err(|err| ApiError::Internal(format!("posting a message failed: {err}")))?
 }
 
+#[utoipa::path(get, path = "/api/v1/messages/{id}", tag = "Messages", operation_id = "get_message",
+    params(("id" = MessageId, Path, description = "The message")),
+    responses((status = 200, description = "The message", body = Envelope<Message>)))]
 async fn get(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -145,6 +174,14 @@ async fn get(
     ))
 }
 
+#[utoipa::path(method(put, patch), path = "/api/v1/messages/{id}", tag = "Messages", operation_id = "edit_message",
+    description = "Edits a message, keeping the old text as a revision. For its author and administrators.",
+    params(("id" = MessageId, Path, description = "The message")),
+    request_body(content = MessageUpdate, example = json!({"content": "What should I see in Porto?"})),
+    responses(
+        (status = 200, description = "The message", body = Envelope<Message>),
+        (status = 409, description = "The message has been deleted"),
+    ))]
 async fn edit(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -160,6 +197,10 @@ async fn edit(
     ))
 }
 
+#[utoipa::path(delete, path = "/api/v1/messages/{id}", tag = "Messages", operation_id = "delete_message",
+    description = "Leaves a tombstone, so the tree keeps its shape.",
+    params(("id" = MessageId, Path, description = "The message")),
+    responses((status = 204, description = "Deleted")))]
 async fn delete(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -170,6 +211,9 @@ async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[utoipa::path(get, path = "/api/v1/messages/{id}/revisions", tag = "Messages", operation_id = "list_message_revisions",
+    params(("id" = MessageId, Path, description = "The message")),
+    responses((status = 200, description = "Earlier versions, oldest first", body = Envelope<Vec<xl_domain::messages::Revision>>)))]
 async fn revisions(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -183,6 +227,12 @@ async fn revisions(
 
 /// The reply's events as server-sent events, from the start or after
 /// `Last-Event-ID` (or `?after=`), live until it ends.
+#[utoipa::path(get, path = "/api/v1/messages/{id}/stream", tag = "Messages", operation_id = "follow_reply",
+    description = "A reply's events as server-sent events (`message.created`, `message.delta` with the text added, `message.completed`), from the start or after `Last-Event-ID` / `?after=`, live until the reply ends.",
+    params(("id" = MessageId, Path, description = "The reply"), ResumeQuery,
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event")),
+    responses((status = 200, description = "The event stream", content_type = "text/event-stream", body = String,
+        example = json!("id: 3\nevent: message.delta\ndata: {\"message_id\":\"…\",\"delta\":\"Hello\"}\n\n"))))]
 async fn stream(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -196,6 +246,13 @@ async fn stream(
     Ok(sse::response(events, state.config.sse_keep_alive))
 }
 
+#[utoipa::path(post, path = "/api/v1/messages/{id}/cancel", tag = "Messages", operation_id = "cancel_reply",
+    params(("id" = MessageId, Path, description = "The reply")),
+    responses(
+        (status = 200, description = "The reply, `cancelled` with its partial text", body = Envelope<Message>),
+        (status = 409, description = "The message is not a reply being generated, or it ended first"),
+        (status = 503, description = "The reply is still stopping; try again"),
+    ))]
 async fn cancel(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -207,6 +264,17 @@ async fn cancel(
     ))
 }
 
+#[utoipa::path(post, path = "/api/v1/messages/{id}/regenerate", tag = "Messages", operation_id = "regenerate_reply",
+    description = "A new reply beside this one (a sibling in the tree), which becomes the current branch.",
+    params(("id" = MessageId, Path, description = "The reply to regenerate"), ReplyQuery,
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry answer what the first request made")),
+    responses(
+        (status = 201, description = "The new reply", body = Envelope<Message>),
+        (status = 409, description = "Not an assistant reply to a message, or the same `Idempotency-Key` still in progress or with a different request"),
+        (status = 503, description = "The reply could not be generated (`?reply=sync`)"),
+        (status = 502, description = "The model provider failed (`?reply=sync`)"),
+        (status = 504, description = "The model provider did not answer in time (`?reply=sync`)"),
+    ))]
 async fn regenerate(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -3,26 +3,26 @@
 //! Routes are registered as resources so a known path with the wrong method
 //! answers 405 instead of falling through to 404.
 
-mod analytics;
-mod api_keys;
-mod artifacts;
-mod audit;
+pub(crate) mod analytics;
+pub(crate) mod api_keys;
+pub(crate) mod artifacts;
+pub(crate) mod audit;
 pub mod auth;
-mod completions;
-mod events;
-mod files;
-mod health;
-mod interactive;
-mod messages;
-mod models;
-mod oauth;
-mod preferences;
-mod reactions;
-mod responses;
-mod search;
-mod threads;
-mod usage;
-mod users;
+pub(crate) mod completions;
+pub(crate) mod events;
+pub(crate) mod files;
+pub(crate) mod health;
+pub(crate) mod interactive;
+pub(crate) mod messages;
+pub(crate) mod models;
+pub(crate) mod oauth;
+pub(crate) mod preferences;
+pub(crate) mod reactions;
+pub(crate) mod responses;
+pub(crate) mod search;
+pub(crate) mod threads;
+pub(crate) mod usage;
+pub(crate) mod users;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 

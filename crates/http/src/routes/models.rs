@@ -17,12 +17,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// OpenAI's `model` object.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"id": "gpt-4o-mini", "object": "model", "created": 1721172741, "owned_by": "openai", "context_length": 128000}))]
 struct ModelObject<'a> {
+    /// The id to send as `model`.
     id: &'a str,
+    /// `model`.
     object: &'static str,
+    /// When it was published, in Unix seconds (0 when unknown).
     created: i64,
+    /// Who provides it.
     owned_by: &'a str,
+    /// Its context window in tokens (0 when unknown), as OpenRouter and vLLM report it.
     context_length: u32,
 }
 
@@ -38,12 +44,17 @@ impl<'a> From<&'a ModelInfo> for ModelObject<'a> {
     }
 }
 
-#[derive(Serialize)]
+/// OpenAI's model list.
+#[derive(Serialize, utoipa::ToSchema)]
 struct ModelList<'a> {
+    /// `list`.
     object: &'static str,
+    /// The models.
     data: Vec<ModelObject<'a>>,
 }
 
+#[utoipa::path(get, path = "/api/v1/models", tag = "OpenAI: Models", operation_id = "list_models",
+    responses((status = 200, description = "The provider's models, with context windows", body = ModelList)))]
 async fn list(
     state: web::Data<AppState>,
     _caller: OpenAiCaller,
@@ -55,6 +66,9 @@ async fn list(
     }))
 }
 
+#[utoipa::path(get, path = "/api/v1/models/{id}", tag = "OpenAI: Models", operation_id = "retrieve_model",
+    params(("id" = String, Path, description = "The model's id; it may contain slashes (`meta-llama/Llama-3.1-8B`)")),
+    responses((status = 200, description = "The model", body = ModelObject)))]
 async fn get(
     state: web::Data<AppState>,
     _caller: OpenAiCaller,

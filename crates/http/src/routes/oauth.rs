@@ -24,24 +24,38 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/auth/github/callback").get(callback_github));
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct StartQuery {
+    /// A path on this server to return to after signing in (default `/`).
     #[serde(default)]
     return_to: Option<String>,
 }
 
 /// Providers add parameters of their own (`scope`, `authuser`, `iss`…), so
 /// unknown fields are allowed here.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct CallbackQuery {
+    /// The authorization code.
     #[serde(default)]
     code: Option<String>,
+    /// The state sent with the redirect.
     #[serde(default)]
     state: Option<String>,
+    /// The provider's refusal (`access_denied`).
     #[serde(default)]
     error: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/auth/google", tag = "Auth", operation_id = "start_google_sign_in", security(()),
+    description = "Sends the browser to Google (needs `GOOGLE_CLIENT_ID`), with the signed state in the `xl_oauth` cookie.",
+    params(StartQuery),
+    responses(
+        (status = 302, description = "To Google's consent page"),
+        (status = 404, description = "Google sign-in is not configured"),
+        (status = 503, description = "Sign-in is unavailable right now"),
+    ))]
 async fn start_google(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -50,6 +64,14 @@ async fn start_google(
     start(Provider::Google, &req, &state, query.into_inner())
 }
 
+#[utoipa::path(get, path = "/api/v1/auth/github", tag = "Auth", operation_id = "start_github_sign_in", security(()),
+    description = "Sends the browser to GitHub (needs `GITHUB_CLIENT_ID`), with the signed state in the `xl_oauth` cookie.",
+    params(StartQuery),
+    responses(
+        (status = 302, description = "To GitHub's consent page"),
+        (status = 404, description = "GitHub sign-in is not configured"),
+        (status = 503, description = "Sign-in is unavailable right now"),
+    ))]
 async fn start_github(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -58,6 +80,16 @@ async fn start_github(
     start(Provider::GitHub, &req, &state, query.into_inner())
 }
 
+#[utoipa::path(get, path = "/api/v1/auth/google/callback", tag = "Auth", operation_id = "google_callback", security(()),
+    description = "Where Google sends the browser back: opens a session, sets the cookies and redirects to `return_to`.",
+    params(CallbackQuery),
+    responses(
+        (status = 302, description = "Signed in: to the page the sign-in started from"),
+        (status = 400, description = "The state is missing, expired or does not match the cookie"),
+        (status = 401, description = "The provider refused, or the identity may not sign in"),
+        (status = 404, description = "Google sign-in is not configured"),
+        (status = 503, description = "The provider did not answer; try again later"),
+    ))]
 async fn callback_google(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -66,6 +98,16 @@ async fn callback_google(
     callback(Provider::Google, &req, &state, query.into_inner()).await
 }
 
+#[utoipa::path(get, path = "/api/v1/auth/github/callback", tag = "Auth", operation_id = "github_callback", security(()),
+    description = "Where GitHub sends the browser back: opens a session, sets the cookies and redirects to `return_to`.",
+    params(CallbackQuery),
+    responses(
+        (status = 302, description = "Signed in: to the page the sign-in started from"),
+        (status = 400, description = "The state is missing, expired or does not match the cookie"),
+        (status = 401, description = "The provider refused, or the identity may not sign in"),
+        (status = 404, description = "GitHub sign-in is not configured"),
+        (status = 503, description = "The provider did not answer; try again later"),
+    ))]
 async fn callback_github(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -4,7 +4,7 @@
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
-use xl_services::usage::{UsageParams, UsageQuery};
+use xl_services::usage::{UsageParams, UsageQuery, UsageReport};
 
 use crate::auth::Authenticated;
 use crate::{ApiError, AppState, Envelope};
@@ -17,10 +17,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// The query string. Values stay strings so the service can name the field
 /// that is wrong instead of the extractor refusing the whole query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct UsageQueryString {
+    /// From this day or time (RFC 3339 or `YYYY-MM-DD`, UTC); unbounded when absent.
     from: Option<String>,
+    /// Up to this day or time; a day is included whole.
     to: Option<String>,
+    /// Only calls made in this thread.
+    #[param(value_type = Option<xl_domain::ThreadId>)]
     thread_id: Option<String>,
 }
 
@@ -34,6 +39,9 @@ impl UsageQueryString {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/usage", tag = "Usage", operation_id = "get_own_usage",
+    params(UsageQueryString),
+    responses((status = 200, description = "The caller's tokens and cost, by model and day", body = Envelope<UsageReport>)))]
 async fn mine(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -45,6 +53,13 @@ async fn mine(
     ))
 }
 
+#[utoipa::path(get, path = "/api/v1/usage/system", tag = "Usage", operation_id = "get_org_usage",
+    description = "For administrators: the whole org's usage, also by user.",
+    params(UsageQueryString),
+    responses(
+        (status = 200, description = "The org's tokens and cost, by model, day and user", body = Envelope<UsageReport>),
+        (status = 403, description = "The caller is not an administrator"),
+    ))]
 async fn system(
     state: web::Data<AppState>,
     caller: Authenticated,

@@ -19,6 +19,7 @@ mod metrics;
 #[path = "../../../llm/tests/openai/mock.rs"]
 mod mock_upstream;
 mod oauth;
+mod openapi;
 mod preferences;
 mod reactions;
 mod responses;

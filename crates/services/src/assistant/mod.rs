@@ -50,7 +50,7 @@ const TAKEN_POLLS: usize = 200;
 const RECOVERY_PAGE: u64 = 100;
 
 /// How a request that starts a reply wants it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ReplyMode {
     /// Answer once the reply has ended (complete, failed or cancelled).

@@ -15,7 +15,7 @@ use crate::audit;
 use crate::{ServiceError, Services};
 
 /// Input that creates a key.
-#[derive(Clone, Debug, Deserialize, Validate)]
+#[derive(Clone, Debug, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewApiKey {
     /// A label to recognise the key by.
@@ -30,7 +30,7 @@ pub struct NewApiKey {
 }
 
 /// A new key, with its secret (shown this once).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct CreatedApiKey {
     /// The key's record.
     #[serde(flatten)]

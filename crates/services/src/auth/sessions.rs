@@ -32,7 +32,7 @@ pub struct ClientInfo {
 }
 
 /// What a login or refresh returns.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenPair {
     /// The JWT to send as `Authorization: Bearer` (or in the auth cookie).
     pub access_token: String,
@@ -51,7 +51,7 @@ pub struct TokenPair {
 }
 
 /// Input of the development login.
-#[derive(Clone, Debug, Deserialize, Validate)]
+#[derive(Clone, Debug, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DevLogin {
     /// The email address.

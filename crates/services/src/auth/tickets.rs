@@ -20,7 +20,7 @@ pub const TICKET_TTL: Duration = Duration::from_secs(60);
 const CONTEXT: &[u8] = b"xl_ws_ticket.v1:";
 
 /// A ticket and when it stops working.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Ticket {
     /// The opaque ticket for `?ticket=`.
     pub ticket: String,

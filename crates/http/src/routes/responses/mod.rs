@@ -83,6 +83,19 @@ fn json_body(
     wire::body_object(&json_bytes(req, body)?)
 }
 
+#[utoipa::path(post, path = "/api/v1/responses", tag = "OpenAI: Responses", operation_id = "create_response",
+    description = "Starts a response: the assistant's reply in a new thread, after `previous_response_id`, or in `conversation`. With `stream: true` the answer is OpenAI's typed events (`response.created`, `response.output_text.delta`, …, `response.completed`), each with its `sequence_number`; with `background: true` it is `queued` at once. `store: false` is one model call that is not kept.",
+    request_body(content = crate::openapi::CreateResponseRequest),
+    responses(
+        (status = 200, description = "The response, or its events",
+            content(
+                (crate::openapi::ResponseObject = "application/json"),
+                (String = "text/event-stream", example = json!("event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":4,\"delta\":\"Par\"}\n\n")),
+            )),
+        (status = 404, description = "The previous response or the conversation was not found"),
+        (status = 502, description = "The model provider failed"),
+        (status = 504, description = "The model provider did not answer in time"),
+    ))]
 async fn create_response(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -207,12 +220,25 @@ async fn unstored(
 }
 
 /// `?stream=true&starting_after=N` on `GET /responses/{id}`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct RetrieveQuery {
+    /// `true` for the typed events instead of the object.
+    #[param(value_type = Option<bool>)]
     stream: Option<String>,
+    /// With `stream`: only the events after this `sequence_number`.
+    #[param(value_type = Option<u64>)]
     starting_after: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/responses/{id}", tag = "OpenAI: Responses", operation_id = "retrieve_response",
+    description = "The response as it is now, or with `stream=true` its typed events again, from the start or after `starting_after`, live until it ends.",
+    params(("id" = String, Path, description = "The response (`resp_…`)"), RetrieveQuery),
+    responses((status = 200, description = "The response, or its events",
+        content(
+            (crate::openapi::ResponseObject = "application/json"),
+            (String = "text/event-stream"),
+        ))))]
 async fn get_response(
     state: web::Data<AppState>,
     caller: OpenAiCaller,
@@ -246,6 +272,9 @@ async fn get_response(
     Ok(stream::respond(frames, state.config.sse_keep_alive))
 }
 
+#[utoipa::path(delete, path = "/api/v1/responses/{id}", tag = "OpenAI: Responses", operation_id = "delete_response",
+    params(("id" = String, Path, description = "The response (`resp_…`)")),
+    responses((status = 200, description = "Deleted", body = crate::openapi::DeletedObject)))]
 async fn delete_response(
     state: web::Data<AppState>,
     caller: OpenAiCaller,
@@ -265,6 +294,12 @@ async fn delete_response(
     })))
 }
 
+#[utoipa::path(post, path = "/api/v1/responses/{id}/cancel", tag = "OpenAI: Responses", operation_id = "cancel_response",
+    params(("id" = String, Path, description = "The response (`resp_…`)")),
+    responses(
+        (status = 200, description = "The response, now `cancelled`", body = crate::openapi::ResponseObject),
+        (status = 409, description = "Only a response in progress can be cancelled"),
+    ))]
 async fn cancel_response(
     state: web::Data<AppState>,
     caller: OpenAiCaller,
@@ -281,10 +316,16 @@ async fn cancel_response(
 }
 
 /// `after`, `limit` and `order` on OpenAI's lists.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// The `last_id` of the previous page.
     after: Option<String>,
+    /// 1 to 100 (default 20).
+    #[param(value_type = Option<u32>)]
     limit: Option<String>,
+    /// `desc` (the default) or `asc`.
+    #[param(value_type = Option<xl_domain::Order>)]
     order: Option<String>,
 }
 
@@ -320,6 +361,9 @@ impl ListQuery {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/responses/{id}/input_items", tag = "OpenAI: Responses", operation_id = "list_response_input_items",
+    params(("id" = String, Path, description = "The response (`resp_…`)"), ListQuery),
+    responses((status = 200, description = "The items the response was given", body = crate::openapi::ItemList)))]
 async fn input_items(
     state: web::Data<AppState>,
     caller: OpenAiCaller,
@@ -365,6 +409,10 @@ fn conversation_path(raw: &str) -> Result<ThreadId, OpenAiError> {
     wire::conversation_id(raw).ok_or_else(|| not_found("conversation", raw))
 }
 
+#[utoipa::path(post, path = "/api/v1/conversations", tag = "OpenAI: Conversations", operation_id = "create_conversation",
+    description = "A conversation is a thread; its items are the thread's messages.",
+    request_body(content = Option<crate::openapi::CreateConversationRequest>),
+    responses((status = 200, description = "The conversation", body = crate::openapi::ConversationObject)))]
 async fn create_conversation(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -385,6 +433,9 @@ async fn create_conversation(
     Ok(HttpResponse::Ok().json(wire::conversation(&thread)))
 }
 
+#[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "OpenAI: Conversations", operation_id = "retrieve_conversation",
+    params(("id" = String, Path, description = "The conversation (`conv_…`)")),
+    responses((status = 200, description = "The conversation", body = crate::openapi::ConversationObject)))]
 async fn get_conversation(
     state: web::Data<AppState>,
     caller: OpenAiCaller,
@@ -400,6 +451,10 @@ async fn get_conversation(
     Ok(HttpResponse::Ok().json(wire::conversation(&thread)))
 }
 
+#[utoipa::path(post, path = "/api/v1/conversations/{id}", tag = "OpenAI: Conversations", operation_id = "update_conversation",
+    params(("id" = String, Path, description = "The conversation (`conv_…`)")),
+    request_body(content = crate::openapi::UpdateConversationRequest),
+    responses((status = 200, description = "The conversation", body = crate::openapi::ConversationObject)))]
 async fn update_conversation(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -420,6 +475,9 @@ async fn update_conversation(
     Ok(HttpResponse::Ok().json(wire::conversation(&thread)))
 }
 
+#[utoipa::path(delete, path = "/api/v1/conversations/{id}", tag = "OpenAI: Conversations", operation_id = "delete_conversation",
+    params(("id" = String, Path, description = "The conversation (`conv_…`)")),
+    responses((status = 200, description = "Deleted (the thread, softly)", body = crate::openapi::DeletedObject)))]
 async fn delete_conversation(
     state: web::Data<AppState>,
     caller: OpenAiCaller,
@@ -439,6 +497,9 @@ async fn delete_conversation(
     })))
 }
 
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/items", tag = "OpenAI: Conversations", operation_id = "list_conversation_items",
+    params(("id" = String, Path, description = "The conversation (`conv_…`)"), ListQuery),
+    responses((status = 200, description = "A page of items", body = crate::openapi::ItemList)))]
 async fn list_items(
     state: web::Data<AppState>,
     caller: OpenAiCaller,
@@ -464,6 +525,11 @@ async fn list_items(
     Ok(HttpResponse::Ok().json(wire::list(data, page.has_more)))
 }
 
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/items", tag = "OpenAI: Conversations", operation_id = "create_conversation_items",
+    description = "Items other than user messages are for the thread's owner and administrators.",
+    params(("id" = String, Path, description = "The conversation (`conv_…`)")),
+    request_body(content = crate::openapi::AddItemsRequest),
+    responses((status = 200, description = "The items written", body = crate::openapi::ItemList)))]
 async fn add_items(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -487,6 +553,9 @@ async fn add_items(
     Ok(HttpResponse::Ok().json(wire::list(data, false)))
 }
 
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/items/{item}", tag = "OpenAI: Conversations", operation_id = "retrieve_conversation_item",
+    params(("id" = String, Path, description = "The conversation (`conv_…`)"), ("item" = String, Path, description = "The item (`msg_…`, `fc_…` or `fco_…`)")),
+    responses((status = 200, description = "The item", body = crate::openapi::OutputItem)))]
 async fn get_item(
     state: web::Data<AppState>,
     caller: OpenAiCaller,
@@ -504,6 +573,9 @@ async fn get_item(
     Ok(HttpResponse::Ok().json(item_json))
 }
 
+#[utoipa::path(delete, path = "/api/v1/conversations/{id}/items/{item}", tag = "OpenAI: Conversations", operation_id = "delete_conversation_item",
+    params(("id" = String, Path, description = "The conversation (`conv_…`)"), ("item" = String, Path, description = "The item (`msg_…`, `fc_…` or `fco_…`)")),
+    responses((status = 200, description = "The conversation", body = crate::openapi::ConversationObject)))]
 async fn delete_item(
     state: web::Data<AppState>,
     caller: OpenAiCaller,
