@@ -502,8 +502,8 @@ impl Services {
         Ok(())
     }
 
-    /// The file if the caller may read it: their own, or attached in a
-    /// thread they may read.
+    /// The file if the caller may read it: their own, attached in a
+    /// thread they may read, or linked from an artifact they may read.
     async fn readable<C: Conn>(
         &self,
         db: &C,
@@ -514,14 +514,8 @@ impl Services {
             .await?
             .ok_or(ServiceError::NotFound("file"))?;
         if record.info.user_id == Some(actor.user_id)
-            || repo::files::readable_in_thread(
-                db,
-                actor.org_id,
-                actor.user_id,
-                actor.is_admin(),
-                id,
-            )
-            .await?
+            || repo::files::readable_by_link(db, actor.org_id, actor.user_id, actor.is_admin(), id)
+                .await?
         {
             return Ok(record);
         }

@@ -1,6 +1,6 @@
 //! Files: their rows, the content-addressed objects they share (counted in
-//! `file_blobs`), who may read them through the threads they are attached
-//! in, and the orphans nobody attached.
+//! `file_blobs`), who may read them through the messages and artifacts
+//! that link them, and the orphans nobody attached.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
@@ -154,10 +154,12 @@ pub async fn find<C: Conn>(
         }))
 }
 
-/// Whether the file is attached to a message of an undeleted thread of the
-/// org that this user may read: as a member, or as an administrator
-/// (`is_admin`), who reads every thread of the org.
-pub async fn readable_in_thread<C: Conn>(
+/// Whether a link lets this user read the file: an attachment to a message
+/// of an undeleted thread of the org they may read (as a member, or as an
+/// administrator, `is_admin`, who reads every thread of the org), or a link
+/// from an undeleted artifact they may read (in such a thread, or outside
+/// any thread as its owner or an administrator).
+pub async fn readable_by_link<C: Conn>(
     db: &C,
     org: OrgId,
     user: UserId,
@@ -175,6 +177,16 @@ pub async fn readable_in_thread<C: Conn>(
              WHERE mf.file_id = $1 AND t.org_id = $2 AND t.deleted_at IS NULL \
                AND ($3 OR EXISTS (SELECT 1 FROM thread_members tm \
                                   WHERE tm.thread_id = t.id AND tm.user_id = $4)) \
+             UNION ALL \
+             SELECT 1 AS one FROM artifact_files af \
+             JOIN artifacts a ON a.id = af.artifact_id \
+             WHERE af.file_id = $1 AND a.org_id = $2 AND a.deleted_at IS NULL \
+               AND ((a.thread_id IS NULL AND ($3 OR a.user_id = $4)) \
+                 OR EXISTS (SELECT 1 FROM threads t \
+                            WHERE t.id = a.thread_id AND t.deleted_at IS NULL \
+                              AND ($3 OR EXISTS (SELECT 1 FROM thread_members tm \
+                                                 WHERE tm.thread_id = t.id \
+                                                   AND tm.user_id = $4)))) \
              LIMIT 1",
             vec![
                 file.as_uuid().into(),
