@@ -106,6 +106,34 @@ pub async fn release_blob<C: Conn>(db: &C, sha256: &str) -> Result<bool, StoreEr
     if left > 0 {
         return Ok(false);
     }
+    forget_blob(db, sha256).await?;
+    Ok(true)
+}
+
+/// Takes the count of content no file counts on, so that its object can be
+/// deleted before the caller commits: true when no row counted it (the
+/// caller now holds a row of count 0, which [`forget_blob`] removes), false
+/// when files count on it. On PostgreSQL the insert waits for an upload of
+/// the same content that has not committed yet, as [`retain_blob`] waits
+/// for a release, and an upload waits for the caller's commit in turn.
+pub async fn claim_uncounted_blob<C: Conn>(db: &C, sha256: &str) -> Result<bool, StoreError> {
+    let backend = db.orm().get_database_backend();
+    let row = db
+        .orm()
+        .query_one_raw(super::raw(
+            backend,
+            "INSERT INTO file_blobs (sha256, size_bytes, ref_count, created_at) VALUES ($1, 0, 0, $2) \
+             ON CONFLICT (sha256) DO NOTHING RETURNING sha256",
+            vec![sha256.into(), Utc::now().into()],
+        ))
+        .await
+        .into_store()?;
+    Ok(row.is_some())
+}
+
+/// Removes the row of content no file counts on any more.
+pub async fn forget_blob<C: Conn>(db: &C, sha256: &str) -> Result<(), StoreError> {
+    let backend = db.orm().get_database_backend();
     db.orm()
         .execute_raw(super::raw(
             backend,
@@ -114,7 +142,7 @@ pub async fn release_blob<C: Conn>(db: &C, sha256: &str) -> Result<bool, StoreEr
         ))
         .await
         .into_store()?;
-    Ok(true)
+    Ok(())
 }
 
 /// Records a stored file.
