@@ -176,24 +176,23 @@ fn action(errors: &mut FieldErrors, value: &Value, path: &str) -> Option<BlockAc
         ),
         Some(_) => errors.add(format!("{path}.value"), "must be a string"),
     }
-    for key in ["selected_option", "selected_user", "selected_date"] {
-        let want_object = key == "selected_option";
+    for key in ["selected_user", "selected_date"] {
         match obj.get(key) {
-            None | Some(Value::Null) => {}
-            Some(Value::Object(_)) if want_object => {}
-            Some(Value::String(_)) if !want_object => {}
-            Some(_) => errors.add(
-                format!("{path}.{key}"),
-                if want_object {
-                    "must be an object"
-                } else {
-                    "must be a string"
-                },
-            ),
+            None | Some(Value::Null) | Some(Value::String(_)) => {}
+            Some(_) => errors.add(format!("{path}.{key}"), "must be a string"),
         }
     }
+    match obj.get("selected_option") {
+        None | Some(Value::Null) => {}
+        Some(option) => chosen_option(errors, option, &format!("{path}.selected_option")),
+    }
     match obj.get("selected_options") {
-        None | Some(Value::Null) | Some(Value::Array(_)) => {}
+        None | Some(Value::Null) => {}
+        Some(Value::Array(options)) => {
+            for (i, option) in options.iter().enumerate() {
+                chosen_option(errors, option, &format!("{path}.selected_options[{i}]"));
+            }
+        }
         Some(_) => errors.add(format!("{path}.selected_options"), "must be an array"),
     }
     Some(BlockAction {
@@ -202,6 +201,20 @@ fn action(errors: &mut FieldErrors, value: &Value, path: &str) -> Option<BlockAc
         kind: kind?,
         payload: value.clone(),
     })
+}
+
+/// An option the person chose: an object with a string `value`, which is
+/// what is compared with the element's options.
+fn chosen_option(errors: &mut FieldErrors, value: &Value, path: &str) {
+    let Some(obj) = value.as_object() else {
+        errors.add(path, "must be an object");
+        return;
+    };
+    match obj.get("value") {
+        Some(Value::String(_)) => {}
+        None | Some(Value::Null) => errors.add(format!("{path}.value"), "is required"),
+        Some(_) => errors.add(format!("{path}.value"), "must be a string"),
+    }
 }
 
 /// `obj[key]` as a non-blank string of at most [`ID_MAX`] characters.
@@ -252,9 +265,81 @@ fn search<'a>(value: &'a Value, action_id: &str, depth: usize) -> Option<&'a Val
     }
 }
 
+/// The options an element offers, listed or in groups.
+fn offered_options(element: &Value) -> impl Iterator<Item = &Value> {
+    let listed = element.get("options").and_then(Value::as_array);
+    let grouped = element
+        .get("option_groups")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|group| group.get("options").and_then(Value::as_array));
+    listed.into_iter().chain(grouped).flatten()
+}
+
+/// The element's option with this `value`.
+fn offered<'a>(element: &'a Value, value: &str) -> Option<&'a Value> {
+    offered_options(element)
+        .find(|option| option.get("value").and_then(Value::as_str) == Some(value))
+}
+
+/// The `value` of a chosen option (an object, as [`BlockActions::parse`] checked).
+fn chosen_value(option: &Value) -> Option<&str> {
+    option.get("value").and_then(Value::as_str)
+}
+
 impl BlockAction {
+    /// Checks the action against the element it names (`path` is the
+    /// action's, `actions[0]`): its type is the element's; every option it
+    /// chose (`selected_option`, `selected_options`) is one the element
+    /// offers, compared by `value`; and a button that has a `value` is
+    /// pressed with that value. So a payload can only say what the message
+    /// let the person do. External menus are the exception: their options
+    /// come from the app that serves them and are not in the blocks.
+    pub fn check_against(&self, element: &Value, path: &str) -> Result<(), DomainError> {
+        let ty = element.get("type").and_then(Value::as_str);
+        if let Some(ty) = ty
+            && ty != self.kind
+        {
+            return Err(DomainError::invalid(
+                format!("{path}.type"),
+                format!("must be the element's type, {ty}"),
+            ));
+        }
+        let mut errors = FieldErrors::new();
+        if !ty.is_some_and(|ty| ty.ends_with("external_select")) {
+            let single = self.payload.get("selected_option").into_iter();
+            let single = single.map(|option| (option, format!("{path}.selected_option.value")));
+            let many = self
+                .payload
+                .get("selected_options")
+                .and_then(Value::as_array);
+            let many = many
+                .into_iter()
+                .flatten()
+                .enumerate()
+                .map(|(i, option)| (option, format!("{path}.selected_options[{i}].value")));
+            for (option, field) in single.chain(many) {
+                let known =
+                    chosen_value(option).is_some_and(|value| offered(element, value).is_some());
+                if !option.is_null() && !known {
+                    errors.add(field, "must be the value of one of the element's options");
+                }
+            }
+        }
+        if ty == Some("button")
+            && let Some(expected) = element.get("value").and_then(Value::as_str)
+            && self.payload.get("value").and_then(Value::as_str) != Some(expected)
+        {
+            errors.add(format!("{path}.value"), "must be the button's value");
+        }
+        errors.into_result()
+    }
+
     /// One line saying what was done, for the assistant's prompt:
     /// `pressed the button "Approve" (action approve, value "yes")`.
+    /// A chosen option is named by the element's own text where the element
+    /// lists it, not by the text the payload carries.
     pub fn describe(&self, element: Option<&Value>) -> String {
         let label = element
             .and_then(|e| e.get("text"))
@@ -271,14 +356,24 @@ impl BlockAction {
         if let Some(value) = self.payload.get("value").and_then(Value::as_str) {
             line.push_str(&format!(", value \"{}\"", clip(value)));
         }
-        let selected = self
+        let single = self.payload.get("selected_option").into_iter();
+        let many = self
             .payload
-            .get("selected_option")
-            .and_then(|o| o.get("text"))
-            .and_then(|t| t.get("text"))
-            .and_then(Value::as_str);
-        if let Some(selected) = selected {
-            line.push_str(&format!(", selected \"{}\"", clip(selected)));
+            .get("selected_options")
+            .and_then(Value::as_array);
+        let labels: Vec<String> = single
+            .chain(many.into_iter().flatten())
+            .filter_map(|option| {
+                let listed = element
+                    .zip(chosen_value(option))
+                    .and_then(|(e, v)| offered(e, v));
+                let text = listed.unwrap_or(option).get("text")?;
+                let text = text.get("text").unwrap_or(text).as_str()?;
+                Some(format!("\"{}\"", clip(text)))
+            })
+            .collect();
+        if !labels.is_empty() {
+            line.push_str(&format!(", selected {}", labels.join(", ")));
         }
         line.push(')');
         line
@@ -328,6 +423,115 @@ mod tests {
             ]
         );
         assert_eq!(problems(json!({"actions": []})), ["actions", "container"]);
+    }
+
+    fn action(payload: Value) -> BlockAction {
+        BlockAction {
+            action_id: "a".into(),
+            block_id: "b".into(),
+            kind: payload["type"].as_str().unwrap().to_owned(),
+            payload,
+        }
+    }
+
+    fn refused(action: &BlockAction, element: &Value) -> Vec<String> {
+        match action.check_against(element, "actions[0]") {
+            Ok(()) => Vec::new(),
+            Err(err) => err.field_errors().fields().map(str::to_owned).collect(),
+        }
+    }
+
+    fn option(text: &str, value: &str) -> Value {
+        json!({"text": {"type": "plain_text", "text": text}, "value": value})
+    }
+
+    #[test]
+    fn a_choice_must_be_one_the_element_offers() {
+        let select = json!({"type": "static_select", "action_id": "a",
+            "option_groups": [{"label": {"type": "plain_text", "text": "G"},
+                               "options": [option("Today", "today")]}]});
+        let picked = |value: &str| {
+            action(json!({"type": "static_select", "selected_option": option("Forged", value)}))
+        };
+        assert!(refused(&picked("today"), &select).is_empty());
+        assert_eq!(
+            refused(&picked("yesterday"), &select),
+            ["actions[0].selected_option.value"]
+        );
+        // The prompt names the option as the message shows it.
+        assert!(
+            picked("today")
+                .describe(Some(&select))
+                .contains("selected \"Today\"")
+        );
+
+        let boxes = json!({"type": "checkboxes", "action_id": "a",
+            "options": [option("A", "a"), option("B", "b")]});
+        let ticked = |values: &[&str]| {
+            let options: Vec<Value> = values.iter().map(|v| option(v, v)).collect();
+            action(json!({"type": "checkboxes", "selected_options": options}))
+        };
+        assert!(refused(&ticked(&["a", "b"]), &boxes).is_empty());
+        assert!(refused(&ticked(&[]), &boxes).is_empty());
+        assert_eq!(
+            refused(&ticked(&["b", "c"]), &boxes),
+            ["actions[0].selected_options[1].value"]
+        );
+        // A button offers no options to choose.
+        let button = json!({"type": "button", "action_id": "a", "value": "yes"});
+        assert_eq!(
+            refused(
+                &action(
+                    json!({"type": "button", "value": "yes", "selected_option": option("x", "x")})
+                ),
+                &button
+            ),
+            ["actions[0].selected_option.value"]
+        );
+        // An external menu's options are the app's, not the message's.
+        let external = json!({"type": "external_select", "action_id": "a"});
+        let chosen =
+            action(json!({"type": "external_select", "selected_option": option("X", "x")}));
+        assert!(refused(&chosen, &external).is_empty());
+    }
+
+    #[test]
+    fn a_button_with_a_value_is_pressed_with_that_value() {
+        let button = json!({"type": "button", "action_id": "a", "value": "yes"});
+        assert!(refused(&action(json!({"type": "button", "value": "yes"})), &button).is_empty());
+        assert_eq!(
+            refused(&action(json!({"type": "button", "value": "no"})), &button),
+            ["actions[0].value"]
+        );
+        assert_eq!(
+            refused(&action(json!({"type": "button"})), &button),
+            ["actions[0].value"]
+        );
+        let plain = json!({"type": "button", "action_id": "a"});
+        assert!(refused(&action(json!({"type": "button", "value": "any"})), &plain).is_empty());
+        assert_eq!(
+            refused(&action(json!({"type": "overflow"})), &plain),
+            ["actions[0].type"]
+        );
+    }
+
+    #[test]
+    fn chosen_options_must_carry_a_value() {
+        let id = MessageId::new().to_string();
+        let got = problems(json!({
+            "container": {"message_id": id},
+            "actions": [{"action_id": "a", "block_id": "b", "type": "checkboxes",
+                         "selected_option": {"text": "x"},
+                         "selected_options": [{"value": "a"}, 3, {"value": 4}]}]
+        }));
+        assert_eq!(
+            got,
+            [
+                "actions[0].selected_option.value",
+                "actions[0].selected_options[1]",
+                "actions[0].selected_options[2].value"
+            ]
+        );
     }
 
     #[test]

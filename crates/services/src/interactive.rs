@@ -1,13 +1,14 @@
 //! Interactive actions: a person used an element (a button, a select) of a
 //! message's Block Kit blocks. The action is checked against the message
-//! (the caller may write to its thread; the block and the element exist),
+//! (the caller may write to its thread; the block and the element exist,
+//! and what the action chose is what the element offers),
 //! recorded with its `interactive.action` event, and, where the thread's
 //! assistant is on, answered by a reply whose prompt says what was done.
 
 use serde_json::{Value, json};
 use xl_domain::events::kind;
 use xl_domain::interactive::{BlockActions, RecordedAction, find_element};
-use xl_domain::{ActionId, Actor, DomainError, Message, MessageId};
+use xl_domain::{ActionId, Actor, Message, MessageId};
 use xl_store::repo::messages::Gate;
 use xl_store::{Conn, repo};
 
@@ -38,7 +39,7 @@ struct Checked {
 
 impl Services {
     /// Checks that the caller may act on the message and that each action
-    /// names an element of its blocks.
+    /// names an element of its blocks and chose what that element offers.
     async fn check_actions<C: Conn>(
         &self,
         db: &C,
@@ -57,15 +58,7 @@ impl Services {
         for (i, action) in payload.actions.iter().enumerate() {
             let element = find_element(&blocks, &action.block_id, &action.action_id)
                 .ok_or(ServiceError::NotFound("action"))?;
-            if let Some(ty) = element.get("type").and_then(Value::as_str)
-                && ty != action.kind
-            {
-                return Err(DomainError::invalid(
-                    format!("actions[{i}].type"),
-                    format!("must be the element's type, {ty}"),
-                )
-                .into());
-            }
+            action.check_against(element, &format!("actions[{i}]"))?;
             elements.push(element.clone());
         }
         Ok(Checked {

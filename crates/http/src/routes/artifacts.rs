@@ -1,6 +1,7 @@
 //! Artifacts: the caller's own and a thread's, CRUD with versions
 //! (`ETag` is the version; `If-Match` makes a change conditional, 412 when
-//! stale), restore, and export as JSON, CSV or PDF.
+//! stale), restore, and export as JSON, CSV or PDF (a `pdf` artifact's is
+//! the uploaded file it wraps, streamed).
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -10,8 +11,9 @@ use xl_domain::artifacts::{
 };
 use xl_domain::object::Object;
 use xl_domain::{ArtifactId, ArtifactKind, DomainError, PageRequest, ThreadId};
-use xl_services::artifacts::ExportFormat;
+use xl_services::artifacts::{ExportBody, ExportFormat};
 
+use super::files::stored_body;
 use crate::auth::Authenticated;
 use crate::{ApiError, AppState, Envelope};
 
@@ -369,12 +371,18 @@ async fn export(
         .services
         .export_artifact(&caller.0, id, format, version)
         .await?;
-    Ok(HttpResponse::Ok()
+    let mut response = HttpResponse::Ok();
+    response
         .content_type(export.content_type)
         .insert_header((
             header::CONTENT_DISPOSITION,
             format!("attachment; filename=\"{}\"", export.filename),
         ))
-        .insert_header((header::ETAG, etag(export.version)))
-        .body(export.bytes))
+        .insert_header((header::ETAG, etag(export.version)));
+    Ok(match export.body {
+        ExportBody::Rendered(bytes) => response.body(bytes),
+        ExportBody::Stored { size, stream } => {
+            response.no_chunking(size).streaming(stored_body(stream))
+        }
+    })
 }

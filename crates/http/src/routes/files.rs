@@ -5,12 +5,14 @@ use actix_multipart::{Multipart, MultipartError};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpRequest, HttpResponse, web};
-use futures_util::{StreamExt, TryStreamExt};
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use futures_util::{Stream, StreamExt, TryStreamExt};
 use serde::Deserialize;
 use xl_domain::files::{FileFilter, FileInfo, FileUpdate, Preview};
 use xl_domain::object::Object;
 use xl_domain::{DomainError, FileId, PageRequest, ThreadId};
-use xl_services::files::{ByteRange, PreviewOutput};
+use xl_services::files::{ByteRange, PreviewOutput, StorageError};
 
 use crate::auth::Authenticated;
 use crate::{ApiError, AppState, Envelope};
@@ -334,11 +336,20 @@ async fn content(
         ));
     }
     let length = content.range.end - content.range.start;
-    let body = content.body.map_err(|err| {
-        tracing::error!(error = %err, "reading a file failed mid-download");
+    Ok(response
+        .no_chunking(length)
+        .streaming(stored_body(content.body)))
+}
+
+/// Stored bytes as a response body. The status is sent by the time a read
+/// fails midway, so the failure is logged and the response cut short.
+pub(crate) fn stored_body(
+    body: BoxStream<'static, Result<Bytes, StorageError>>,
+) -> impl Stream<Item = Result<Bytes, actix_web::Error>> {
+    body.map_err(|err| {
+        tracing::error!(error = %err, "reading a stored file failed midway");
         actix_web::error::ErrorInternalServerError("file store failure")
-    });
-    Ok(response.no_chunking(length).streaming(body))
+    })
 }
 
 #[utoipa::path(get, path = "/api/v1/files/{id}/preview", tag = "Files", operation_id = "preview_file",

@@ -1,11 +1,12 @@
 //! Artifacts over HTTP: versions, restore and `If-Match`, content errors
 //! named by path, exports (CSV parsed back, PDF opened with a PDF reader),
-//! events, and who may read and change what.
+//! events, who may read and change what, and a `pdf` artifact's file.
 
 use serde_json::{Value, json};
 use xl_domain::{Role, ThreadId};
 
-use crate::helpers::{TestApp, data, problem, spawn_app};
+use crate::files::{pdf_with, upload};
+use crate::helpers::{TestApp, data, fields, problem, spawn_app};
 
 async fn thread(app: &TestApp, token: &str) -> String {
     let thread = data(
@@ -227,14 +228,6 @@ async fn content_problems_name_their_paths() {
     let (ada, _) = app.user("ada@acme.io", Role::User).await;
     let thread = thread(&app, &ada).await;
     let path = format!("/api/v1/threads/{thread}/artifacts");
-    let fields = |error: &Value| -> Vec<String> {
-        error["errors"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .cloned()
-            .collect()
-    };
 
     let mut bad = insight("s");
     bad["content"]["findings"] = json!([{"text": "a"}, {"text": "b"}, {"text": " "}]);
@@ -635,4 +628,169 @@ async fn lists_page_with_a_cursor() {
         .map(|a| a["content"]["summary"].as_str().unwrap())
         .collect();
     assert_eq!(summaries, ["n1", "n0"]);
+}
+
+fn pdf_artifact(file: &Value) -> Value {
+    json!({"kind": "pdf", "title": "Board deck", "content": {"file_id": file["id"], "title": "Q3"}})
+}
+
+fn content_path(file: &Value) -> String {
+    format!("/api/v1/files/{}/content", file["id"].as_str().unwrap())
+}
+
+#[tokio::test]
+async fn a_pdf_artifact_links_only_a_pdf_its_creator_can_read() {
+    let app = spawn_app().await;
+    let (ada, _) = app.user("ada@acme.io", Role::User).await;
+    let (carol, _) = app.user("carol@acme.io", Role::User).await;
+    let adas = thread(&app, &ada).await;
+    let carols = thread(&app, &carol).await;
+    let path = |thread: &str| format!("/api/v1/threads/{thread}/artifacts");
+    let file = upload(&app, &ada, "deck.pdf", pdf_with("Board deck")).await;
+    let notes = upload(&app, &ada, "notes.md", b"# notes\n".to_vec()).await;
+
+    // Not someone else's upload, not another type, not a file that does not exist.
+    let error = problem(
+        app.post(&path(&carols), &carol, &pdf_artifact(&file)).await,
+        400,
+    )
+    .await;
+    assert_eq!(fields(&error), ["content.file_id"]);
+    let error = problem(
+        app.post(&path(&adas), &ada, &pdf_artifact(&notes)).await,
+        400,
+    )
+    .await;
+    assert_eq!(fields(&error), ["content.file_id"]);
+    let nowhere = json!({"id": xl_domain::FileId::new().to_string()});
+    let error = problem(
+        app.post(&path(&adas), &ada, &pdf_artifact(&nowhere)).await,
+        400,
+    )
+    .await;
+    assert_eq!(fields(&error), ["content.file_id"]);
+    // Nor can an update swap one in.
+    let own = upload(&app, &carol, "mine.pdf", pdf_with("Mine")).await;
+    let carols_deck = create_in(&app, &carol, &carols, &pdf_artifact(&own)).await;
+    let error = problem(
+        app.put(
+            &format!("/api/v1/artifacts/{}", carols_deck["id"].as_str().unwrap()),
+            &carol,
+            &json!({"content": {"file_id": file["id"]}}),
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert_eq!(fields(&error), ["content.file_id"]);
+    problem(app.get(&content_path(&file), &carol).await, 404).await;
+    // A file deleted since cannot be linked either.
+    let gone = file["id"].as_str().unwrap();
+    assert_eq!(
+        app.delete(&format!("/api/v1/files/{gone}"), &ada)
+            .await
+            .status(),
+        204
+    );
+    problem(
+        app.post(&path(&adas), &ada, &pdf_artifact(&file)).await,
+        400,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn whoever_reads_a_pdf_artifact_reads_its_file() {
+    let app = spawn_app().await;
+    let (ada, _) = app.user("ada@acme.io", Role::User).await;
+    let thread = thread(&app, &ada).await;
+    let bob = member(&app, &ada, &thread, "bob@acme.io").await;
+    let (carol, _) = app.user("carol@acme.io", Role::User).await;
+    let (boss, _) = app.user("boss@acme.io", Role::Admin).await;
+    let (mallory, _) = app.user("admin@other.org", Role::Admin).await;
+    let deck = pdf_with("Board deck Q3");
+    let file = upload(&app, &ada, "deck.pdf", deck.clone()).await;
+    let content = content_path(&file);
+    problem(app.get(&content, &bob).await, 404).await;
+
+    // Linked from an artifact in the thread: its readers read the file.
+    let artifact = create_in(&app, &ada, &thread, &pdf_artifact(&file)).await;
+    for token in [&ada, &bob, &boss] {
+        assert_eq!(bytes(app.get(&content, token).await, 200).await, deck);
+        data(
+            app.get(
+                &format!("/api/v1/files/{}", file["id"].as_str().unwrap()),
+                token,
+            )
+            .await,
+            200,
+        )
+        .await;
+    }
+    for token in [&carol, &mallory] {
+        problem(app.get(&content, token).await, 404).await;
+    }
+
+    // Outside a thread: the owner and the org's admins, as for the artifact.
+    let appendix = upload(&app, &ada, "appendix.pdf", pdf_with("Appendix")).await;
+    data(
+        app.post("/api/v1/artifacts", &ada, &pdf_artifact(&appendix))
+            .await,
+        201,
+    )
+    .await;
+    assert_eq!(app.get(&content_path(&appendix), &boss).await.status(), 200);
+    for token in [&bob, &carol, &mallory] {
+        problem(app.get(&content_path(&appendix), token).await, 404).await;
+    }
+
+    // A deleted artifact lends nothing.
+    let id = artifact["id"].as_str().unwrap();
+    assert_eq!(
+        app.delete(&format!("/api/v1/artifacts/{id}"), &ada)
+            .await
+            .status(),
+        204
+    );
+    problem(app.get(&content, &bob).await, 404).await;
+}
+
+#[tokio::test]
+async fn a_pdf_artifact_exports_as_its_uploaded_file() {
+    let app = spawn_app().await;
+    let (ada, _) = app.user("ada@acme.io", Role::User).await;
+    let thread = thread(&app, &ada).await;
+    let bob = member(&app, &ada, &thread, "bob@acme.io").await;
+    let (carol, _) = app.user("carol@acme.io", Role::User).await;
+    let deck = pdf_with("Board deck Q3");
+    let file = upload(&app, &ada, "deck.pdf", deck.clone()).await;
+    let artifact = create_in(&app, &ada, &thread, &pdf_artifact(&file)).await;
+    let id = artifact["id"].as_str().unwrap().to_owned();
+
+    // The file's own bytes, named and tagged like any other export.
+    let response = export(&app, &bob, &id, "format=pdf").await;
+    assert_eq!(response.headers()["content-type"], "application/pdf");
+    assert_eq!(
+        response.headers()["content-disposition"],
+        format!("attachment; filename=\"pdf-{id}-v1.pdf\"").as_str()
+    );
+    assert_eq!(response.headers()["etag"], "\"1\"");
+    assert_eq!(bytes(response, 200).await, deck);
+    problem(export(&app, &carol, &id, "format=pdf").await, 404).await;
+
+    // Once the file is deleted the export says so (409: the artifact is
+    // there, its file is not); the JSON export still works.
+    let file_id = file["id"].as_str().unwrap();
+    assert_eq!(
+        app.delete(&format!("/api/v1/files/{file_id}"), &ada)
+            .await
+            .status(),
+        204
+    );
+    let error = problem(export(&app, &bob, &id, "format=pdf").await, 409).await;
+    assert!(
+        error["detail"].as_str().unwrap().contains(file_id),
+        "{error}"
+    );
+    bytes(export(&app, &bob, &id, "format=json").await, 200).await;
 }

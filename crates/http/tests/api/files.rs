@@ -39,7 +39,7 @@ async fn upload_raw(app: &TestApp, token: &str, name: &str, bytes: Vec<u8>) -> r
         .unwrap()
 }
 
-async fn upload(app: &TestApp, token: &str, name: &str, bytes: Vec<u8>) -> Value {
+pub(crate) async fn upload(app: &TestApp, token: &str, name: &str, bytes: Vec<u8>) -> Value {
     data(upload_raw(app, token, name, bytes).await, 201).await
 }
 
@@ -330,7 +330,7 @@ fn png_bomb() -> Vec<u8> {
 }
 
 /// A one-page PDF saying `text`, made with lopdf.
-fn pdf_with(text: &str) -> Vec<u8> {
+pub(crate) fn pdf_with(text: &str) -> Vec<u8> {
     use lopdf::content::{Content, Operation};
     use lopdf::{Document, Object, Stream, dictionary};
     let mut doc = Document::with_version("1.5");

@@ -232,6 +232,16 @@ pub async fn problem(response: reqwest::Response, status: u16) -> Value {
     error
 }
 
+/// The fields a problem's `errors` name, in order.
+pub fn fields(error: &Value) -> Vec<String> {
+    error["errors"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect()
+}
+
 /// The problem type's last segment (`…/problems/token-expired` → `token-expired`).
 pub fn problem_kind(error: &Value) -> &str {
     error["type"].as_str().unwrap().rsplit('/').next().unwrap()

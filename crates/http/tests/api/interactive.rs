@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 use xl_domain::{Role, ThreadId};
 
-use crate::helpers::{TestApp, data, problem, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, data, fields, problem, spawn_app, spawn_app_with};
 
 fn blocks() -> Value {
     json!([
@@ -16,7 +16,11 @@ fn blocks() -> Value {
             "options": [{"text": {"type": "plain_text", "text": "Today"}, "value": "today"}]}},
         {"type": "actions", "block_id": "approval", "elements": [
             {"type": "button", "action_id": "approve", "value": "yes",
-             "text": {"type": "plain_text", "text": "Approve"}}
+             "text": {"type": "plain_text", "text": "Approve"}},
+            {"type": "checkboxes", "action_id": "regions", "options": [
+                {"text": {"type": "plain_text", "text": "EU"}, "value": "eu"},
+                {"text": {"type": "plain_text", "text": "US"}, "value": "us"}
+            ]}
         ]}
     ])
 }
@@ -111,6 +115,10 @@ async fn an_action_is_recorded_with_its_event() {
     select["actions"][0] = json!({"action_id": "when", "block_id": "ask", "type": "static_select",
         "selected_option": {"text": {"type": "plain_text", "text": "Today"}, "value": "today"}});
     data(interact(&app, &ada, &select).await, 200).await;
+    let mut ticked = press(&message, "approval", "regions");
+    ticked["actions"][0] = json!({"action_id": "regions", "block_id": "approval", "type": "checkboxes",
+        "selected_options": [{"text": {"type": "plain_text", "text": "US"}, "value": "us"}]});
+    data(interact(&app, &ada, &ticked).await, 200).await;
 }
 
 #[tokio::test]
@@ -144,14 +152,6 @@ async fn unknown_actions_bad_payloads_and_outsiders_are_refused() {
     .await;
 
     // Every bad field is named.
-    let fields = |error: &Value| -> Vec<String> {
-        error["errors"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .cloned()
-            .collect()
-    };
     let mut bad = press(&message, "approval", "approve");
     bad["actions"][0]
         .as_object_mut()
@@ -174,6 +174,22 @@ async fn unknown_actions_bad_payloads_and_outsiders_are_refused() {
     wrong_type["actions"][0]["type"] = json!("overflow");
     let error = problem(interact(&app, &ada, &wrong_type).await, 400).await;
     assert_eq!(fields(&error), ["actions[0].type"]);
+    // What the action chose must be what the element offers: an option of
+    // the select, options of the checkboxes, the button's own value.
+    let mut forged = press(&message, "ask", "when");
+    forged["actions"][0] = json!({"action_id": "when", "block_id": "ask", "type": "static_select",
+        "selected_option": {"text": {"type": "plain_text", "text": "Today"}, "value": "never"}});
+    let error = problem(interact(&app, &ada, &forged).await, 400).await;
+    assert_eq!(fields(&error), ["actions[0].selected_option.value"]);
+    let mut forged = press(&message, "approval", "regions");
+    forged["actions"][0] = json!({"action_id": "regions", "block_id": "approval", "type": "checkboxes",
+        "selected_options": [{"value": "eu"}, {"value": "mars"}]});
+    let error = problem(interact(&app, &ada, &forged).await, 400).await;
+    assert_eq!(fields(&error), ["actions[0].selected_options[1].value"]);
+    let mut forged = press(&message, "approval", "approve");
+    forged["actions"][0]["value"] = json!("no");
+    let error = problem(interact(&app, &ada, &forged).await, 400).await;
+    assert_eq!(fields(&error), ["actions[0].value"]);
     let response = app
         .client
         .post(app.url("/api/v1/interactive"))

@@ -19,12 +19,15 @@ use xl_domain::artifacts::{
     MAX_DESCRIPTION_CHARS, MAX_NOTE_CHARS, NewArtifact, check_long_text, parse_title,
 };
 use xl_domain::events::{ThreadEvent, kind};
+use xl_domain::files::FileKind;
 use xl_domain::threads::validate_metadata;
-use xl_domain::{Actor, ArtifactId, DomainError, FieldErrors, Page, PageRequest, ThreadId};
+use xl_domain::{Actor, ArtifactId, DomainError, FieldErrors, FileId, Page, PageRequest, ThreadId};
 use xl_store::repo::artifacts::{NewArtifactRow, NextVersion, Scope};
-use xl_store::{Conn, Tx, repo};
+use xl_store::{Conn, Db, Tx, repo};
 
-pub use export::Export;
+pub use export::{Export, ExportBody};
+
+use export::Rendering;
 
 use crate::threads::{Access, authorize};
 use crate::{ServiceError, Services};
@@ -196,9 +199,10 @@ impl Services {
         Ok(artifact)
     }
 
-    /// Links the files the content names that exist in the caller's org.
-    /// A PDF artifact may name a file that does not exist (yet): the id is
-    /// checked for form, and the link is made once the file is there.
+    /// Links the files the content names, under the rule of message
+    /// attachments: each must be one the caller may read and not deleted
+    /// (400 naming `content.file_id` otherwise); a `pdf` artifact's must be
+    /// a PDF. Once linked, whoever may read the artifact may read the file.
     async fn link_content_files(
         &self,
         tx: &Tx,
@@ -206,13 +210,19 @@ impl Services {
         id: ArtifactId,
         content: &ArtifactContent,
     ) -> Result<(), ServiceError> {
-        let mut present = Vec::new();
-        for file in content.files() {
-            if repo::messages::count_files(tx, actor.org_id, &[file]).await? == 1 {
-                present.push(file);
-            }
+        const FIELD: &str = "content.file_id";
+        let files = self
+            .attachable_files(tx, actor, FIELD, &content.files())
+            .await?;
+        if matches!(content, ArtifactContent::Pdf(_))
+            && files
+                .iter()
+                .any(|file| FileKind::of(&file.content_type) != Some(FileKind::Pdf))
+        {
+            return Err(DomainError::invalid(FIELD, "must be a PDF file").into());
         }
-        repo::artifacts::link_files(tx, id, &present).await?;
+        let ids: Vec<_> = files.iter().map(|file| file.id).collect();
+        repo::artifacts::link_files(tx, id, &ids).await?;
         Ok(())
     }
 
@@ -390,7 +400,6 @@ impl Services {
         let old = repo::artifacts::version(&tx, id, version)
             .await?
             .ok_or(ServiceError::NotFound("artifact version"))?;
-        let content = ArtifactContent::parse(artifact.kind, &old.content).ok();
         let next = NextVersion {
             expected,
             title: old.title,
@@ -400,8 +409,11 @@ impl Services {
             description: None,
             metadata: None,
         };
-        self.write_version(tx, actor, &artifact, next, content.as_ref())
-            .await
+        // The old version's file was linked when that version was written,
+        // and links accumulate, so nothing is linked anew: a version whose
+        // file was deleted since can still be restored (its PDF export then
+        // says the file is gone).
+        self.write_version(tx, actor, &artifact, next, None).await
     }
 
     /// Deletes an artifact; with `if_match`, only at that version.
@@ -474,6 +486,58 @@ impl Services {
                 .await?
                 .ok_or(ServiceError::NotFound("artifact version"))?,
         };
-        export::render(&artifact, &version, format)
+        let body = match export::render(&artifact, &version, format)? {
+            Rendering::Rendered(bytes) => ExportBody::Rendered(bytes),
+            Rendering::Wrapped(file) => self.wrapped_file(db, &artifact, file).await?,
+        };
+        Ok(Export {
+            body,
+            content_type: format.content_type(),
+            filename: export::filename(&artifact, version.version, format),
+            version: version.version,
+        })
+    }
+
+    /// The bytes of the uploaded PDF a `pdf` artifact links, read with the
+    /// artifact's authority: whoever may read the artifact may read them.
+    ///
+    /// A file deleted since is 409, not 404: the artifact and its version
+    /// are there and readable (their JSON export still works), and a 404
+    /// would read as "no such artifact, or not yours". What stands in the
+    /// way is the artifact's state, which its owner can resolve by pointing
+    /// it at a new upload, so the problem says that.
+    async fn wrapped_file(
+        &self,
+        db: &Db,
+        artifact: &Artifact,
+        file: FileId,
+    ) -> Result<ExportBody, ServiceError> {
+        let linked = repo::artifacts::files(db, artifact.id)
+            .await?
+            .contains(&file);
+        let record = match repo::files::find(db, artifact.org_id, file).await? {
+            Some(record) if linked => record,
+            // Only versions written before links were checked can name a
+            // file they do not link; their file is not theirs to hand out.
+            _ => {
+                return Err(ServiceError::Conflict(format!(
+                    "this version names the file {file}, which the artifact does not link; \
+                     update its content with a PDF you can read"
+                )));
+            }
+        };
+        if record.info.deleted_at.is_some() {
+            return Err(ServiceError::Conflict(format!(
+                "the PDF this version wraps (file {file}) was deleted; \
+                 update the artifact's content with a new upload"
+            )));
+        }
+        let size = u64::try_from(record.info.size_bytes).unwrap_or(0);
+        let stream = self
+            .files
+            .read_range(&record.storage_key, 0..size)
+            .await
+            .map_err(ServiceError::FileStore)?;
+        Ok(ExportBody::Stored { size, stream })
     }
 }

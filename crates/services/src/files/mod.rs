@@ -112,12 +112,15 @@ fn unprocessable(reason: impl Into<String>) -> ServiceError {
 /// when the request is dropped midway.
 struct Staged {
     store: FileStore,
+    /// The upload's id, which names its object under `uploads/` and its
+    /// marker under `placing/`.
+    id: String,
     key: Option<String>,
 }
 
 impl Staged {
     /// The object was moved into place: nothing to delete.
-    fn done(mut self) {
+    fn done(&mut self) {
         self.key = None;
     }
 
@@ -168,10 +171,12 @@ impl Services {
             ))
         })?;
         let limit = self.config.files.max_upload_bytes;
-        let staged_key = format!("uploads/{}", uuid::Uuid::now_v7());
+        let staged_id = uuid::Uuid::now_v7().to_string();
+        let staged_key = format!("uploads/{staged_id}");
         let mut upload = self.files.begin(&staged_key).await.map_err(storage)?;
-        let staged = Staged {
+        let mut staged = Staged {
             store: self.files.clone(),
+            id: staged_id,
             key: Some(staged_key.clone()),
         };
         let received = match receive(&mut upload, body, limit, &filename).await {
@@ -183,16 +188,60 @@ impl Services {
                 return Err(err);
             }
         };
+        upload.finish().await.map_err(storage)?;
+        let recorded = self
+            .record_upload(actor, &mut staged, filename, received)
+            .await;
+        // The staged object is needed no more: it was moved into place, or
+        // the content was there already, or the upload failed. It goes now
+        // rather than in the background, so that a failed upload has left
+        // nothing but its marker (below) when its answer arrives.
+        if let Err(err) = staged.remove().await {
+            tracing::warn!(error = %err, "removing a staged upload failed");
+        }
+        recorded
+    }
+
+    /// Records a received upload: counts its content, puts its object in
+    /// place unless the content is stored already, and inserts its row.
+    ///
+    /// The object is put in place before the row commits, so a committed
+    /// row always has its bytes. That happens under the content's count
+    /// (its row lock on PostgreSQL; on SQLite, inside the one writer's
+    /// session): a delete of the last file with this content either
+    /// committed before, having removed the object first, or waits for this
+    /// commit, so what is found here is what the row will count on. A crash
+    /// between the move and the commit leaves an object nobody counts and
+    /// the marker by which housekeeping finds and removes it.
+    async fn record_upload(
+        &self,
+        actor: &Actor,
+        staged: &mut Staged,
+        filename: String,
+        received: Received,
+    ) -> Result<FileInfo, ServiceError> {
         let Received {
             size,
             sha256,
             content_type,
         } = received;
-        upload.finish().await.map_err(storage)?;
         let key = FileStore::blob_key(&sha256);
         let size = i64::try_from(size).unwrap_or(i64::MAX);
         let tx = self.store.begin_write().await?;
         repo::files::retain_blob(&tx, &sha256, size).await?;
+        let placed = match &staged.key {
+            Some(staged_key) if !self.files.exists(&key).await.map_err(storage)? => {
+                let marker = FileStore::placing_key(&sha256, &staged.id);
+                self.files
+                    .put(&marker, Bytes::new())
+                    .await
+                    .map_err(storage)?;
+                self.files.rename(staged_key, &key).await.map_err(storage)?;
+                staged.done();
+                Some(marker)
+            }
+            _ => None,
+        };
         let info = repo::files::insert(
             &tx,
             NewFileRow {
@@ -203,23 +252,18 @@ impl Services {
                 content_type: content_type.to_owned(),
                 size_bytes: size,
                 sha256,
-                storage_key: key.clone(),
+                storage_key: key,
             },
         )
         .await?;
         tx.commit().await?;
-        // After the commit, so that a concurrent delete of the last file with
-        // this content (which removes the object before its own commit, and
-        // holds our count until then) cannot remove what we rely on.
-        if self.files.exists(&key).await.map_err(storage)? {
-            staged.remove().await.map_err(storage)?;
-            return Ok(info);
+        // The file works without it now: a failure is only logged, and
+        // housekeeping removes the marker later, keeping what is counted.
+        if let Some(marker) = placed
+            && let Err(err) = self.files.delete(&marker).await
+        {
+            tracing::warn!(error = %err, file = %info.id, "removing an upload's marker failed");
         }
-        self.files
-            .rename(&staged_key, &key)
-            .await
-            .map_err(storage)?;
-        staged.done();
         Ok(info)
     }
 
@@ -446,8 +490,9 @@ impl Services {
         Ok(events)
     }
 
-    /// Removes uploads nobody attached within the orphan time, and staged
-    /// uploads a crash left behind. Returns how many files went.
+    /// Removes uploads nobody attached within the orphan time, and what
+    /// interrupted uploads left in the file store. Returns how many files
+    /// went.
     pub async fn remove_orphan_files(&self) -> Result<u64, ServiceError> {
         let ttl = TimeDelta::from_std(self.config.files.orphan_ttl).unwrap_or(TimeDelta::days(1));
         let cutoff = Utc::now() - ttl;
@@ -471,18 +516,37 @@ impl Services {
                 break;
             }
         }
-        let stale_uploads = self
-            .files
-            .stale("uploads", Utc::now() - TimeDelta::days(1))
-            .await
-            .map_err(storage)?;
-        for key in stale_uploads {
-            self.files.delete(&key).await.map_err(storage)?;
-        }
+        self.remove_interrupted_uploads().await?;
         if removed > 0 {
             tracing::info!(removed, "removed files nobody attached");
         }
         Ok(removed)
+    }
+
+    /// Removes what interrupted uploads left in the file store, a day on
+    /// (an upload under way is never that old): staged objects, and objects
+    /// an upload moved into place whose row never committed. Those are
+    /// found by their markers under `placing/`, and removed only under the
+    /// content's count, taken as a delete would take it, and only if no
+    /// file counts on them.
+    async fn remove_interrupted_uploads(&self) -> Result<(), ServiceError> {
+        let cutoff = Utc::now() - TimeDelta::days(1);
+        for key in self.files.stale("uploads", cutoff).await.map_err(storage)? {
+            self.files.delete(&key).await.map_err(storage)?;
+        }
+        for marker in self.files.stale("placing", cutoff).await.map_err(storage)? {
+            if let Some(sha256) = FileStore::placed_sha(&marker) {
+                let tx = self.store.begin_write().await?;
+                if repo::files::claim_uncounted_blob(&tx, sha256).await? {
+                    tracing::info!(sha256, "removing the content of an interrupted upload");
+                    self.delete_content(sha256).await?;
+                    repo::files::forget_blob(&tx, sha256).await?;
+                }
+                tx.commit().await?;
+            }
+            self.files.delete(&marker).await.map_err(storage)?;
+        }
+        Ok(())
     }
 
     /// Counts one file fewer on this content; the last one takes the object
@@ -490,20 +554,26 @@ impl Services {
     /// concurrent upload of the same content waits, then stores it anew).
     async fn release(&self, tx: &Tx, sha256: &str) -> Result<(), ServiceError> {
         if repo::files::release_blob(tx, sha256).await? {
-            self.files
-                .delete(&FileStore::blob_key(sha256))
-                .await
-                .map_err(storage)?;
-            self.files
-                .delete(&FileStore::preview_key(sha256))
-                .await
-                .map_err(storage)?;
+            self.delete_content(sha256).await?;
         }
         Ok(())
     }
 
-    /// The file if the caller may read it: their own, or attached in a
-    /// thread they may read.
+    /// Deletes the object and the thumbnail of content whose count the
+    /// caller's transaction holds at zero.
+    async fn delete_content(&self, sha256: &str) -> Result<(), ServiceError> {
+        self.files
+            .delete(&FileStore::blob_key(sha256))
+            .await
+            .map_err(storage)?;
+        self.files
+            .delete(&FileStore::preview_key(sha256))
+            .await
+            .map_err(storage)
+    }
+
+    /// The file if the caller may read it: their own, attached in a
+    /// thread they may read, or linked from an artifact they may read.
     async fn readable<C: Conn>(
         &self,
         db: &C,
@@ -514,14 +584,8 @@ impl Services {
             .await?
             .ok_or(ServiceError::NotFound("file"))?;
         if record.info.user_id == Some(actor.user_id)
-            || repo::files::readable_in_thread(
-                db,
-                actor.org_id,
-                actor.user_id,
-                actor.is_admin(),
-                id,
-            )
-            .await?
+            || repo::files::readable_by_link(db, actor.org_id, actor.user_id, actor.is_admin(), id)
+                .await?
         {
             return Ok(record);
         }

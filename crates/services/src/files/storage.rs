@@ -1,8 +1,9 @@
 //! The file store: where file bytes live, behind `object_store` (a local
 //! directory or an S3-compatible bucket). Objects are named by content
 //! (`blobs/ab/abcdef…`), uploads are written under `uploads/` first and
-//! moved into place once their hash is known, and thumbnails are cached
-//! under `previews/`.
+//! moved into place once their hash is known (an empty marker under
+//! `placing/` says which content an upload is moving, until its row has
+//! committed), and thumbnails are cached under `previews/`.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::ops::Range;
@@ -93,8 +94,14 @@ impl FileStore {
 
     /// A store in memory, for tests and tools.
     pub fn memory() -> FileStore {
+        FileStore::over(Arc::new(object_store::memory::InMemory::new()))
+    }
+
+    /// A store over any `object_store` implementation: for tests that put
+    /// a fault or a probe between the services and the bytes.
+    pub fn over(inner: Arc<dyn ObjectStore>) -> FileStore {
         FileStore {
-            inner: Arc::new(object_store::memory::InMemory::new()),
+            inner,
             root: Path::default(),
         }
     }
@@ -112,6 +119,25 @@ impl FileStore {
     /// The key of the cached thumbnail of content with this hash.
     pub fn preview_key(sha256: &str) -> String {
         format!("previews/{}/{sha256}.png", sha256.get(..2).unwrap_or("00"))
+    }
+
+    /// The key of the marker an upload leaves while it moves content with
+    /// this hash into place, until its row has committed.
+    pub fn placing_key(sha256: &str, upload: &str) -> String {
+        format!("placing/{sha256}/{upload}")
+    }
+
+    /// The hash a marker of [`placing_key`](Self::placing_key) names.
+    pub fn placed_sha(marker: &str) -> Option<&str> {
+        let mut parts = marker.split('/');
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some("placing"), Some(sha256), Some(_), None)
+                if sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit()) =>
+            {
+                Some(sha256)
+            }
+            _ => None,
+        }
     }
 
     /// Starts writing an object in parts; nothing is visible under `key`

@@ -1,19 +1,17 @@
 //! Files on a real PostgreSQL server: the blob count's upsert, the access
-//! query through the thread, attachments with their events, tombstones and
-//! orphan removal, all through the services. Skipped without
-//! `XL_TEST_POSTGRES_URL`, except under CI.
-
-use std::sync::Arc;
+//! query through the thread and through a `pdf` artifact, attachments with
+//! their events, tombstones and orphan removal, all through the services.
+//! Skipped without `XL_TEST_POSTGRES_URL`, except under CI.
 
 use bytes::Bytes;
+use xl_domain::artifacts::NewArtifact;
 use xl_domain::messages::NewMessage;
-use xl_domain::{PageRequest, Role};
+use xl_domain::{ArtifactKind, PageRequest, Role};
 use xl_services::ServiceError;
 use xl_services::files::{FileStore, FilesConfig, collect};
-use xl_store::testing::PostgresTestDb;
-use xl_store::{Store, StoreConfig, repo};
+use xl_store::repo;
 
-use crate::support::{actor, quiet_thread};
+use crate::support::{actor, echo, postgres_store, quiet_thread};
 
 fn body(bytes: &'static [u8]) -> impl futures_util::Stream<Item = Result<Bytes, String>> {
     futures_util::stream::iter(bytes.chunks(3).map(|c| Ok(Bytes::from_static(c))))
@@ -21,17 +19,10 @@ fn body(bytes: &'static [u8]) -> impl futures_util::Stream<Item = Result<Bytes, 
 
 #[tokio::test]
 async fn files_work_on_postgres() {
-    let Some(db) = PostgresTestDb::create().await.unwrap() else {
+    let Some((store, db)) = postgres_store().await else {
         return;
     };
-    let store = Store::connect(&StoreConfig::new(db.url.clone()))
-        .await
-        .unwrap();
-    store.migrate_up(None).await.unwrap();
-    let llm = Arc::new(xl_llm::EchoProvider::new(xl_llm::EchoConfig {
-        pace: std::time::Duration::ZERO,
-        models: Vec::new(),
-    }));
+    let llm = echo();
     let config = xl_services::ServicesConfig {
         default_model: "echo".into(),
         files: FilesConfig {
@@ -101,20 +92,49 @@ async fn files_work_on_postgres() {
         Err(ServiceError::Forbidden(_))
     ));
 
+    // A `pdf` artifact in the thread lends its file to the thread's readers.
+    let deck = services
+        .upload_file(&ada, "deck.pdf", body(b"%PDF-1.7\ndeck\n"))
+        .await
+        .unwrap();
+    assert!(services.file_content(&bob, deck.id, None).await.is_err());
+    services
+        .create_artifact(
+            &ada,
+            Some(thread.id),
+            NewArtifact {
+                kind: ArtifactKind::Pdf,
+                title: "Deck".into(),
+                description: None,
+                content: serde_json::json!({ "file_id": deck.id }),
+                metadata: None,
+                message_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    for reader in [&bob, &boss] {
+        let content = services.file_content(reader, deck.id, None).await.unwrap();
+        assert_eq!(collect(content.body).await.unwrap(), b"%PDF-1.7\ndeck\n");
+    }
+    assert!(services.get_file(&rival, deck.id).await.is_err());
+
     // Two files share one object: it stays until the last goes.
     let key = FileStore::blob_key(&first.sha256);
     services.delete_file(&ada, first.id).await.unwrap();
     assert!(files.exists(&key).await.unwrap());
     let tombstone = services.get_file(&bob, first.id).await.unwrap();
     assert!(tombstone.deleted_at.is_some());
-    // The second was never attached: housekeeping takes it, and the object.
+    // The second was never attached: housekeeping takes it, and the object;
+    // the deck, which an artifact links, stays.
     assert_eq!(services.remove_orphan_files().await.unwrap(), 1);
     assert!(!files.exists(&key).await.unwrap());
     let listed = services
         .list_files(&ada, &Default::default(), &PageRequest::default())
         .await
         .unwrap();
-    assert!(listed.items.is_empty());
+    let ids: Vec<_> = listed.items.iter().map(|file| file.id).collect();
+    assert_eq!(ids, [deck.id]);
 
     // The same content again is stored anew.
     let again = services

@@ -12,3 +12,4 @@ mod postgres;
 mod replicas;
 mod security;
 mod support;
+mod uploads;

@@ -13,10 +13,8 @@ use xl_domain::{MessageStatus, PageRequest, Role};
 use xl_services::ServiceError;
 use xl_services::assistant::ReplyMode;
 use xl_services::idempotency::Retry;
-use xl_store::testing::PostgresTestDb;
-use xl_store::{Store, StoreConfig};
 
-use crate::support::{actor, quiet_thread};
+use crate::support::{actor, echo, postgres_store, quiet_thread};
 
 fn text(content: &str) -> NewMessage {
     NewMessage {
@@ -27,17 +25,10 @@ fn text(content: &str) -> NewMessage {
 
 #[tokio::test]
 async fn conversations_work_on_postgres() {
-    let Some(db) = PostgresTestDb::create().await.unwrap() else {
+    let Some((store, db)) = postgres_store().await else {
         return;
     };
-    let store = Store::connect(&StoreConfig::new(db.url.clone()))
-        .await
-        .unwrap();
-    store.migrate_up(None).await.unwrap();
-    let llm = Arc::new(xl_llm::EchoProvider::new(xl_llm::EchoConfig {
-        pace: std::time::Duration::ZERO,
-        models: Vec::new(),
-    }));
+    let llm = echo();
     let config = xl_services::ServicesConfig {
         default_model: "echo".into(),
         ..xl_services::ServicesConfig::default()
@@ -172,17 +163,10 @@ async fn artifacts_and_actions_work_on_postgres() {
     use xl_domain::interactive::BlockActions;
     use xl_services::artifacts::ExportFormat;
 
-    let Some(db) = PostgresTestDb::create().await.unwrap() else {
+    let Some((store, db)) = postgres_store().await else {
         return;
     };
-    let store = Store::connect(&StoreConfig::new(db.url.clone()))
-        .await
-        .unwrap();
-    store.migrate_up(None).await.unwrap();
-    let llm = Arc::new(xl_llm::EchoProvider::new(xl_llm::EchoConfig {
-        pace: std::time::Duration::ZERO,
-        models: Vec::new(),
-    }));
+    let llm = echo();
     let services =
         xl_services::Services::new(store.clone(), llm, xl_services::ServicesConfig::default());
     let ada = actor(&services, "ada@acme.io", Role::User).await;
@@ -227,16 +211,25 @@ async fn artifacts_and_actions_work_on_postgres() {
         .await
         .unwrap();
     assert_eq!(page.items[0].version, 2);
-    let export = |format| services.export_artifact(&ada, artifact.id, format, Some(1));
+    let export = |format| {
+        let (services, ada) = (&services, &ada);
+        async move {
+            services
+                .export_artifact(ada, artifact.id, format, Some(1))
+                .await
+                .unwrap()
+                .into_bytes()
+                .await
+                .unwrap()
+        }
+    };
     assert_eq!(
-        export(ExportFormat::Pdf).await.unwrap().bytes,
-        export(ExportFormat::Pdf).await.unwrap().bytes
+        export(ExportFormat::Pdf).await,
+        export(ExportFormat::Pdf).await
     );
     assert!(
         export(ExportFormat::Csv)
             .await
-            .unwrap()
-            .bytes
             .starts_with(b"finding,text,evidence\n")
     );
 

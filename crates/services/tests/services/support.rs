@@ -8,15 +8,32 @@ use xl_domain::{Actor, Credential, Email, Role};
 use xl_llm::{EchoConfig, EchoProvider};
 use xl_services::auth::Identity;
 use xl_services::{Services, ServicesConfig};
-use xl_store::Store;
+use xl_store::testing::PostgresTestDb;
+use xl_store::{Store, StoreConfig};
 
 pub async fn services() -> Services {
     let store = Store::in_memory().await.unwrap();
-    let llm = Arc::new(EchoProvider::new(EchoConfig {
+    Services::new(store, echo(), ServicesConfig::default())
+}
+
+/// The echo provider, answering at once.
+pub fn echo() -> Arc<EchoProvider> {
+    Arc::new(EchoProvider::new(EchoConfig {
         pace: Duration::ZERO,
         models: Vec::new(),
-    }));
-    Services::new(store, llm, ServicesConfig::default())
+    }))
+}
+
+/// A migrated store on a fresh PostgreSQL database, and the database to
+/// drop once the store is closed; `None` without `XL_TEST_POSTGRES_URL`
+/// (which fails under CI instead).
+pub async fn postgres_store() -> Option<(Store, PostgresTestDb)> {
+    let db = PostgresTestDb::create().await.unwrap()?;
+    let store = Store::connect(&StoreConfig::new(db.url.clone()))
+        .await
+        .unwrap();
+    store.migrate_up(None).await.unwrap();
+    Some((store, db))
 }
 
 /// Signs a person up (org = email domain) and returns them as an actor.

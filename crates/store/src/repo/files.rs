@@ -1,6 +1,6 @@
 //! Files: their rows, the content-addressed objects they share (counted in
-//! `file_blobs`), who may read them through the threads they are attached
-//! in, and the orphans nobody attached.
+//! `file_blobs`), who may read them through the messages and artifacts
+//! that link them, and the orphans nobody attached.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
@@ -106,6 +106,34 @@ pub async fn release_blob<C: Conn>(db: &C, sha256: &str) -> Result<bool, StoreEr
     if left > 0 {
         return Ok(false);
     }
+    forget_blob(db, sha256).await?;
+    Ok(true)
+}
+
+/// Takes the count of content no file counts on, so that its object can be
+/// deleted before the caller commits: true when no row counted it (the
+/// caller now holds a row of count 0, which [`forget_blob`] removes), false
+/// when files count on it. On PostgreSQL the insert waits for an upload of
+/// the same content that has not committed yet, as [`retain_blob`] waits
+/// for a release, and an upload waits for the caller's commit in turn.
+pub async fn claim_uncounted_blob<C: Conn>(db: &C, sha256: &str) -> Result<bool, StoreError> {
+    let backend = db.orm().get_database_backend();
+    let row = db
+        .orm()
+        .query_one_raw(super::raw(
+            backend,
+            "INSERT INTO file_blobs (sha256, size_bytes, ref_count, created_at) VALUES ($1, 0, 0, $2) \
+             ON CONFLICT (sha256) DO NOTHING RETURNING sha256",
+            vec![sha256.into(), Utc::now().into()],
+        ))
+        .await
+        .into_store()?;
+    Ok(row.is_some())
+}
+
+/// Removes the row of content no file counts on any more.
+pub async fn forget_blob<C: Conn>(db: &C, sha256: &str) -> Result<(), StoreError> {
+    let backend = db.orm().get_database_backend();
     db.orm()
         .execute_raw(super::raw(
             backend,
@@ -114,7 +142,7 @@ pub async fn release_blob<C: Conn>(db: &C, sha256: &str) -> Result<bool, StoreEr
         ))
         .await
         .into_store()?;
-    Ok(true)
+    Ok(())
 }
 
 /// Records a stored file.
@@ -154,10 +182,12 @@ pub async fn find<C: Conn>(
         }))
 }
 
-/// Whether the file is attached to a message of an undeleted thread of the
-/// org that this user may read: as a member, or as an administrator
-/// (`is_admin`), who reads every thread of the org.
-pub async fn readable_in_thread<C: Conn>(
+/// Whether a link lets this user read the file: an attachment to a message
+/// of an undeleted thread of the org they may read (as a member, or as an
+/// administrator, `is_admin`, who reads every thread of the org), or a link
+/// from an undeleted artifact they may read (in such a thread, or outside
+/// any thread as its owner or an administrator).
+pub async fn readable_by_link<C: Conn>(
     db: &C,
     org: OrgId,
     user: UserId,
@@ -175,6 +205,16 @@ pub async fn readable_in_thread<C: Conn>(
              WHERE mf.file_id = $1 AND t.org_id = $2 AND t.deleted_at IS NULL \
                AND ($3 OR EXISTS (SELECT 1 FROM thread_members tm \
                                   WHERE tm.thread_id = t.id AND tm.user_id = $4)) \
+             UNION ALL \
+             SELECT 1 AS one FROM artifact_files af \
+             JOIN artifacts a ON a.id = af.artifact_id \
+             WHERE af.file_id = $1 AND a.org_id = $2 AND a.deleted_at IS NULL \
+               AND ((a.thread_id IS NULL AND ($3 OR a.user_id = $4)) \
+                 OR EXISTS (SELECT 1 FROM threads t \
+                            WHERE t.id = a.thread_id AND t.deleted_at IS NULL \
+                              AND ($3 OR EXISTS (SELECT 1 FROM thread_members tm \
+                                                 WHERE tm.thread_id = t.id \
+                                                   AND tm.user_id = $4)))) \
              LIMIT 1",
             vec![
                 file.as_uuid().into(),

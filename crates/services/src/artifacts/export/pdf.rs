@@ -14,8 +14,8 @@ use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use xl_domain::artifacts::{
-    Artifact, ArtifactContent, ArtifactVersion, Chart, Dashboard, Insight, PdfFile, Reference,
-    Report, Widget,
+    Artifact, ArtifactContent, ArtifactVersion, Chart, Dashboard, Insight, Reference, Report,
+    Widget,
 };
 
 const PAGE_WIDTH: f32 = 595.0;
@@ -532,18 +532,6 @@ fn reference(layout: &mut Layout, reference: &Reference) {
     }
 }
 
-fn pdf_file(layout: &mut Layout, file: &PdfFile) {
-    if let Some(title) = &file.title {
-        layout.heading(title, 14.0);
-    }
-    let text = format!(
-        "This artifact wraps the uploaded PDF file {id}; its pages are in the file \
-         itself (GET /api/v1/files/{id}/content).",
-        id = file.file_id
-    );
-    layout.paragraph(&text, Font::Regular, BODY_SIZE, 0.0, 0.0);
-}
-
 /// Renders the document.
 pub(super) fn render(
     artifact: &Artifact,
@@ -572,7 +560,9 @@ pub(super) fn render(
         ArtifactContent::Report(content) => report(&mut layout, content),
         ArtifactContent::Dashboard(content) => dashboard(&mut layout, content),
         ArtifactContent::Reference(content) => reference(&mut layout, content),
-        ArtifactContent::Pdf(content) => pdf_file(&mut layout, content),
+        // A `pdf` artifact exports as the file it wraps (see `render` in
+        // `export`), so there is nothing of its own to lay out.
+        ArtifactContent::Pdf(_) => {}
     }
     write(&version.title, artifact, version, layout.finish())
 }
