@@ -69,8 +69,14 @@ const TAGS: &[(&str, &str)] = &[
     ),
     ("Artifacts", "Versioned structured documents, with exports."),
     ("Interactive", "Block Kit `block_actions` payloads."),
-    ("Usage", "Tokens and cost by model, day and user; budgets left; client analytics events."),
-    ("Audit", "What was done to accounts and data, for the org's administrators."),
+    (
+        "Usage",
+        "Tokens and cost by model, day and user; budgets left; client analytics events.",
+    ),
+    (
+        "Audit",
+        "What was done to accounts and data, for the org's administrators.",
+    ),
     (
         "OpenAI: Chat",
         "OpenAI's Chat Completions, in OpenAI's shapes and errors.",

@@ -31,7 +31,7 @@ struct AuditQuery {
 }
 
 #[utoipa::path(get, path = "/api/v1/audit", tag = "Audit", operation_id = "list_audit_log",
-    description = "For administrators: their org's audit log, newest first. Actions: `auth.sign_in`, `auth.sign_out`, `auth.refresh_reuse`, `auth.session_revoked`, `api_key.created`, `api_key.revoked`, `user.role_changed`, `user.deleted`, `admin.read_user`, `thread.deleted`, `message.deleted`.",
+    description = "For administrators: their org's audit log, newest first. Actions: `auth.sign_in`, `auth.sign_out`, `auth.refresh_reuse`, `auth.session_revoked`, `api_key.created`, `api_key.revoked`, `user.role_changed`, `user.deleted`, `admin.read_user`, `thread.deleted`, `message.deleted`, `file.deleted`, `artifact.deleted`.",
     params(AuditQuery),
     responses(
         (status = 200, description = "A page of entries", body = Envelope<Vec<xl_domain::audit::AuditEntry>>),

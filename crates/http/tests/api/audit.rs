@@ -63,6 +63,32 @@ async fn what_people_do_to_accounts_and_data_is_recorded_for_admins() {
             .status()
             .is_success()
     );
+    // A file uploaded and deleted.
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(b"hello".to_vec()).file_name("note.txt"),
+    );
+    let uploaded: Value = app
+        .client
+        .post(app.url("/api/v1/files"))
+        .bearer_auth(&ann)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let file_id = uploaded["data"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{uploaded}"))
+        .to_owned();
+    assert!(
+        app.delete(&format!("/api/v1/files/{file_id}"), &ann)
+            .await
+            .status()
+            .is_success()
+    );
     // A refresh token used twice.
     let refresh = |token: &str| {
         app.client
@@ -97,6 +123,7 @@ async fn what_people_do_to_accounts_and_data_is_recorded_for_admins() {
         "api_key.created",
         "api_key.revoked",
         "thread.deleted",
+        "file.deleted",
         "auth.refresh_reuse",
         "admin.read_user",
         "user.role_changed",

@@ -437,6 +437,16 @@ impl Services {
         let events = self
             .artifact_event(&tx, actor, &artifact, kind::ARTIFACT_DELETED)
             .await?;
+        let details = serde_json::json!({ "kind": artifact.kind, "title": artifact.title });
+        let target = Some(("artifact", id.to_string()));
+        crate::audit::record(
+            &tx,
+            actor.into(),
+            xl_domain::audit::action::ARTIFACT_DELETED,
+            target,
+            Some(details),
+        )
+        .await?;
         self.commit_and_publish(tx, events).await?;
         Ok(())
     }

@@ -417,6 +417,16 @@ impl Services {
             );
         }
         self.release(&tx, &record.info.sha256).await?;
+        let details = json!({ "filename": record.info.filename, "owner": record.info.user_id });
+        let target = Some(("file", id.to_string()));
+        crate::audit::record(
+            &tx,
+            actor.into(),
+            xl_domain::audit::action::FILE_DELETED,
+            target,
+            Some(details),
+        )
+        .await?;
         self.commit_and_publish(tx, events).await
     }
 
