@@ -22,6 +22,7 @@ mod m0011_event_retention;
 mod m0012_interactive_actions;
 mod m0013_file_blobs;
 mod m0014_analytics_events;
+mod m0015_index_replies_once;
 
 pub use m0008_message_paths::{Parent as PathParent, Place as PathPlace};
 
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0012_interactive_actions::Migration),
             Box::new(m0013_file_blobs::Migration),
             Box::new(m0014_analytics_events::Migration),
+            Box::new(m0015_index_replies_once::Migration),
         ]
     }
 }

@@ -37,7 +37,7 @@ const PG_CONFIG: &str = "english";
 
 /// The SQL expression for the indexed text of the `messages` row `row`
 /// (`NEW` in a trigger, or a table alias) on SQLite.
-fn sqlite_message_text(row: &str) -> String {
+pub(crate) fn sqlite_message_text(row: &str) -> String {
     // `json_valid` guards `json_tree`, which raises an error on malformed
     // JSON: a write must never fail because of the search index.
     format!(

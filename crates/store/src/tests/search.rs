@@ -70,6 +70,7 @@ on_sqlite_and_postgres!(
     tombstoned_messages_and_deleted_threads_are_not_found,
     other_orgs_and_non_members_never_see_hits,
     hostile_queries_are_plain_text,
+    a_streamed_reply_is_found_once_it_ends,
 );
 
 // --- Seeding, through the repositories ---
@@ -770,4 +771,56 @@ async fn hostile_queries_are_plain_text(store: &Store) {
     }
     // Nothing was dropped along the way.
     assert_eq!(find_text(store, acme, ada, "operators").await.len(), 1);
+}
+
+/// A reply is indexed when it ends (SQLite skips the rows still streaming,
+/// so a growing reply is not re-indexed at every delta), with all its text.
+async fn a_streamed_reply_is_found_once_it_ends(store: &Store) {
+    let acme = org(store, "acme").await;
+    let ada = user(store, acme, "ada@acme.io", Role::User).await;
+    noise(store, acme, ada).await;
+    let talk = thread(store, acme, ada, "Talk", None).await;
+    let reply = repo::messages::insert(
+        store.writer(),
+        NewMessageRow {
+            id: MessageId::new(),
+            thread_id: talk,
+            org_id: acme,
+            parent_id: None,
+            user_id: None,
+            role: MessageRole::Assistant,
+            content: String::new(),
+            blocks: None,
+            metadata: None,
+            status: MessageStatus::Streaming,
+            model: None,
+            attachments: Vec::new(),
+            tokens: None,
+        },
+    )
+    .await
+    .unwrap()
+    .id;
+    for piece in ["The ", "okapi ", "is shy"] {
+        assert!(
+            repo::replies::append_text(store.writer(), reply, piece)
+                .await
+                .unwrap()
+        );
+    }
+    let finished = repo::replies::FinishedReply {
+        status: MessageStatus::Complete,
+        error: None,
+        metadata: None,
+        token_count: None,
+    };
+    assert!(
+        repo::replies::finish(store.writer(), reply, finished)
+            .await
+            .unwrap()
+    );
+    for word in ["okapi", "shy"] {
+        let hits = find_text(store, acme, ada, word).await;
+        assert_eq!(message_ids(&hits), [reply], "{word}");
+    }
 }
