@@ -445,7 +445,18 @@ pub(crate) fn method_not_allowed<B>(
     res: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
     let (req, _) = res.into_parts();
-    let response = ApiError::MethodNotAllowed.error_response();
+    let mut response = ApiError::MethodNotAllowed.error_response();
+    // The document knows every route's methods (and a test holds it to the
+    // route table), so it names them.
+    let allow = req
+        .match_pattern()
+        .and_then(|pattern| crate::openapi::allowed_methods(&pattern))
+        .and_then(|methods| actix_web::http::header::HeaderValue::from_str(methods).ok());
+    if let Some(allow) = allow {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::ALLOW, allow);
+    }
     let res: ServiceResponse<EitherBody<B>> =
         ServiceResponse::new(req, response).map_into_right_body();
     Ok(ErrorHandlerResponse::Response(res))

@@ -226,6 +226,38 @@ const SCHEMES: &[&str] = &["bearer", "api_key", "cookie"];
 )]
 struct ApiDoc;
 
+/// The methods a documented path answers, as a 405's `Allow` header reads
+/// (`GET, HEAD, POST`; HEAD wherever GET is): the document is the one list
+/// of what each route serves, and a test holds it to the route table.
+pub(crate) fn allowed_methods(pattern: &str) -> Option<&'static str> {
+    static ALLOW: std::sync::OnceLock<std::collections::HashMap<String, String>> =
+        std::sync::OnceLock::new();
+    let table = ALLOW.get_or_init(|| {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+        let mut table = std::collections::HashMap::new();
+        if let Some(paths) = doc["paths"].as_object() {
+            for (path, item) in paths {
+                let mut methods: Vec<String> = item
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|ops| ops.keys())
+                    .filter(|m| {
+                        ["get", "put", "post", "delete", "patch", "options"].contains(&m.as_str())
+                    })
+                    .map(|m| m.to_ascii_uppercase())
+                    .collect();
+                if methods.iter().any(|m| m == "GET") {
+                    methods.push("HEAD".to_owned());
+                }
+                methods.sort();
+                table.insert(path.clone(), methods.join(", "));
+            }
+        }
+        table
+    });
+    table.get(pattern).map(String::as_str)
+}
+
 /// The document for a server with these settings (the auth cookie's name
 /// and the public URL are the server's own).
 pub fn document(config: &HttpConfig) -> Value {

@@ -77,6 +77,7 @@ async fn an_unknown_route_is_a_404_problem() {
 async fn a_wrong_method_is_a_405_problem() {
     let app = spawn_app().await;
     let response = app.client.delete(app.url("/health")).send().await.unwrap();
+    assert_eq!(response.headers()["allow"], "GET, HEAD");
     let error = problem(response, 405).await;
     assert!(
         error["type"]
@@ -84,6 +85,17 @@ async fn a_wrong_method_is_a_405_problem() {
             .unwrap()
             .ends_with("/method-not-allowed")
     );
+    // Allow names what the route serves, with HEAD wherever GET is.
+    let (token, _) = app.user("ann@example.com", xl_domain::Role::User).await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/threads/00000000-0000-0000-0000-000000000000"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["allow"], "DELETE, GET, HEAD, PATCH, PUT");
 }
 
 #[tokio::test]
