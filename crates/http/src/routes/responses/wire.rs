@@ -596,14 +596,7 @@ impl<'a> Outcome<'a> {
 
     /// The output items.
     pub(super) fn output(&self) -> Vec<Value> {
-        let mut output = Vec::with_capacity(1 + self.calls.len());
-        if !self.text.is_empty() || self.calls.is_empty() {
-            output.push(self.message_item(self.text));
-        }
-        for (index, call) in self.calls.iter().enumerate() {
-            output.push(self.call_item(index, call, "completed"));
-        }
-        output
+        assistant_items(self.message_id, self.text, &self.calls, self.item_status())
     }
 
     fn item_status(&self) -> &'static str {
@@ -616,25 +609,12 @@ impl<'a> Outcome<'a> {
 
     /// The message item with this text.
     pub(super) fn message_item(&self, text: &str) -> Value {
-        json!({
-            "id": msg_id(self.message_id),
-            "type": "message",
-            "status": self.item_status(),
-            "role": "assistant",
-            "content": [output_text(text)],
-        })
+        assistant_message(self.message_id, text, self.item_status())
     }
 
     /// The n-th function call item.
     pub(super) fn call_item(&self, index: usize, call: &FunctionCallItem, status: &str) -> Value {
-        json!({
-            "id": fc_id(self.message_id, index),
-            "type": "function_call",
-            "status": status,
-            "call_id": call.call_id,
-            "name": call.name,
-            "arguments": call.arguments,
-        })
+        function_call(self.message_id, index, call, status)
     }
 
     /// The response object.
@@ -700,6 +680,47 @@ impl<'a> Outcome<'a> {
     }
 }
 
+/// An assistant's message item.
+fn assistant_message(id: MessageId, text: &str, status: &str) -> Value {
+    json!({
+        "id": msg_id(id),
+        "type": "message",
+        "status": status,
+        "role": "assistant",
+        "content": [output_text(text)],
+    })
+}
+
+/// The n-th function call of a message, as an item.
+fn function_call(id: MessageId, index: usize, call: &FunctionCallItem, status: &str) -> Value {
+    json!({
+        "id": fc_id(id, index),
+        "type": "function_call",
+        "status": status,
+        "call_id": call.call_id,
+        "name": call.name,
+        "arguments": call.arguments,
+    })
+}
+
+/// The items an assistant message is: its text (when it has some, or no
+/// calls), then each function call, complete.
+fn assistant_items(
+    id: MessageId,
+    text: &str,
+    calls: &[FunctionCallItem],
+    status: &str,
+) -> Vec<Value> {
+    let mut items = Vec::with_capacity(1 + calls.len());
+    if !text.is_empty() || calls.is_empty() {
+        items.push(assistant_message(id, text, status));
+    }
+    for (index, call) in calls.iter().enumerate() {
+        items.push(function_call(id, index, call, "completed"));
+    }
+    items
+}
+
 /// An `output_text` content part.
 pub(super) fn output_text(text: &str) -> Value {
     json!({"type": "output_text", "text": text, "annotations": [], "logprobs": []})
@@ -721,30 +742,12 @@ pub(super) fn message_items(message: &Message) -> Vec<Value> {
             "call_id": items::call_id(message).unwrap_or_default(),
             "output": message.content,
         })],
-        MessageRole::Assistant => {
-            let calls = items::tool_calls(message);
-            let mut out = Vec::with_capacity(1 + calls.len());
-            if !message.content.is_empty() || calls.is_empty() {
-                out.push(json!({
-                    "id": msg_id(message.id),
-                    "type": "message",
-                    "status": status,
-                    "role": "assistant",
-                    "content": [output_text(&message.content)],
-                }));
-            }
-            for (index, call) in calls.iter().enumerate() {
-                out.push(json!({
-                    "id": fc_id(message.id, index),
-                    "type": "function_call",
-                    "status": "completed",
-                    "call_id": call.call_id,
-                    "name": call.name,
-                    "arguments": call.arguments,
-                }));
-            }
-            out
-        }
+        MessageRole::Assistant => assistant_items(
+            message.id,
+            &message.content,
+            &items::tool_calls(message),
+            status,
+        ),
         MessageRole::User | MessageRole::System => {
             let role = match message.role {
                 MessageRole::User => "user",
