@@ -115,6 +115,8 @@ pub struct Services {
     auth: Arc<Auth>,
     /// The assistant replies this process is generating.
     generations: Arc<assistant::Generations>,
+    /// Writes the text of every reply in progress, together.
+    deltas: Arc<assistant::DeltaWriter>,
     /// The served models, cached (see [`models`]).
     catalog: Arc<models::ModelCatalog>,
     /// The runtime `new` was called on, where replies are generated: an
@@ -137,6 +139,12 @@ impl Services {
             tracing::error!(error = %err, "cannot open the file store; keeping files in memory");
             files::FileStore::memory()
         });
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        let deltas = Arc::new(assistant::DeltaWriter::new(
+            store.clone(),
+            Arc::clone(&events),
+            runtime.clone(),
+        ));
         Services {
             store,
             llm,
@@ -150,8 +158,9 @@ impl Services {
             limits: Arc::new(limits::Limiter::new(config_limits)),
             auth,
             generations: Arc::default(),
+            deltas,
             catalog: Arc::default(),
-            runtime: tokio::runtime::Handle::try_current().ok(),
+            runtime,
         }
     }
 }

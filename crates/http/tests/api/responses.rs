@@ -217,6 +217,61 @@ async fn a_streamed_response_is_numbered_and_resumes_without_gap_or_duplicate() 
     assert_eq!(replayed, events);
 }
 
+/// The first `n` typed events of a stream, leaving the rest unread (the
+/// connection is dropped with the stream).
+async fn first_typed_events(response: reqwest::Response, n: usize) -> Vec<Value> {
+    assert_eq!(response.status(), 200);
+    let mut events = response.bytes_stream().eventsource();
+    let mut out = Vec::new();
+    while out.len() < n {
+        let event = events.next().await.unwrap().unwrap();
+        out.push(serde_json::from_str(&event.data).unwrap());
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_stream_resumed_while_the_reply_is_written_continues_where_it_dropped() {
+    // Slow enough that the reply is still being generated on resuming.
+    let app = echo_app(Duration::from_millis(40)).await;
+    let (token, _) = app.user("ada@example.com", Role::User).await;
+    let words = "alpha beta gamma delta epsilon zeta eta theta iota kappa";
+    let response = app
+        .post(
+            "/api/v1/responses",
+            &token,
+            &json!({"input": words, "stream": true}),
+        )
+        .await;
+    // response.created, in_progress, item and part added, two deltas.
+    let head = first_typed_events(response, 6).await;
+    let id = head[0]["response"]["id"].as_str().unwrap().to_owned();
+    let resumed = typed_events(
+        app.get(
+            &format!("/api/v1/responses/{id}?stream=true&starting_after=5"),
+            &token,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(resumed[0]["sequence_number"], 6, "no gap, no duplicate");
+    assert_eq!(resumed.last().unwrap()["type"], "response.completed");
+    let whole: Vec<Value> = head.iter().chain(&resumed).cloned().collect();
+    let text: String = whole
+        .iter()
+        .filter(|e| e["type"] == "response.output_text.delta")
+        .map(|e| e["delta"].as_str().unwrap())
+        .collect();
+    assert_eq!(text, format!("Echo: {words}"));
+    // Numbered as the log numbers them: the replay after the end is the same.
+    let replayed = typed_events(
+        app.get(&format!("/api/v1/responses/{id}?stream=true"), &token)
+            .await,
+    )
+    .await;
+    assert_eq!(replayed, whole);
+}
+
 #[tokio::test]
 async fn chaining_and_conversations_send_the_history_upstream() {
     let mock = Mock::start(|n, _| {

@@ -3,23 +3,26 @@
 //! the registry that lets a request stop a generation in progress.
 //!
 //! Batching: the task waits for one chunk, then takes every further chunk the
-//! upstream has already delivered (without waiting), and writes them as one
-//! transaction holding one text append and one `message.delta` event. A fast
-//! upstream or a busy writer therefore yields fewer, larger transactions,
-//! while a slow upstream gets one transaction per chunk and no added delay.
-//! Chunks are concatenated in arrival order, so no text is lost or
-//! reordered.
+//! upstream has already delivered (without waiting), and records them as one
+//! delta: on the reply's [`Tape`] at once, and queued for the process's
+//! [`DeltaWriter`](super::DeltaWriter) as one text append and one
+//! `message.delta` event. The task does not wait for that write before its
+//! next read from the model (only when [`MAX_UNWRITTEN`] are outstanding,
+//! and for all of them before the final status). A fast upstream therefore
+//! yields fewer, larger deltas, while a slow one gets one per chunk and no
+//! added delay. Chunks are concatenated in arrival order, so no text is lost
+//! or reordered.
 //!
 //! Every write is conditional on the message still being `streaming`
 //! ([`repo::replies`]): if a cancel from elsewhere or restart recovery
 //! finished it first, the task stops and leaves their status alone.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use futures_util::{FutureExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use xl_domain::events::{ThreadEvent, kind};
 use xl_domain::{
@@ -29,17 +32,23 @@ use xl_llm::{
     ChatChunk, ChatMessage, ChatRequest, FinishReason, LlmError, ToolCallDelta, Usage,
     count_message_tokens, count_tokens,
 };
-use xl_store::repo::replies::FinishedReply;
+use xl_store::repo::replies::{Delta, FinishedReply};
 use xl_store::{StoreError, repo};
 
 use super::ReplyOptions;
 use super::context::{ContextBudget, ContextBuilder, token_count};
+use super::deltas::Written;
+use super::tape::{Tape, TapeReader};
 use crate::completions::{CompletionLink, CompletionStream};
 use crate::responses::items::{self, ToolCalls};
 use crate::{ServiceError, Services};
 
 /// Messages read per page while filling a prompt.
 const PROMPT_PAGE: u32 = 50;
+
+/// How many of a reply's deltas may wait to be written before its task
+/// waits for the oldest (the writer is far behind).
+const MAX_UNWRITTEN: usize = 64;
 
 /// Everything a generation needs, fixed when the reply is created.
 #[derive(Clone, Debug)]
@@ -71,6 +80,8 @@ struct Running {
     stop: watch::Sender<bool>,
     /// Closed when the task has written its final status.
     done: watch::Receiver<()>,
+    /// What it has said so far.
+    tape: Arc<Tape>,
 }
 
 /// The generations running in this process, by assistant message.
@@ -80,14 +91,31 @@ pub(crate) struct Generations {
 }
 
 impl Generations {
-    fn register(&self, job: &ReplyJob) -> (watch::Receiver<bool>, watch::Sender<()>) {
+    fn register(&self, job: &ReplyJob) -> (watch::Receiver<bool>, watch::Sender<()>, Arc<Tape>) {
         let (stop, stop_rx) = watch::channel(false);
         let (done_tx, done) = watch::channel(());
+        let tape = Arc::new(Tape::new());
         if let Ok(mut running) = self.running.lock() {
             let job = job.clone();
-            running.insert(job.reply, Running { job, stop, done });
+            let tape = Arc::clone(&tape);
+            running.insert(
+                job.reply,
+                Running {
+                    job,
+                    stop,
+                    done,
+                    tape,
+                },
+            );
         }
-        (stop_rx, done_tx)
+        (stop_rx, done_tx, tape)
+    }
+
+    /// What the message being generated here has said so far, from its
+    /// start; `None` if this process is not generating it.
+    pub(crate) fn tape(&self, id: MessageId) -> Option<TapeReader> {
+        let running = self.running.lock().ok()?;
+        Some(running.get(&id)?.tape.reader())
     }
 
     /// The messages being generated whose job matches.
@@ -150,12 +178,16 @@ struct Registration {
     services: Services,
     job: ReplyJob,
     settled: bool,
+    tape: Arc<Tape>,
     _done: watch::Sender<()>,
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
         self.services.generations.remove(self.job.reply);
+        // A tape ended already keeps its end; otherwise its readers learn
+        // that the log is the truth.
+        self.tape.end(None);
         if self.settled {
             return;
         }
@@ -216,7 +248,7 @@ impl Ending {
 }
 
 /// What is known about the call when the reply ends.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub(crate) struct Progress {
     completion: Option<CompletionId>,
     request: Option<ChatRequest>,
@@ -224,6 +256,42 @@ pub(crate) struct Progress {
     text: String,
     calls: ToolCalls,
     finish: Option<FinishReason>,
+    /// The deltas queued for the writer and not yet answered, oldest first.
+    unwritten: VecDeque<Written>,
+}
+
+impl Progress {
+    /// Takes the writer's answers, waiting for the oldest while more than
+    /// `keep` are outstanding. `false` as soon as one says that the reply
+    /// is no longer `streaming` (finished elsewhere).
+    async fn take_written(&mut self, keep: usize) -> Result<bool, ServiceError> {
+        loop {
+            let waiting = self.unwritten.len();
+            let Some(oldest) = self.unwritten.front_mut() else {
+                return Ok(true);
+            };
+            let answer = if waiting > keep {
+                oldest.await.ok()
+            } else {
+                match oldest.try_recv() {
+                    Err(oneshot::error::TryRecvError::Empty) => return Ok(true),
+                    Ok(answer) => Some(answer),
+                    Err(oneshot::error::TryRecvError::Closed) => None,
+                }
+            };
+            self.unwritten.pop_front();
+            match answer {
+                Some(Ok(true)) => {}
+                Some(Ok(false)) => return Ok(false),
+                Some(Err(err)) => return Err(err),
+                None => {
+                    return Err(ServiceError::Unavailable(
+                        "the reply's text could not be saved".into(),
+                    ));
+                }
+            }
+        }
+    }
 }
 
 /// What one read from the upstream produced.
@@ -291,17 +359,19 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 impl Services {
     /// Starts generating a reply in a background task.
     pub(crate) fn start_reply(&self, job: ReplyJob) -> ReplyHandle {
-        let (stop, done) = self.generations.register(&job);
+        let (stop, done, tape) = self.generations.register(&job);
         let mut registration = Registration {
             services: self.clone(),
             job: job.clone(),
             settled: false,
+            tape: Arc::clone(&tape),
             _done: done,
         };
         let services = self.clone();
         let generation = async move {
             services.assistant_status(job.thread, job.reply, Some("thinking"));
-            let result = services.generate(&job, stop).await;
+            let result = services.generate(&job, &tape, stop).await;
+            tape.end(result.as_ref().ok().cloned());
             services.assistant_status(job.thread, job.reply, None);
             // A reply whose message is gone (its thread or user deleted) has
             // nothing left to settle.
@@ -338,6 +408,7 @@ impl Services {
     async fn generate(
         &self,
         job: &ReplyJob,
+        tape: &Tape,
         mut stop: watch::Receiver<bool>,
     ) -> Result<Message, ServiceError> {
         let request = match self.reply_request(job).await {
@@ -415,6 +486,9 @@ impl Services {
             }
             if let Some(ending) = batch.end {
                 drop(stream);
+                if !batch.text.is_empty() {
+                    tape.delta(&batch.text);
+                }
                 return self.settle(job, ending, &batch.text, progress).await;
             }
             if batch.text.is_empty() {
@@ -423,26 +497,20 @@ impl Services {
             if progress.text.is_empty() {
                 self.assistant_status(job.thread, job.reply, Some("writing"));
             }
-            if !self.write_delta(job, &batch.text).await? {
+            tape.delta(&batch.text);
+            progress.unwritten.push_back(self.deltas.write(Delta {
+                thread: job.thread,
+                reply: job.reply,
+                text: batch.text.clone(),
+            }));
+            progress.text.push_str(&batch.text);
+            if !progress.take_written(MAX_UNWRITTEN).await? {
                 // Finished elsewhere (cancelled by another process, or
                 // recovered): stop generating and keep their status.
                 drop(stream);
                 return self.reply_message(job).await;
             }
-            progress.text.push_str(&batch.text);
         }
-    }
-
-    /// Appends text and its `message.delta` event in one transaction, then
-    /// publishes the event. `false` if the message is no longer streaming.
-    async fn write_delta(&self, job: &ReplyJob, text: &str) -> Result<bool, ServiceError> {
-        let tx = self.store.begin_write().await?;
-        if !repo::replies::append_text(&tx, job.reply, text).await? {
-            return Ok(false);
-        }
-        let event = delta_event(&tx, job, text).await?;
-        self.commit_and_publish(tx, [event]).await?;
-        Ok(true)
     }
 
     /// Writes the last text (if any) and the final status in one transaction
@@ -455,6 +523,10 @@ impl Services {
         last_text: &str,
         mut progress: Progress,
     ) -> Result<Message, ServiceError> {
+        // Every delta queued lands before the final status.
+        if !progress.take_written(0).await? {
+            return self.reply_message(job).await;
+        }
         progress.text.push_str(last_text);
         let usage = progress.usage.or_else(|| {
             let request = progress.request.as_ref()?;
@@ -569,7 +641,7 @@ async fn delta_event(
         kind::MESSAGE_DELTA,
         Some(job.reply),
         None,
-        json!({ "delta": text }),
+        repo::replies::delta_payload(text),
     )
     .await
 }

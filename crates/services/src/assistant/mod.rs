@@ -6,11 +6,17 @@
 //!
 //! - [`context`]: the prompt, fitted to the model's window.
 //! - `generation`: the task, its batching, and the registry of running ones.
+//! - `deltas`: the one task that writes every reply's text, together.
+//! - [`tape`]: what a reply in progress has said, before it is committed.
 //! - `follow`: a message's events for a live client, without gap or duplicate.
 
 pub mod context;
+mod deltas;
 mod follow;
 mod generation;
+pub mod tape;
+
+pub(crate) use self::deltas::DeltaWriter;
 
 use std::future::Future;
 use std::str::FromStr;

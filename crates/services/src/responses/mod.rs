@@ -30,6 +30,7 @@ use xl_store::{Tx, repo};
 
 use self::items::FunctionCallItem;
 use crate::assistant::context::{ContextBudget, ContextBuilder};
+use crate::assistant::tape::TapeReader;
 use crate::assistant::{ReplyMode, ReplyOptions, fill_from_branch};
 use crate::events::EventStream;
 use crate::threads::Access;
@@ -167,7 +168,7 @@ pub struct ResponseRecord {
 
 impl StoredResponse {
     /// The response a message is, if it is one.
-    fn from_message(reply: Message) -> Option<Self> {
+    pub fn from_message(reply: Message) -> Option<Self> {
         let record = items::extra(reply.metadata.as_ref())?.get("response")?;
         let record = serde_json::from_value(record.clone()).ok()?;
         Some(StoredResponse { reply, record })
@@ -179,7 +180,19 @@ pub enum Created {
     /// Ended (or, in the background, still running).
     Response(StoredResponse),
     /// Streaming: the response as it started, and its events from the start.
-    Stream(StoredResponse, EventStream),
+    Stream(StoredResponse, ResponseFeed),
+}
+
+/// What a stream of a stored response follows.
+pub struct ResponseFeed {
+    /// The reply's events in the thread's log, from its `message.created`
+    /// on, then live until its final status (or until the caller may no
+    /// longer read the conversation).
+    pub events: EventStream,
+    /// While this process generates the reply: its deltas as they come,
+    /// before they are committed, and its end, after. The same deltas as
+    /// the log's `message.delta` events, in the same order.
+    pub tape: Option<TapeReader>,
 }
 
 /// Problems of an item's message, named under the item (`input[2].content`).
@@ -403,13 +416,10 @@ impl Services {
 
         let response = StoredResponse { reply, record };
         if stream {
-            let id = response.reply.id;
             let started = self.run_reply(response.reply.clone(), job, ReplyMode::Stream);
             started.await?;
-            let events = self
-                .follow_message(actor, id, response.record.seq - 1)
-                .await?;
-            return Ok(Created::Stream(response, events));
+            let feed = self.response_feed(actor, &response).await?;
+            return Ok(Created::Stream(response, feed));
         }
         let mode = if background {
             ReplyMode::Stream
@@ -445,12 +455,25 @@ impl Services {
         &self,
         actor: &Actor,
         id: MessageId,
-    ) -> Result<(StoredResponse, EventStream), ServiceError> {
+    ) -> Result<(StoredResponse, ResponseFeed), ServiceError> {
         let response = self.get_response(actor, id).await?;
+        let feed = self.response_feed(actor, &response).await?;
+        Ok((response, feed))
+    }
+
+    async fn response_feed(
+        &self,
+        actor: &Actor,
+        response: &StoredResponse,
+    ) -> Result<ResponseFeed, ServiceError> {
+        let id = response.reply.id;
+        // The tape first: a reply that ends in between has all of its
+        // events in the log by the time it leaves the registry.
+        let tape = self.generations.tape(id);
         let events = self
             .follow_message(actor, id, response.record.seq - 1)
             .await?;
-        Ok((response, events))
+        Ok(ResponseFeed { events, tape })
     }
 
     /// Stops a response being generated (by whoever may write in its

@@ -10,6 +10,7 @@ use chrono::Utc;
 use sea_orm::sea_query::{BinOper, Expr, ExprTrait};
 use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::Value;
+use xl_domain::events::{ThreadEvent, kind};
 use xl_domain::{MessageId, MessageStatus, OrgId, ThreadId};
 
 use xl_domain::messages::TokenCount;
@@ -152,4 +153,104 @@ pub async fn streaming<C: Conn>(
             org_id: OrgId::from_uuid(row.org_id),
         })
         .collect())
+}
+
+/// A piece of a reply's text to append with its `message.delta` event.
+#[derive(Clone, Debug)]
+pub struct Delta {
+    /// The reply's thread.
+    pub thread: ThreadId,
+    /// The reply.
+    pub reply: MessageId,
+    /// The text.
+    pub text: String,
+}
+
+/// Appends a reply's text unless it is no longer `streaming` (`$1` text,
+/// `$2` time, `$3` reply).
+const DELTA_APPEND: &str = "UPDATE messages SET content = content || $1, updated_at = $2 \
+     WHERE id = $3 AND status = 'streaming'";
+
+/// Takes the thread's next event number for a reply still `streaming`
+/// (`$1` thread, `$2` reply; the `RETURNING` list is completed by
+/// `events::returning_seq`).
+const DELTA_BUMP: &str = "UPDATE threads SET last_event_seq = last_event_seq + 1 \
+     WHERE id = $1 AND EXISTS (SELECT 1 FROM messages WHERE id = $2 AND status = 'streaming') \
+     RETURNING";
+
+/// Writes the `message.delta` event at the number just taken (`$1` id,
+/// `$2` thread, `$3` reply, `$4` payload, `$5` time, `$6` kind).
+const DELTA_EVENT: &str = "INSERT INTO events (id, thread_id, seq, kind, message_id, actor_id, payload, created_at) \
+     SELECT $1, t.id, t.last_event_seq, $6, $3, NULL, $4, $5 FROM threads t \
+     WHERE t.id = $2 AND EXISTS (SELECT 1 FROM messages WHERE id = $3 AND status = 'streaming')";
+
+/// Appends each delta's text to its reply and logs its `message.delta`
+/// event, in order, all in one visit to the SQLite writer: the event of
+/// each, or `None` for a reply no longer `streaming` (whose text and log are
+/// left alone). Every statement guards itself, so one finished reply does
+/// not stop the others.
+pub async fn append_deltas<C: Conn>(
+    db: &C,
+    deltas: &[Delta],
+) -> Result<Vec<Option<ThreadEvent>>, StoreError> {
+    use sea_orm::ConnectionTrait;
+    let backend = db.orm().get_database_backend();
+    let now = Utc::now();
+    let bump = format!("{DELTA_BUMP} {}", super::events::returning_seq(backend, 3));
+    let mut steps = Vec::with_capacity(deltas.len() * 3);
+    for delta in deltas {
+        let reply = delta.reply.as_uuid();
+        let thread = delta.thread.as_uuid();
+        steps.push((
+            super::raw(
+                backend,
+                DELTA_APPEND,
+                vec![delta.text.clone().into(), now.into(), reply.into()],
+            ),
+            false,
+        ));
+        let mut values = vec![thread.into(), reply.into()];
+        if backend == sea_orm::DbBackend::Postgres {
+            values.push(super::events::channel());
+        }
+        steps.push((super::raw(backend, &bump, values), false));
+        steps.push((
+            super::raw(
+                backend,
+                DELTA_EVENT,
+                vec![
+                    uuid::Uuid::now_v7().into(),
+                    thread.into(),
+                    reply.into(),
+                    delta_payload(&delta.text).into(),
+                    now.into(),
+                    kind::MESSAGE_DELTA.into(),
+                ],
+            ),
+            false,
+        ));
+    }
+    let results = super::chain(db, steps).await?;
+    let mut events = Vec::with_capacity(deltas.len());
+    for (delta, rows) in deltas.iter().zip(results.chunks(3)) {
+        let seq = match rows.get(1).and_then(|rows| rows.first()) {
+            Some(row) => Some(row.try_get::<i64>("", "last_event_seq").into_store()?),
+            None => None,
+        };
+        events.push(seq.map(|seq| ThreadEvent {
+            seq,
+            thread_id: delta.thread,
+            kind: kind::MESSAGE_DELTA.to_owned(),
+            message_id: Some(delta.reply),
+            actor_id: None,
+            payload: delta_payload(&delta.text),
+            created_at: now,
+        }));
+    }
+    Ok(events)
+}
+
+/// A `message.delta` event's payload.
+pub fn delta_payload(text: &str) -> Value {
+    serde_json::json!({ "delta": text })
 }

@@ -131,8 +131,8 @@ async fn create_response(
         Created::Response(response) => {
             Ok(HttpResponse::Ok().json(Outcome::stored(&response).to_json()))
         }
-        Created::Stream(response, events) => {
-            let frames = stream::stored(services, actor, response, events, None);
+        Created::Stream(response, feed) => {
+            let frames = stream::stored(services, actor, response, feed, None);
             Ok(stream::respond(frames, state.config.sse_keep_alive))
         }
     }
@@ -264,11 +264,11 @@ async fn get_response(
                 .param("starting_after")
         })?),
     };
-    let (response, events) = services
+    let (response, feed) = services
         .follow_response(&actor, id)
         .await
         .map_err(service_error("response", &raw))?;
-    let frames = stream::stored(services, actor, response, events, starting_after);
+    let frames = stream::stored(services, actor, response, feed, starting_after);
     Ok(stream::respond(frames, state.config.sse_keep_alive))
 }
 

@@ -7,8 +7,11 @@
 //! in the thread's log, which never change, so the same response always
 //! numbers its events the same way: a stream that dropped is resumed with
 //! `starting_after=N` by deriving them again from the start and sending
-//! those after N, with no gap and no duplicate. An unstored response's come
-//! from the model's chunks as they arrive.
+//! those after N, with no gap and no duplicate. While this process generates
+//! the reply, they are derived from its tape instead, which holds the same
+//! deltas as the log before they are committed, so text is sent as the
+//! model gives it rather than after the writer's commit. An unstored
+//! response's come from the model's chunks as they arrive.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -22,14 +25,16 @@ use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt};
 use serde_json::{Map, Value, json};
 use tokio::time::{Instant, MissedTickBehavior};
-use xl_domain::events::kind;
+use xl_domain::events::{ThreadEvent, kind};
 use xl_domain::{Actor, MessageId};
 use xl_llm::{ChatChunk, FinishReason, Usage};
+use xl_services::ServiceError;
 use xl_services::Services;
+use xl_services::assistant::tape::{Said, TapeReader};
 use xl_services::completions::CompletionStream;
 use xl_services::events::EventStream;
-use xl_services::responses::StoredResponse;
 use xl_services::responses::items::ToolCalls;
+use xl_services::responses::{ResponseFeed, StoredResponse};
 
 use super::wire::Outcome;
 use crate::sse;
@@ -243,14 +248,19 @@ struct Stored {
     services: Arc<Services>,
     actor: Actor,
     id: MessageId,
-    events: EventStream,
+    /// The reply's events in the log; with a tape, only for the news that
+    /// the response is gone or out of the caller's reach.
+    events: Option<EventStream>,
+    /// The reply's deltas and end, while this process generates it.
+    tape: Option<TapeReader>,
     response: StoredResponse,
     typed: Typed,
     ended: bool,
 }
 
 impl Stored {
-    /// Reads the log until there are frames to send or the stream ends.
+    /// Reads the tape or the log until there are frames to send or the
+    /// stream ends.
     async fn next_frame(&mut self) -> Option<Bytes> {
         loop {
             if let Some(frame) = self.typed.pop() {
@@ -259,23 +269,76 @@ impl Stored {
             if self.ended {
                 return None;
             }
-            match self.events.next().await {
-                Some(Ok(event)) => self.on_event(&event.kind, &event.payload).await,
-                Some(Err(err)) => {
-                    tracing::error!(error = %crate::error::error_chain(&err), "a response stream failed");
-                    self.typed.error(
-                        "server_error",
-                        "the stream failed; resume it with starting_after",
-                    );
-                    self.ended = true;
+            match (&mut self.tape, &mut self.events) {
+                (Some(tape), Some(events)) => {
+                    tokio::select! {
+                        biased;
+                        said = tape.next() => self.on_said(said),
+                        event = events.next() => self.on_logged(event).await,
+                    }
                 }
-                None => self.ended = true,
+                (Some(tape), None) => {
+                    let said = tape.next().await;
+                    self.on_said(said);
+                }
+                (None, Some(events)) => {
+                    let event = events.next().await;
+                    self.on_logged(event).await;
+                }
+                (None, None) => self.ended = true,
             }
+        }
+    }
+
+    fn on_said(&mut self, said: Option<Said>) {
+        match said {
+            Some(Said::Delta(text)) => self.typed.delta(&text),
+            Some(Said::Ended(reply)) => {
+                match StoredResponse::from_message(*reply) {
+                    Some(ended) => {
+                        self.response = ended;
+                        self.typed.finish(&Outcome::stored(&self.response));
+                    }
+                    None => self.typed.error("not_found", "the response is gone"),
+                }
+                self.ended = true;
+            }
+            Some(Said::Lost) | None => {
+                self.typed.error(
+                    "server_error",
+                    "the response ended unexpectedly; retrieve it without stream",
+                );
+                self.ended = true;
+            }
+        }
+    }
+
+    async fn on_logged(&mut self, event: Option<Result<ThreadEvent, ServiceError>>) {
+        match event {
+            Some(Ok(event)) => self.on_event(&event.kind, &event.payload).await,
+            Some(Err(err)) => {
+                tracing::error!(error = %crate::error::error_chain(&err), "a response stream failed");
+                self.typed.error(
+                    "server_error",
+                    "the stream failed; resume it with starting_after",
+                );
+                self.ended = true;
+            }
+            // With a tape, the follower ends at the reply's final status,
+            // which the tape reports itself.
+            None if self.tape.is_some() => self.events = None,
+            None => self.ended = true,
         }
     }
 
     async fn on_event(&mut self, kind: &str, payload: &Value) {
         match kind {
+            kind::MESSAGE_DELETED | kind::ACCESS_REVOKED => {
+                self.typed.error("not_found", "the response is gone");
+                self.ended = true;
+            }
+            // What the tape says comes from it.
+            _ if self.tape.is_some() => {}
             kind::MESSAGE_CREATED => {
                 let outcome = Outcome::stored(&self.response);
                 self.typed.start(&outcome);
@@ -294,10 +357,6 @@ impl Stored {
                 }
                 self.ended = true;
             }
-            kind::MESSAGE_DELETED | kind::ACCESS_REVOKED => {
-                self.typed.error("not_found", "the response is gone");
-                self.ended = true;
-            }
             kind::RESET => {
                 // The log no longer holds the response's start (pruned after
                 // the retention period): its events cannot be numbered again.
@@ -312,23 +371,30 @@ impl Stored {
     }
 }
 
-/// The typed events of a stored response, derived from its events in the
-/// log (which start with its `message.created`), after `starting_after`.
+/// The typed events of a stored response after `starting_after`: derived
+/// from its tape while this process generates it (the log's events start
+/// with its `message.created`, which the tape's reader starts after), else
+/// from its events in the log.
 pub(super) fn stored(
     services: Arc<Services>,
     actor: Actor,
     response: StoredResponse,
-    events: EventStream,
+    feed: ResponseFeed,
     starting_after: Option<i64>,
 ) -> impl Stream<Item = Bytes> + Send + 'static {
     let id = response.reply.id;
+    let mut typed = Typed::new(id, starting_after);
+    if feed.tape.is_some() {
+        typed.start(&Outcome::stored(&response));
+    }
     let state = Stored {
         services,
         actor,
         id,
-        events,
+        events: Some(feed.events),
+        tape: feed.tape,
         response,
-        typed: Typed::new(id, starting_after),
+        typed,
         ended: false,
     };
     futures_util::stream::unfold(state, |mut state| async move {
