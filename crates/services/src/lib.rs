@@ -166,6 +166,15 @@ impl Services {
 }
 
 impl Services {
+    /// Runs a background task on the runtime `new` was called on (which
+    /// outlives an HTTP worker's), or else on the current one.
+    pub(crate) fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        match &self.runtime {
+            Some(runtime) => drop(runtime.spawn(task)),
+            None => drop(tokio::spawn(task)),
+        }
+    }
+
     /// Keeps file bytes in this store instead of the one the config names.
     pub fn with_file_store(mut self, files: files::FileStore) -> Self {
         self.files = files;

@@ -666,6 +666,15 @@ async fn nobody_outside_a_conversation_reaches_it_or_its_responses() {
                 "/responses".to_owned(),
                 json!({"input": "x", "conversation": conv, "store": false}),
             ),
+            // A streamed response is checked before its stream starts.
+            (
+                "/responses".to_owned(),
+                json!({"input": "x", "previous_response_id": resp, "stream": true}),
+            ),
+            (
+                "/responses".to_owned(),
+                json!({"input": "x", "conversation": conv, "stream": true}),
+            ),
         ] {
             let (status, answer) = post(&app, token, &path, &body).await;
             assert_eq!(status, 404, "{path} {body}: {answer}");
@@ -713,6 +722,27 @@ async fn nobody_outside_a_conversation_reaches_it_or_its_responses() {
     .await;
     assert_eq!(status, 400);
     assert_eq!(refused["error"]["param"], "items[0].role");
+    let (status, refused) = post(
+        &app,
+        &colleague,
+        "/responses",
+        &json!({
+            "conversation": conv, "stream": true,
+            "input": [{"role": "assistant", "content": "I agree with cy"}],
+        }),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["error"]["param"], "input[0].role");
+    // Nothing of the refused requests reached the conversation.
+    let (_, items) = get(&app, &owner, &format!("/conversations/{conv}/items")).await;
+    let texts: Vec<&str> = items["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["content"][0]["text"].as_str().unwrap_or_default())
+        .collect();
+    assert!(!texts.contains(&"I agree with cy"), "{texts:?}");
 }
 
 #[tokio::test]

@@ -22,6 +22,12 @@ use crate::events::EventHub;
 /// The most deltas written in one transaction.
 const MAX_GROUP: usize = 512;
 
+/// How long the writer gathers deltas after the first of a group before it
+/// writes them. Readers of a stored response get text from the reply's tape
+/// before it is committed, so this delays only the thread's event stream,
+/// and it turns a commit per chunk into one per window under load.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// Whether a delta was written: `false` if its reply was no longer
 /// `streaming` (finished elsewhere), which leaves its text alone.
 pub(crate) type Written = oneshot::Receiver<Result<bool, ServiceError>>;
@@ -83,6 +89,15 @@ fn stopped() -> ServiceError {
 async fn run(store: Store, hub: Arc<EventHub>, mut queued: mpsc::UnboundedReceiver<Queued>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while queued.recv_many(&mut group, MAX_GROUP).await > 0 {
+        if group.len() < MAX_GROUP {
+            tokio::time::sleep(GATHER).await;
+            while group.len() < MAX_GROUP {
+                match queued.try_recv() {
+                    Ok(more) => group.push(more),
+                    Err(_) => break,
+                }
+            }
+        }
         let (deltas, answers): (Vec<_>, Vec<_>) = group
             .drain(..)
             .map(|queued| (queued.delta, queued.written))

@@ -71,6 +71,20 @@ pub(crate) struct ReplyJob {
     pub options: Option<Arc<ReplyOptions>>,
 }
 
+/// How a reply task starts.
+pub(crate) enum Start {
+    /// The reply is committed: its prompt is read from the thread.
+    Committed,
+    /// The prompt is built and the reply's rows are being written
+    /// (a streamed response): the model is called at once, its text goes on
+    /// the tape as it comes, and nothing is written until `created` gives
+    /// the job as committed.
+    Early {
+        request: Box<ChatRequest>,
+        created: oneshot::Receiver<Result<ReplyJob, ServiceError>>,
+    },
+}
+
 /// A generation in progress, as the registry holds it.
 #[derive(Debug)]
 struct Running {
@@ -91,10 +105,14 @@ pub(crate) struct Generations {
 }
 
 impl Generations {
-    fn register(&self, job: &ReplyJob) -> (watch::Receiver<bool>, watch::Sender<()>, Arc<Tape>) {
+    fn register(
+        &self,
+        job: &ReplyJob,
+        created: bool,
+    ) -> (watch::Receiver<bool>, watch::Sender<()>, Arc<Tape>) {
         let (stop, stop_rx) = watch::channel(false);
         let (done_tx, done) = watch::channel(());
-        let tape = Arc::new(Tape::new());
+        let tape = Arc::new(Tape::new(created));
         if let Ok(mut running) = self.running.lock() {
             let job = job.clone();
             let tape = Arc::clone(&tape);
@@ -109,6 +127,15 @@ impl Generations {
             );
         }
         (stop_rx, done_tx, tape)
+    }
+
+    /// Records that a reply started early has its rows committed.
+    pub(crate) fn created(&self, id: MessageId) {
+        if let Ok(running) = self.running.lock()
+            && let Some(entry) = running.get(&id)
+        {
+            entry.tape.created();
+        }
     }
 
     /// What the message being generated here has said so far, from its
@@ -194,10 +221,10 @@ impl Drop for Registration {
         // Without a runtime (shutdown) restart recovery will do it instead.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let services = self.services.clone();
-            let job = self.job.clone();
+            let mut job = self.job.clone();
             runtime.spawn(async move {
                 let ending = Ending::Failed("the reply failed unexpectedly".to_owned());
-                if let Err(err) = services.settle(&job, ending, "", Progress::default()).await {
+                if let Err(err) = services.settle(&mut job, ending, "", Progress::default()).await {
                     tracing::error!(error = %err, message = %job.reply, "failing an abandoned reply failed");
                 }
             });
@@ -258,9 +285,75 @@ pub(crate) struct Progress {
     finish: Option<FinishReason>,
     /// The deltas queued for the writer and not yet answered, oldest first.
     unwritten: VecDeque<Written>,
+    /// While the reply's rows are being written: the answer to wait for,
+    /// and the deltas held until then, in order.
+    creating: Option<oneshot::Receiver<Result<ReplyJob, ServiceError>>>,
+    held: Vec<String>,
 }
 
 impl Progress {
+    /// Queues a delta for the writer, or holds it while the reply's rows
+    /// are still being written.
+    fn queue(
+        &mut self,
+        services: &Services,
+        job: &mut ReplyJob,
+        text: String,
+    ) -> Result<(), ServiceError> {
+        if let Some(creating) = &mut self.creating {
+            match creating.try_recv() {
+                Err(oneshot::error::TryRecvError::Empty) => {
+                    self.held.push(text);
+                    return Ok(());
+                }
+                Ok(created) => {
+                    self.creating = None;
+                    *job = created.map_err(not_created)?;
+                    self.release(services, job);
+                }
+                Err(oneshot::error::TryRecvError::Closed) => {
+                    return Err(not_created(ServiceError::Unavailable(
+                        "the response was not written".into(),
+                    )));
+                }
+            }
+        }
+        self.unwritten.push_back(services.deltas.write(Delta {
+            thread: job.thread,
+            reply: job.reply,
+            text,
+        }));
+        Ok(())
+    }
+
+    /// Waits until the reply's rows are written, then queues what was held.
+    async fn created(
+        &mut self,
+        services: &Services,
+        job: &mut ReplyJob,
+    ) -> Result<(), ServiceError> {
+        if let Some(creating) = self.creating.take() {
+            let created = creating.await.unwrap_or_else(|_| {
+                Err(ServiceError::Unavailable(
+                    "the response was not written".into(),
+                ))
+            });
+            *job = created.map_err(not_created)?;
+            self.release(services, job);
+        }
+        Ok(())
+    }
+
+    fn release(&mut self, services: &Services, job: &ReplyJob) {
+        for text in std::mem::take(&mut self.held) {
+            self.unwritten.push_back(services.deltas.write(Delta {
+                thread: job.thread,
+                reply: job.reply,
+                text,
+            }));
+        }
+    }
+
     /// Takes the writer's answers, waiting for the oldest while more than
     /// `keep` are outstanding. `false` as soon as one says that the reply
     /// is no longer `streaming` (finished elsewhere).
@@ -343,6 +436,12 @@ async fn next_batch(stream: &mut CompletionStream) -> Batch {
     }
 }
 
+/// A reply whose rows were never written has nothing to settle.
+fn not_created(err: ServiceError) -> ServiceError {
+    tracing::warn!(error = %err, "a streamed response could not be written");
+    ServiceError::NotFound("message")
+}
+
 /// A failure in words safe to show: `LlmError` messages carry no key and at
 /// most a short excerpt of the upstream's own message.
 fn safe_summary(err: &LlmError) -> String {
@@ -357,9 +456,15 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 }
 
 impl Services {
-    /// Starts generating a reply in a background task.
+    /// Starts generating a committed reply in a background task.
     pub(crate) fn start_reply(&self, job: ReplyJob) -> ReplyHandle {
-        let (stop, done, tape) = self.generations.register(&job);
+        self.start_reply_with(job, Start::Committed)
+    }
+
+    /// Starts generating a reply in a background task.
+    pub(crate) fn start_reply_with(&self, job: ReplyJob, start: Start) -> ReplyHandle {
+        let created = matches!(start, Start::Committed);
+        let (stop, done, tape) = self.generations.register(&job, created);
         let mut registration = Registration {
             services: self.clone(),
             job: job.clone(),
@@ -369,8 +474,9 @@ impl Services {
         };
         let services = self.clone();
         let generation = async move {
+            let mut job = job;
             services.assistant_status(job.thread, job.reply, Some("thinking"));
-            let result = services.generate(&job, &tape, stop).await;
+            let result = services.generate(&mut job, &tape, stop, start).await;
             tape.end(result.as_ref().ok().cloned());
             services.assistant_status(job.thread, job.reply, None);
             // A reply whose message is gone (its thread or user deleted) has
@@ -407,20 +513,25 @@ impl Services {
     /// Runs a generation to its end and returns the message as it ended.
     async fn generate(
         &self,
-        job: &ReplyJob,
+        job: &mut ReplyJob,
         tape: &Tape,
         mut stop: watch::Receiver<bool>,
+        start: Start,
     ) -> Result<Message, ServiceError> {
-        let request = match self.reply_request(job).await {
-            Ok(request) => request,
-            Err(err) => {
-                tracing::error!(error = %err, message = %job.reply, "building a prompt failed");
-                let ending = Ending::Failed("the conversation could not be read".into());
-                return self.settle(job, ending, "", Progress::default()).await;
-            }
+        let (request, creating) = match start {
+            Start::Committed => match self.reply_request(job).await {
+                Ok(request) => (request, None),
+                Err(err) => {
+                    tracing::error!(error = %err, message = %job.reply, "building a prompt failed");
+                    let ending = Ending::Failed("the conversation could not be read".into());
+                    return self.settle(job, ending, "", Progress::default()).await;
+                }
+            },
+            Start::Early { request, created } => (*request, Some(created)),
         };
         let mut progress = Progress {
             request: Some(request.clone()),
+            creating,
             ..Progress::default()
         };
         let link = CompletionLink {
@@ -498,12 +609,8 @@ impl Services {
                 self.assistant_status(job.thread, job.reply, Some("writing"));
             }
             tape.delta(&batch.text);
-            progress.unwritten.push_back(self.deltas.write(Delta {
-                thread: job.thread,
-                reply: job.reply,
-                text: batch.text.clone(),
-            }));
             progress.text.push_str(&batch.text);
+            progress.queue(self, job, batch.text)?;
             if !progress.take_written(MAX_UNWRITTEN).await? {
                 // Finished elsewhere (cancelled by another process, or
                 // recovered): stop generating and keep their status.
@@ -518,12 +625,15 @@ impl Services {
     /// returns the message as it ended.
     pub(crate) async fn settle(
         &self,
-        job: &ReplyJob,
+        job: &mut ReplyJob,
         ending: Ending,
         last_text: &str,
         mut progress: Progress,
     ) -> Result<Message, ServiceError> {
-        // Every delta queued lands before the final status.
+        // Every delta queued lands before the final status, and after the
+        // reply's rows.
+        progress.created(self, job).await?;
+        let job = &*job;
         if !progress.take_written(0).await? {
             return self.reply_message(job).await;
         }

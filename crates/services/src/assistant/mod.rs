@@ -35,9 +35,9 @@ use xl_store::repo::messages::NewMessageRow;
 use xl_store::repo::replies::FinishedReply;
 use xl_store::{Tx, repo};
 
-pub(crate) use generation::Generations;
+use generation::completed_event;
 pub(crate) use generation::fill_from_branch;
-use generation::{ReplyJob, completed_event};
+pub(crate) use generation::{Generations, ReplyJob, Start};
 
 use crate::idempotency::{Made, Once, Retry};
 use crate::messages::{check_post, created_event};
@@ -572,6 +572,22 @@ impl Services {
         note: Option<String>,
         options: Option<ReplyOptions>,
     ) -> Result<(Message, ThreadEvent, ReplyJob), ServiceError> {
+        self.insert_reply_as(tx, MessageId::new(), actor, thread, answers, note, options)
+            .await
+    }
+
+    /// [`Services::insert_reply`] with the reply's id chosen beforehand.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn insert_reply_as(
+        &self,
+        tx: &Tx,
+        id: MessageId,
+        actor: &Actor,
+        thread: &Thread,
+        answers: MessageId,
+        note: Option<String>,
+        options: Option<ReplyOptions>,
+    ) -> Result<(Message, ThreadEvent, ReplyJob), ServiceError> {
         let model = options
             .as_ref()
             .and_then(|options| options.model.clone())
@@ -584,7 +600,7 @@ impl Services {
         let reply = repo::messages::insert(
             tx,
             NewMessageRow {
-                id: MessageId::new(),
+                id,
                 thread_id: thread.id,
                 org_id: thread.org_id,
                 parent_id: Some(answers),

@@ -20,6 +20,9 @@ use xl_domain::Message;
 struct Recorded {
     deltas: Vec<Arc<str>>,
     end: Option<Option<Box<Message>>>,
+    /// Whether the reply's rows are committed (a streamed response's are
+    /// written while its first text is on the way).
+    created: bool,
 }
 
 /// The writing side, held by the reply task.
@@ -31,6 +34,9 @@ pub(crate) struct Tape {
 /// One thing the tape holds.
 #[derive(Debug)]
 pub enum Said {
+    /// The reply's rows are committed now (said once, to a reader that
+    /// started before they were).
+    Created,
     /// More text.
     Delta(Arc<str>),
     /// The reply as it ended, committed.
@@ -41,10 +47,20 @@ pub enum Said {
 }
 
 impl Tape {
-    pub(crate) fn new() -> Self {
+    /// A tape for a reply whose rows are `created` already, or not yet.
+    pub(crate) fn new(created: bool) -> Self {
         Tape {
-            said: watch::Sender::new(Recorded::default()),
+            said: watch::Sender::new(Recorded {
+                created,
+                ..Recorded::default()
+            }),
         }
+    }
+
+    /// Records that the reply's rows are committed.
+    pub(crate) fn created(&self) {
+        self.said
+            .send_if_modified(|said| !std::mem::replace(&mut said.created, true));
     }
 
     /// Records a delta; call before writing it.
@@ -62,9 +78,12 @@ impl Tape {
 
     /// A reader from the start.
     pub(crate) fn reader(&self) -> TapeReader {
+        let said = self.said.subscribe();
+        let created = said.borrow().created;
         TapeReader {
-            said: self.said.subscribe(),
+            said,
             next: 0,
+            created,
             ended: false,
         }
     }
@@ -75,6 +94,8 @@ impl Tape {
 pub struct TapeReader {
     said: watch::Receiver<Recorded>,
     next: usize,
+    /// Whether the rows were committed when last looked at.
+    created: bool,
     ended: bool,
 }
 
@@ -87,6 +108,10 @@ impl TapeReader {
         loop {
             {
                 let said = self.said.borrow_and_update();
+                if said.created && !self.created {
+                    self.created = true;
+                    return Some(Said::Created);
+                }
                 if let Some(delta) = said.deltas.get(self.next) {
                     self.next += 1;
                     return Some(Said::Delta(Arc::clone(delta)));
@@ -103,7 +128,10 @@ impl TapeReader {
                 // The task dropped its tape without an end: read what the
                 // last change left, then give up.
                 let said = self.said.borrow();
-                if said.deltas.len() > self.next || said.end.is_some() {
+                if said.deltas.len() > self.next
+                    || said.end.is_some()
+                    || (said.created && !self.created)
+                {
                     continue;
                 }
                 self.ended = true;

@@ -31,7 +31,7 @@ use xl_store::{Tx, repo};
 use self::items::FunctionCallItem;
 use crate::assistant::context::{ContextBudget, ContextBuilder};
 use crate::assistant::tape::TapeReader;
-use crate::assistant::{ReplyMode, ReplyOptions, fill_from_branch};
+use crate::assistant::{ReplyJob, ReplyMode, ReplyOptions, Start, fill_from_branch};
 use crate::events::EventStream;
 use crate::threads::Access;
 use crate::{ServiceError, Services};
@@ -188,11 +188,39 @@ pub struct ResponseFeed {
     /// The reply's events in the thread's log, from its `message.created`
     /// on, then live until its final status (or until the caller may no
     /// longer read the conversation).
-    pub events: EventStream,
+    /// (`None` for a response just created, whose rows are being written:
+    /// the tape says when they are.)
+    pub events: Option<EventStream>,
     /// While this process generates the reply: its deltas as they come,
     /// before they are committed, and its end, after. The same deltas as
     /// the log's `message.delta` events, in the same order.
     pub tape: Option<TapeReader>,
+}
+
+/// An item as the message it becomes, checked (`at` names the item in
+/// errors; `owns`: whether the caller owns the conversation, which items
+/// other than user messages need).
+fn checked_item(
+    item: &InputItem,
+    parent: Option<MessageId>,
+    at: &str,
+    owns: bool,
+) -> Result<NewMessage, ServiceError> {
+    let message = item_message(item, parent);
+    if message.role != Some(MessageRole::User) && !owns {
+        return Err(invalid(
+            &format!("{at}.role"),
+            "only the conversation's owner may add items other than user messages",
+        ));
+    }
+    message.check().map_err(|err| {
+        ServiceError::Invalid(DomainError::Validation(under(at, &err.field_errors())))
+    })?;
+    crate::messages::check_content(message.content.as_deref()).map_err(|err| match err {
+        ServiceError::Unprocessable(errors) => ServiceError::Unprocessable(under(at, &errors)),
+        other => other,
+    })?;
+    Ok(message)
 }
 
 /// Problems of an item's message, named under the item (`input[2].content`).
@@ -309,25 +337,7 @@ impl Services {
         let mut written = Vec::with_capacity(input.len());
         let mut events = Vec::new();
         for (index, item) in input.iter().enumerate() {
-            let message = item_message(item, parent);
-            let at = format!("{field}[{index}]");
-            if message.role != Some(MessageRole::User) && !owns {
-                return Err(invalid(
-                    &format!("{at}.role"),
-                    "only the conversation's owner may add items other than user messages",
-                ));
-            }
-            message.check().map_err(|err| {
-                ServiceError::Invalid(DomainError::Validation(under(&at, &err.field_errors())))
-            })?;
-            crate::messages::check_content(message.content.as_deref()).map_err(
-                |err| match err {
-                    ServiceError::Unprocessable(errors) => {
-                        ServiceError::Unprocessable(under(&at, &errors))
-                    }
-                    other => other,
-                },
-            )?;
+            let message = checked_item(item, parent, &format!("{field}[{index}]"), owns)?;
             let (message, _, made) = self.insert_message(tx, actor, thread.id, message).await?;
             parent = Some(message.id);
             written.push(message);
@@ -351,6 +361,33 @@ impl Services {
         if let Some(model) = &request.model {
             self.check_model_known(model).await?;
         }
+        if stream {
+            return self.stream_response(actor, request).await;
+        }
+        let (response, job) = self
+            .write_response(actor, &request, ThreadId::new(), MessageId::new())
+            .await?;
+        let mode = if background {
+            ReplyMode::Stream
+        } else {
+            ReplyMode::Sync
+        };
+        let reply = self.run_reply(response.reply, job, mode).await?;
+        Ok(Created::Response(StoredResponse {
+            reply,
+            record: response.record,
+        }))
+    }
+
+    /// Writes a response's input and its reply (`thread` and `reply` are
+    /// the ids a new conversation and the reply get) in one transaction.
+    async fn write_response(
+        &self,
+        actor: &Actor,
+        request: &ResponseRequest,
+        thread: ThreadId,
+        reply: MessageId,
+    ) -> Result<(StoredResponse, ReplyJob), ServiceError> {
         let tx = self.store.begin_write().await?;
         let (thread, parent, previous, conversation) = match request.continues {
             Continues::New => {
@@ -361,7 +398,8 @@ impl Services {
                         ..NewThread::default()
                     },
                 )?;
-                (repo::threads::insert(&tx, row).await?, None, None, None)
+                let thread = repo::threads::insert_as(&tx, thread, row).await?;
+                (thread, None, None, None)
             }
             Continues::Conversation(id) => {
                 let thread = self
@@ -401,7 +439,15 @@ impl Services {
         let mut options = request.reply_options();
         options.metadata = Some(json!({ items::KEY: { "response": record } }));
         let (mut reply, created, mut job) = self
-            .insert_reply(&tx, actor, &thread, answers, None, Some(options.clone()))
+            .insert_reply_as(
+                &tx,
+                reply,
+                actor,
+                &thread,
+                answers,
+                None,
+                Some(options.clone()),
+            )
             .await?;
         // The reply's event position is known only now: kept with the
         // record, so that a stream of it can be replayed from the log.
@@ -413,24 +459,105 @@ impl Services {
         job.options = Some(std::sync::Arc::new(options));
         events.push(created);
         self.commit_and_publish(tx, events).await?;
+        Ok((StoredResponse { reply, record }, job))
+    }
 
-        let response = StoredResponse { reply, record };
-        if stream {
-            let started = self.run_reply(response.reply.clone(), job, ReplyMode::Stream);
-            started.await?;
-            let feed = self.response_feed(actor, &response).await?;
-            return Ok(Created::Stream(response, feed));
+    /// A streamed response: everything that could refuse it is checked on
+    /// the reader, the model is called at once, and the response streams
+    /// from its reply's tape while its input and reply are written beside
+    /// it, so the writer is not in front of its first token. The reply's
+    /// text is written once they are (and the stream watches the log for
+    /// the conversation's deletion from then on). Should that write fail,
+    /// the stream ends with an `error` event and the response does not
+    /// exist; until it commits, `GET /responses/{id}` does not find it.
+    async fn stream_response(
+        &self,
+        actor: &Actor,
+        request: ResponseRequest,
+    ) -> Result<Created, ServiceError> {
+        let (chat, thread) = self.prompt_for(actor, &request, Access::Write).await?;
+        let owns = thread
+            .as_ref()
+            .is_none_or(|thread| thread.owner_id == actor.user_id)
+            || actor.is_admin();
+        for (index, item) in request.input.iter().enumerate() {
+            checked_item(item, None, &format!("input[{index}]"), owns)?;
         }
-        let mode = if background {
-            ReplyMode::Stream
-        } else {
-            ReplyMode::Sync
+        let thread = thread.map_or_else(ThreadId::new, |thread| thread.id);
+        let (previous, conversation) = match request.continues {
+            Continues::New => (None, None),
+            Continues::Conversation(id) => (None, Some(id)),
+            Continues::Previous(id) => (Some(id), None),
         };
-        let reply = self.run_reply(response.reply, job, mode).await?;
-        Ok(Created::Response(StoredResponse {
-            reply,
-            record: response.record,
-        }))
+        let record = ResponseRecord {
+            settings: request.settings.clone(),
+            input: Vec::new(),
+            user: actor.user_id,
+            previous,
+            conversation,
+            seq: 0,
+        };
+        let metadata = json!({ items::KEY: { "response": record } });
+        let mut options = request.reply_options();
+        options.metadata = Some(metadata.clone());
+        let id = MessageId::new();
+        let now = chrono::Utc::now();
+        let reply = Message {
+            id,
+            thread_id: thread,
+            parent_id: None,
+            user_id: None,
+            role: MessageRole::Assistant,
+            content: String::new(),
+            blocks: None,
+            metadata: Some(metadata),
+            status: MessageStatus::Streaming,
+            model: Some(chat.model.clone()),
+            error: None,
+            attachments: Vec::new(),
+            edited_at: None,
+            deleted_at: None,
+            created_at: now,
+            updated_at: now,
+            tokens: None,
+        };
+        let job = ReplyJob {
+            actor: actor.clone(),
+            thread,
+            reply: id,
+            // Replaced, with the rest, by the job as written.
+            answers: id,
+            model: chat.model.clone(),
+            system_prompt: None,
+            note: None,
+            options: Some(std::sync::Arc::new(options)),
+        };
+        let (created, creating) = tokio::sync::oneshot::channel();
+        self.start_reply_with(
+            job,
+            Start::Early {
+                request: Box::new(chat),
+                created: creating,
+            },
+        );
+        let tape = self.generations.tape(id);
+        let services = self.clone();
+        let writer = actor.clone();
+        self.spawn(async move {
+            let written = services
+                .write_response(&writer, &request, thread, id)
+                .await
+                .map(|(_, job)| job);
+            if written.is_ok() {
+                services.generations.created(id);
+            }
+            let _ = created.send(written);
+        });
+        let response = StoredResponse { reply, record };
+        Ok(Created::Stream(
+            response,
+            ResponseFeed { events: None, tape },
+        ))
     }
 
     /// A stored response the caller may read.
@@ -473,7 +600,10 @@ impl Services {
         let events = self
             .follow_message(actor, id, response.record.seq - 1)
             .await?;
-        Ok(ResponseFeed { events, tape })
+        Ok(ResponseFeed {
+            events: Some(events),
+            tape,
+        })
     }
 
     /// Stops a response being generated (by whoever may write in its
@@ -547,12 +677,23 @@ impl Services {
         actor: &Actor,
         request: &ResponseRequest,
     ) -> Result<ChatRequest, ServiceError> {
+        Ok(self.prompt_for(actor, request, Access::Read).await?.0)
+    }
+
+    /// The model call of a response, read from what is committed, and the
+    /// conversation it continues (which the caller needs `access` to).
+    async fn prompt_for(
+        &self,
+        actor: &Actor,
+        request: &ResponseRequest,
+        access: Access,
+    ) -> Result<(ChatRequest, Option<Thread>), ServiceError> {
         let db = self.store.reader();
         let (thread, leaf) = match request.continues {
             Continues::New => (None, None),
             Continues::Conversation(id) => {
                 let thread = self
-                    .thread_for(actor, id, Access::Read)
+                    .thread_for(actor, id, access)
                     .await
                     .map_err(|_| ServiceError::NotFound("conversation"))?;
                 let leaf = thread.current_leaf_id;
@@ -561,8 +702,9 @@ impl Services {
             Continues::Previous(id) => {
                 let previous = self.get_response(actor, id).await?;
                 let thread = self
-                    .thread_for(actor, previous.reply.thread_id, Access::Read)
-                    .await?;
+                    .thread_for(actor, previous.reply.thread_id, access)
+                    .await
+                    .map_err(|_| ServiceError::NotFound("response"))?;
                 (Some(thread), Some(id))
             }
         };
@@ -594,6 +736,6 @@ impl Services {
         messages.extend(request.input.iter().map(item_prompt));
         let mut chat = ChatRequest::new(model, messages);
         request.reply_options().apply(&mut chat);
-        Ok(chat)
+        Ok((chat, thread))
     }
 }

@@ -71,8 +71,17 @@ pub struct NewThreadRow {
 
 /// Inserts a thread with its owner as a member and its tags.
 pub async fn insert<C: Conn>(db: &C, row: NewThreadRow) -> Result<Thread, StoreError> {
+    insert_as(db, ThreadId::new(), row).await
+}
+
+/// [`insert`] with the id chosen beforehand (by a caller that names the
+/// thread before the transaction that creates it commits).
+pub async fn insert_as<C: Conn>(
+    db: &C,
+    id: ThreadId,
+    row: NewThreadRow,
+) -> Result<Thread, StoreError> {
     let now = Utc::now();
-    let id = ThreadId::new();
     let model = threads::ActiveModel {
         id: Set(id.as_uuid()),
         org_id: Set(row.org_id.as_uuid()),

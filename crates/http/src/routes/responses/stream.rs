@@ -273,13 +273,13 @@ impl Stored {
                 (Some(tape), Some(events)) => {
                     tokio::select! {
                         biased;
-                        said = tape.next() => self.on_said(said),
+                        said = tape.next() => self.on_said(said).await,
                         event = events.next() => self.on_logged(event).await,
                     }
                 }
                 (Some(tape), None) => {
                     let said = tape.next().await;
-                    self.on_said(said);
+                    self.on_said(said).await;
                 }
                 (None, Some(events)) => {
                     let event = events.next().await;
@@ -290,8 +290,21 @@ impl Stored {
         }
     }
 
-    fn on_said(&mut self, said: Option<Said>) {
+    async fn on_said(&mut self, said: Option<Said>) {
         match said {
+            // A response just created: its reply is in the log now, so the
+            // log can say if the conversation goes or the caller loses it.
+            Some(Said::Created) => {
+                if self.events.is_none() {
+                    match self.services.follow_message(&self.actor, self.id, 0).await {
+                        Ok(events) => self.events = Some(events),
+                        Err(_) => {
+                            self.typed.error("not_found", "the response is gone");
+                            self.ended = true;
+                        }
+                    }
+                }
+            }
             Some(Said::Delta(text)) => self.typed.delta(&text),
             Some(Said::Ended(reply)) => {
                 match StoredResponse::from_message(*reply) {
@@ -391,7 +404,7 @@ pub(super) fn stored(
         services,
         actor,
         id,
-        events: Some(feed.events),
+        events: feed.events,
         tape: feed.tape,
         response,
         typed,

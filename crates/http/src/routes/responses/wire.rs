@@ -581,7 +581,7 @@ impl<'a> Outcome<'a> {
         Outcome {
             id: resp_id(reply.id),
             message_id: reply.id,
-            created_at: reply.created_at.timestamp(),
+            created_at: named_at(reply),
             model: reply.model.as_deref().unwrap_or_default(),
             status: status_of(reply),
             text: &reply.content,
@@ -678,6 +678,18 @@ impl<'a> Outcome<'a> {
         object["incomplete_details"] = Value::Null;
         object
     }
+}
+
+/// When a stored response was named: the time in its reply's id (a
+/// UUIDv7), which a stream sends before the reply's row is written and a
+/// replay after, so both say the same; the row's time for an older id.
+fn named_at(reply: &Message) -> i64 {
+    reply
+        .id
+        .as_uuid()
+        .get_timestamp()
+        .and_then(|stamp| i64::try_from(stamp.to_unix().0).ok())
+        .unwrap_or_else(|| reply.created_at.timestamp())
 }
 
 /// An assistant's message item.
