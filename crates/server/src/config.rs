@@ -147,6 +147,11 @@ pub struct Config {
     /// `ORG_RATE_LIMIT_*` (per minute: `READS`, `WRITES`, `MODEL`, `TOKENS`),
     /// `ORG_MONTHLY_BUDGET_USD`, `USER_MONTHLY_BUDGET_USD`.
     pub limits: xl_services::limits::LimitsConfig,
+    /// `XL_CONVERSATION_RETENTION` (every org; `off`, the default, keeps
+    /// conversations forever) and `XL_ORG_CONVERSATION_RETENTION`
+    /// (`slug=90d,other=off`): how long a conversation is kept after its
+    /// last message.
+    pub conversation_retention: xl_services::threads::ConversationRetention,
     /// `XL_METRICS_TOKEN`: the bearer token `GET /metrics` asks for.
     pub metrics_token: Option<String>,
     /// `XL_REQUEST_HEAD_TIMEOUT`: how long a client may take to send a
@@ -225,6 +230,8 @@ pub const SETTINGS: &[&str] = &[
     "XL_SHUTDOWN_GRACE",
     "XL_THREAD_RETENTION",
     "XL_EVENT_RETENTION",
+    "XL_CONVERSATION_RETENTION",
+    "XL_ORG_CONVERSATION_RETENTION",
     "XL_METRICS_TOKEN",
     "XL_REQUEST_HEAD_TIMEOUT",
     "XL_RATE_LIMITS",
@@ -572,6 +579,7 @@ impl Config {
         let file_orphan_ttl =
             parse_ttl(sources, "XL_FILE_ORPHAN_TTL", Duration::from_secs(86_400))?;
         let limits = parse_limits(sources)?;
+        let conversation_retention = parse_conversation_retention(sources)?;
         let metrics_token = sources
             .get("XL_METRICS_TOKEN")
             .map(str::trim)
@@ -624,6 +632,7 @@ impl Config {
             event_retention,
             file_orphan_ttl,
             limits,
+            conversation_retention,
             metrics_token,
             request_head_timeout: parse_ttl(
                 sources,
@@ -790,6 +799,50 @@ fn parse_ttl(
     }
 }
 
+/// A retention: a duration, or `off` for none.
+fn parse_retention(raw: &str) -> Result<Option<Duration>, String> {
+    if raw.trim().eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    match parse_duration(raw)? {
+        ttl if ttl.is_zero() => Err("must be longer than zero (or off)".into()),
+        ttl => Ok(Some(ttl)),
+    }
+}
+
+fn parse_conversation_retention(
+    sources: &Sources,
+) -> Result<xl_services::threads::ConversationRetention, ConfigError> {
+    let mut retention = xl_services::threads::ConversationRetention::default();
+    if let Some(raw) = sources.get("XL_CONVERSATION_RETENTION") {
+        retention.default = parse_retention(raw)
+            .map_err(|reason| ConfigError::new("XL_CONVERSATION_RETENTION", reason))?;
+    }
+    const ORGS: &str = "XL_ORG_CONVERSATION_RETENTION";
+    for pair in sources.get(ORGS).unwrap_or_default().split(',') {
+        let pair = pair.trim();
+        if pair.is_empty() {
+            continue;
+        }
+        let Some((slug, raw)) = pair.split_once('=') else {
+            return Err(ConfigError::new(
+                ORGS,
+                format!("{pair:?} is not slug=duration (e.g. acme=90d or acme=off)"),
+            ));
+        };
+        let slug = slug.trim();
+        if slug.is_empty() {
+            return Err(ConfigError::new(ORGS, format!("{pair:?} names no org")));
+        }
+        let keep = parse_retention(raw)
+            .map_err(|reason| ConfigError::new(ORGS, format!("{slug}: {reason}")))?;
+        if retention.orgs.insert(slug.to_owned(), keep).is_some() {
+            return Err(ConfigError::new(ORGS, format!("{slug} is named twice")));
+        }
+    }
+    Ok(retention)
+}
+
 /// An OAuth client: id and secret go together; the endpoints default to the
 /// provider's public ones and may point elsewhere (a mock in tests).
 fn parse_oauth(
@@ -944,6 +997,29 @@ mod tests {
     }
 
     #[test]
+    fn conversation_retention_is_a_default_and_per_org_overrides() {
+        let config = load(&[]).unwrap();
+        assert_eq!(
+            config.conversation_retention.default, None,
+            "forever by default"
+        );
+        assert!(config.conversation_retention.orgs.is_empty());
+        let config = load(&[
+            ("XL_CONVERSATION_RETENTION", "90d"),
+            ("XL_ORG_CONVERSATION_RETENTION", " acme = 30d , beta=off,"),
+        ])
+        .unwrap();
+        let retention = config.conversation_retention;
+        assert_eq!(retention.default, Some(Duration::from_secs(90 * 86_400)));
+        assert_eq!(
+            retention.orgs.get("acme"),
+            Some(&Some(Duration::from_secs(30 * 86_400)))
+        );
+        assert_eq!(retention.orgs.get("beta"), Some(&None));
+        assert_eq!(retention.orgs.len(), 2);
+    }
+
+    #[test]
     fn every_bad_value_is_reported_by_name() {
         let cases: &[(&str, &str)] = &[
             ("XL_BIND", "localhost"),
@@ -981,6 +1057,12 @@ mod tests {
             ("API_KEY_MAX_LIFETIME", "1h"),
             ("API_KEY_MAX_PER_USER", "0"),
             ("ACCESS_TOKEN_TTL", "2d"),
+            ("XL_CONVERSATION_RETENTION", "forever"),
+            ("XL_CONVERSATION_RETENTION", "0d"),
+            ("XL_ORG_CONVERSATION_RETENTION", "acme"),
+            ("XL_ORG_CONVERSATION_RETENTION", "=90d"),
+            ("XL_ORG_CONVERSATION_RETENTION", "acme=90d,acme=30d"),
+            ("XL_ORG_CONVERSATION_RETENTION", "acme=a quarter"),
         ];
         for (name, value) in cases {
             let err = load(&[(name, value)]).unwrap_err();

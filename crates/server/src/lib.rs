@@ -123,6 +123,7 @@ async fn serve(config: Config) -> Result<(), RunError> {
                 orphan_ttl: config.file_orphan_ttl,
             },
             limits: config.limits,
+            conversation_retention: config.conversation_retention.clone(),
         },
     )
     .with_file_store(files);

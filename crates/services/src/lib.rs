@@ -67,6 +67,9 @@ pub struct ServicesConfig {
     pub files: files::FilesConfig,
     /// Rate limits and budgets (none by default).
     pub limits: limits::LimitsConfig,
+    /// How long conversations are kept after their last message (forever
+    /// by default).
+    pub conversation_retention: threads::ConversationRetention,
 }
 
 impl Default for ServicesConfig {
@@ -83,6 +86,7 @@ impl Default for ServicesConfig {
             event_buffer: events::DEFAULT_BUFFER,
             files: files::FilesConfig::default(),
             limits: limits::LimitsConfig::default(),
+            conversation_retention: threads::ConversationRetention::default(),
         }
     }
 }

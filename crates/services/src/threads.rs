@@ -18,11 +18,25 @@ use xl_domain::threads::{
 use xl_domain::{Actor, DomainError, FieldErrors, Page, PageRequest, ThreadId, UserId};
 use xl_store::Tx;
 use xl_store::repo;
-use xl_store::repo::threads::{NewThreadRow, ThreadAccess, ThreadChanges};
+use xl_store::repo::threads::{NewThreadRow, OrgScope, ThreadAccess, ThreadChanges};
 
 use xl_domain::audit::action;
 
 use crate::{ServiceError, Services};
+
+/// Conversations removed per transaction by the retention job.
+const PURGE_BATCH: u64 = 500;
+
+/// How long conversations are kept after their last message: a default for
+/// every org, and per org (by slug) an override, `None` keeping that org's
+/// forever. Nothing is removed unless one of them is set.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConversationRetention {
+    /// For every org without an override; `None`: forever.
+    pub default: Option<std::time::Duration>,
+    /// By org slug.
+    pub orgs: std::collections::BTreeMap<String, Option<std::time::Duration>>,
+}
 
 /// What the caller wants to do with a thread.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -277,13 +291,53 @@ impl Services {
         Ok(purged)
     }
 
-    /// Periodic clean-up: purges threads past their retention window,
-    /// forgets expired idempotency keys, prunes old events and removes
+    /// Removes for good the conversations whose last message is older than
+    /// their org's retention ([`ConversationRetention`]), a batch at a time
+    /// so the writer is never held long. Returns how many went.
+    pub async fn purge_old_conversations(&self) -> Result<u64, ServiceError> {
+        let retention = &self.config.conversation_retention;
+        let now = Utc::now();
+        let mut named = Vec::with_capacity(retention.orgs.len());
+        let mut scopes = Vec::new();
+        for (slug, keep) in &retention.orgs {
+            let Some(org) = repo::orgs::find_by_slug(self.store.reader(), slug).await? else {
+                continue;
+            };
+            named.push(org.id);
+            if let Some(keep) = keep {
+                scopes.push((OrgScope::Only(org.id), *keep));
+            }
+        }
+        if let Some(keep) = retention.default {
+            scopes.push((OrgScope::AllBut(named), keep));
+        }
+        let mut purged = 0;
+        for (scope, keep) in scopes {
+            let cutoff = now - TimeDelta::from_std(keep).unwrap_or(TimeDelta::MAX);
+            loop {
+                let tx = self.store.begin_write().await?;
+                let batch =
+                    repo::threads::purge_inactive_before(&tx, &scope, cutoff, PURGE_BATCH).await?;
+                tx.commit().await?;
+                purged += batch;
+                if batch < PURGE_BATCH {
+                    break;
+                }
+            }
+        }
+        if purged > 0 {
+            tracing::info!(purged, "purged conversations past their org's retention");
+        }
+        Ok(purged)
+    }
+
+    /// Periodic clean-up: purges threads past their retention window and
+    /// conversations past their org's, forgets expired idempotency keys, prunes old events and removes
     /// uploads nobody attached, and forgets the rate-limit buckets of idle
     /// callers. Returns how many rows went.
     pub async fn housekeeping(&self) -> Result<u64, ServiceError> {
         self.limits.forget_idle();
-        let threads = self.purge_deleted_threads().await?;
+        let threads = self.purge_deleted_threads().await? + self.purge_old_conversations().await?;
         let tx = self.store.begin_write().await?;
         let keys = repo::idempotency::purge_expired(&tx).await?;
         tx.commit().await?;

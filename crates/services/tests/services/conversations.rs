@@ -436,3 +436,86 @@ async fn concurrent_posts_on_a_file_store_form_one_chain() {
         41
     );
 }
+
+#[tokio::test]
+async fn conversations_past_their_orgs_retention_are_removed_and_no_others() {
+    let store = xl_store::Store::in_memory().await.unwrap();
+    // Find out the orgs' slugs first: an org is made by its first user.
+    let probe = xl_services::Services::new(
+        store.clone(),
+        std::sync::Arc::new(xl_llm::EchoProvider::default()),
+        xl_services::ServicesConfig::default(),
+    );
+    let ada = actor(&probe, "ada@acme.io", Role::User).await;
+    let bob = actor(&probe, "bob@beta.io", Role::User).await;
+    let cy = actor(&probe, "cy@gamma.io", Role::User).await;
+    let slug = |actor: &xl_domain::Actor| {
+        let store = store.clone();
+        let org = actor.org_id;
+        async move {
+            xl_store::repo::orgs::find(store.reader(), org)
+                .await
+                .unwrap()
+                .unwrap()
+                .slug
+        }
+    };
+    // acme keeps conversations 50 ms, beta forever, everyone else 10 minutes.
+    let mut retention = xl_services::threads::ConversationRetention {
+        default: Some(std::time::Duration::from_secs(600)),
+        ..Default::default()
+    };
+    retention
+        .orgs
+        .insert(slug(&ada).await, Some(std::time::Duration::from_millis(50)));
+    retention.orgs.insert(slug(&bob).await, None);
+    retention.orgs.insert("no-such-org".into(), None);
+    let services = xl_services::Services::new(
+        store.clone(),
+        std::sync::Arc::new(xl_llm::EchoProvider::default()),
+        xl_services::ServicesConfig {
+            conversation_retention: retention,
+            auto_completion_enabled: false,
+            ..xl_services::ServicesConfig::default()
+        },
+    );
+    let mut made = Vec::new();
+    for who in [&ada, &ada, &bob, &cy] {
+        let thread = services
+            .create_thread(who, NewThread::default())
+            .await
+            .unwrap();
+        services
+            .post_message(who, thread.id, text("hello"))
+            .await
+            .unwrap();
+        made.push(thread.id);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(80)).await;
+    // Ada's second conversation is active again: its last message is new.
+    services
+        .post_message(&ada, made[1], text("still here"))
+        .await
+        .unwrap();
+
+    assert_eq!(services.purge_old_conversations().await.unwrap(), 1);
+    assert!(matches!(
+        services.get_thread(&ada, made[0]).await,
+        Err(ServiceError::NotFound(_))
+    ));
+    assert!(services.get_thread(&ada, made[1]).await.is_ok());
+    assert!(
+        services.get_thread(&bob, made[2]).await.is_ok(),
+        "beta keeps its own"
+    );
+    assert!(
+        services.get_thread(&cy, made[3]).await.is_ok(),
+        "within the default"
+    );
+    // Gone with its messages, not into the bin.
+    assert!(matches!(
+        services.restore_thread(&ada, made[0]).await,
+        Err(ServiceError::NotFound(_))
+    ));
+    assert_eq!(services.purge_old_conversations().await.unwrap(), 0);
+}

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, JoinType, QueryFilter, QueryOrder,
     QuerySelect, RelationTrait, Set,
@@ -360,6 +360,56 @@ pub async fn purge_deleted_before<C: Conn>(
 ) -> Result<u64, StoreError> {
     let result = threads::Entity::delete_many()
         .filter(threads::Column::DeletedAt.lt(cutoff))
+        .exec(db.orm())
+        .await
+        .into_store()?;
+    Ok(result.rows_affected)
+}
+
+/// Whose conversations [`purge_inactive_before`] looks at.
+#[derive(Clone, Debug)]
+pub enum OrgScope {
+    /// One org's.
+    Only(OrgId),
+    /// Every org's but these.
+    AllBut(Vec<OrgId>),
+}
+
+/// Removes for good at most `limit` threads in `scope` whose last message
+/// (or, without one, whose creation) is older than `cutoff`; their
+/// messages, events and links go with them. Returns how many went.
+pub async fn purge_inactive_before<C: Conn>(
+    db: &C,
+    scope: &OrgScope,
+    cutoff: DateTime<Utc>,
+    limit: u64,
+) -> Result<u64, StoreError> {
+    let last_active = Expr::expr(Func::coalesce([
+        Expr::col(threads::Column::LastMessageAt),
+        Expr::col(threads::Column::CreatedAt),
+    ]));
+    let mut oldest = threads::Entity::find()
+        .select_only()
+        .column(threads::Column::Id)
+        .filter(last_active.lt(cutoff));
+    oldest = match scope {
+        OrgScope::Only(org) => oldest.filter(threads::Column::OrgId.eq(org.as_uuid())),
+        OrgScope::AllBut(orgs) if orgs.is_empty() => oldest,
+        OrgScope::AllBut(orgs) => {
+            oldest.filter(threads::Column::OrgId.is_not_in(orgs.iter().map(|org| org.as_uuid())))
+        }
+    };
+    let ids: Vec<Uuid> = oldest
+        .limit(limit)
+        .into_tuple()
+        .all(db.orm())
+        .await
+        .into_store()?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let result = threads::Entity::delete_many()
+        .filter(threads::Column::Id.is_in(ids))
         .exec(db.orm())
         .await
         .into_store()?;
