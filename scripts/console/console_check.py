@@ -94,6 +94,11 @@ def message(page, text, role="user"):
     return page.locator(f"article.msg.role-{role}", has=page.locator(".content", has_text=text)).last
 
 
+def settled(page):
+    """Waits until no reply on screen is still being written."""
+    expect(page.locator("article.status-streaming")).to_have_count(0)
+
+
 def thread_action(page, title, action):
     """Chooses `action` in the menu of the listed thread titled `title`."""
     row = page.locator("li.thread", has_text=title)
@@ -164,6 +169,40 @@ def main():
         expect(reply.locator(".content")).to_have_text("Echo: hello from the console with several words to stream")
         assert len(seen) >= 2, f"the reply did not arrive in parts: {seen}"
         ok("thread: post, and the reply streams in")
+
+        # The network drops mid-reply: the stream resumes after the last
+        # event it saw (Last-Event-ID), and the text is whole, never repeated.
+        words = " ".join(f"w{i}" for i in range(40))
+        expected = f"Echo: {words}"
+        page.get_by_label("Message", exact=True).fill(words)
+        page.get_by_label("Message", exact=True).press("Enter")
+        reply = page.locator("article.role-assistant").last
+        expect(reply.locator(".content")).to_contain_text("w3")
+        context.set_offline(True)
+        expect(page.locator(".stream-state")).to_have_text("○ reconnecting…")
+        time.sleep(0.6)
+        context.set_offline(False)
+        partial = []
+        deadline = time.time() + 20
+        while time.time() < deadline and "status-streaming" in (reply.get_attribute("class") or ""):
+            partial.append(reply.locator(".content").inner_text())
+            time.sleep(0.03)
+        for text in partial:
+            assert expected.startswith(text.strip()), f"streamed text {text!r} is not a prefix of {expected!r}"
+        expect(reply.locator(".content")).to_have_text(expected)
+        expect(page.locator(".stream-state")).to_have_text("● live")
+        ok("thread: a dropped stream resumes without losing or repeating text")
+
+        # Nothing in a message becomes markup: no script, no handler, no javascript: link.
+        page.get_by_label("Message", exact=True).fill(
+            '<img src=x onerror="window.xss=1"> <script>window.xss=1</script> [click](javascript:window.xss=1) **bold**')
+        page.get_by_label("Message", exact=True).press("Enter")
+        hostile = message(page, "onerror")
+        expect(hostile.locator(".content strong")).to_have_text("bold")
+        assert hostile.locator(".content img, .content script").count() == 0
+        assert hostile.locator(".content a").count() == 0
+        assert page.evaluate("window.xss") is None
+        ok("markdown: text is escaped, links are http(s) only")
 
         # Bob joins: present, typing, reacting.
         api.call("POST", f"/threads/{thread}/members", {"user_id": bob("GET", "/auth/me")["user"]["id"]})
@@ -240,6 +279,8 @@ def main():
         card.locator("select.bk-select").select_option("tomorrow")
         expect(card.locator(".interaction", has_text="chose “Tomorrow”")).to_be_visible()
         ok("interactive: a button and a select send block_actions, and the event shows")
+        settled(page)
+        card.scroll_into_view_if_needed()
         page.screenshot(path=os.path.join(SHOTS, "console-threads.png"))
 
         # Edit with history.
@@ -295,8 +336,10 @@ def main():
         exported = context.request.get(BASE + href)
         assert exported.ok and "day-1 drop" in exported.text(), exported.text()
         ok("artifacts: versions and export")
-        page.get_by_role("button", name="Artifacts").click()
+        settled(page)
+        page.locator(".artifacts .versions button", has_text="v2").click()
         page.screenshot(path=os.path.join(SHOTS, "console-thread.png"))
+        page.get_by_role("button", name="Artifacts").click()
 
         # Search and archive/restore from the list.
         page.get_by_label("Search").fill("picture")

@@ -29,6 +29,8 @@ const CHECKS: &[&str] = &[
     "sign in: the session is in HttpOnly cookies only",
     "threads: create, rename, tag, pin",
     "thread: post, and the reply streams in",
+    "thread: a dropped stream resumes without losing or repeating text",
+    "markdown: text is escaped, links are http(s) only",
     "thread: presence and typing",
     "reactions: toggle, counts and who reacted",
     "files: drag-and-drop upload with progress and preview",

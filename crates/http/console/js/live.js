@@ -47,9 +47,21 @@ export function follow(path, after, onEvent, onState = () => {}) {
       setTimeout(() => { if (!closed) open(); }, 500 * 2 ** (retry - 1));
     });
   };
+  // A connection that went with the network may not look broken until the
+  // next keep-alive (15 s); when the browser says it is offline the stream
+  // is closed at once, and reopened after the last event when it is back.
+  const offline = () => { source?.close(); onState('reconnecting'); };
+  const online = () => { if (!closed) { source?.close(); open(); } };
+  window.addEventListener('offline', offline);
+  window.addEventListener('online', online);
   open();
   return {
-    close() { closed = true; source?.close(); },
+    close() {
+      closed = true;
+      source?.close();
+      window.removeEventListener('offline', offline);
+      window.removeEventListener('online', online);
+    },
     get last() { return last; },
   };
 }

@@ -14,6 +14,8 @@ let current = null;
 /** Tears down the view on screen (closes its event stream) and shows another. */
 async function show(view) {
   current?.close?.();
+  // Notices belong to the view they were about.
+  document.getElementById('toasts').replaceChildren();
   current = view;
 }
 

@@ -210,11 +210,17 @@ class ThreadView {
   actions(message) {
     const mine = message.user_id === this.me.id || this.me.role === 'ADMIN';
     const button = (label, onclick, cls) => h('button', { type: 'button', class: cls || 'link', onclick }, label);
-    const picker = h('details', { class: 'picker' }, h('summary', { 'aria-label': 'Add a reaction' }, '☺+'),
-      h('div', { class: 'picker-list' }, PICKER.map((name) => h('button', {
+    // The picker's buttons are made when it is first opened: a long thread
+    // then builds only what is seen.
+    const choices = h('div', { class: 'picker-list' });
+    const picker = h('details', { class: 'picker' }, h('summary', { 'aria-label': 'Add a reaction' }, '☺+'), choices);
+    picker.addEventListener('toggle', () => {
+      if (!picker.open || choices.firstChild) return;
+      append(choices, PICKER.map((name) => h('button', {
         type: 'button', class: 'icon', title: name, 'aria-label': `React with ${name}`,
-        onclick: (event) => { event.currentTarget.closest('details').open = false; this.react(message.id, name); },
-      }, EMOJI[name]))));
+        onclick: () => { picker.open = false; this.react(message.id, name); },
+      }, EMOJI[name])));
+    });
     return h('div', { class: 'msg-actions' }, picker,
       message.status === 'streaming' ? button('Stop', () => this.stop(message.id), 'danger small') : null,
       message.role === 'ASSISTANT' && message.status !== 'streaming' ? button('Regenerate', () => this.regenerate(message.id)) : null,

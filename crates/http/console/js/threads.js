@@ -112,8 +112,9 @@ class ThreadList {
   row(thread) {
     const deleted = Boolean(thread.deleted_at);
     const title = h('a', { class: 'thread-link', href: `#/t/${thread.id}`, 'aria-current': thread.id === this.selected ? 'page' : null },
-      thread.pinned ? h('span', { class: 'pin', title: 'Pinned', 'aria-label': 'Pinned' }, '📌 ') : null,
-      h('span', { class: 'title' }, threadTitle(thread)),
+      h('span', { class: 'title' },
+        thread.pinned ? h('span', { class: 'pin', title: 'Pinned', 'aria-label': 'Pinned' }, '★ ') : null,
+        threadTitle(thread)),
       h('span', { class: 'meta' }, when(thread.last_message_at || thread.created_at)));
     const tags = h('div', { class: 'tags' }, thread.tags.map((tag) =>
       h('button', { type: 'button', class: 'chip', onclick: () => { this.tag = tag; this.refresh(); } }, `#${tag}`)));
