@@ -8,6 +8,10 @@ artifacts, the usage page, a 375 px wide screen, and two budgets: the first
 load's transferred bytes and the time to render a thread of 200 messages.
 
 Usage: console_check.py BASE_URL SIGN_IN_LINK BOB_TOKEN SCREENSHOT_DIR
+       console_check.py --dev-login BASE_URL
+
+The second form checks the sign-in page of a server with AUTH_DEV_LOGIN on:
+it offers the dev login form (and no one-time link), which signs in.
 
 BOB_TOKEN is a JWT of a second person of the same org (bob@console.localhost),
 used through the API to type, be present and react beside the browser's user.
@@ -31,7 +35,10 @@ FIRST_LOAD_BUDGET = 150 * 1024
 RENDER_BUDGET_MS = 200.0
 TIMEOUT_MS = 15_000
 
-BASE, LINK, BOB, SHOTS = sys.argv[1].rstrip("/"), sys.argv[2], sys.argv[3], sys.argv[4]
+if sys.argv[1] == "--dev-login":
+    BASE, LINK, BOB, SHOTS = sys.argv[2].rstrip("/"), None, None, None
+else:
+    BASE, LINK, BOB, SHOTS = sys.argv[1].rstrip("/"), sys.argv[2], sys.argv[3], sys.argv[4]
 API = BASE + "/api/v1"
 
 
@@ -104,6 +111,28 @@ def thread_action(page, title, action):
     row = page.locator("li.thread", has_text=title)
     row.locator("summary").click()
     row.get_by_role("button", name=action).click()
+
+
+def dev_login():
+    """The sign-in page of a server with the dev login on."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(BASE + "/")
+        expect(page.get_by_role("heading", name="Dev login")).to_be_visible()
+        expect(page.get_by_role("heading", name="One-time link")).to_have_count(0)
+        page.get_by_label("Email").fill("ada@example.com")
+        page.get_by_label("Name").fill("Ada")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.locator("#who")).to_have_text("Ada")
+        assert page.evaluate("document.cookie") == ""
+        ok("sign in: the dev login form")
+        page.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_role("heading", name="Dev login")).to_be_visible()
+        ok("sign out")
+        browser.close()
+    print("all checks passed", flush=True)
 
 
 def main():
@@ -367,6 +396,8 @@ def main():
         expect(page.locator(".chart rect.chart-bar").first).to_be_visible()
         expect(page.locator(".totals dd").first).not_to_have_text("0")
         expect(page.locator("figcaption", has_text="Cost per model")).to_be_visible()
+        expect(page.locator(".budget meter")).to_be_visible()
+        expect(page.locator(".budget")).to_contain_text("$5.00 left of $5.00")
         ok("usage: charts of messages, tokens and cost per day and model, and the budget")
         page.screenshot(path=os.path.join(SHOTS, "console-usage.png"), full_page=True)
 
@@ -452,4 +483,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    dev_login() if LINK is None else main()

@@ -117,7 +117,9 @@ async fn the_console_works_in_a_real_browser() {
     }
     // A reply streams word by word, slowly enough to be seen in parts and
     // to be stopped half-way.
-    let mut server = Server::start_capturing_stdout(&[("ECHO_PACE_MS", "60")]);
+    // A budget, for the usage page to show what is left of it.
+    let mut server =
+        Server::start_capturing_stdout(&[("ECHO_PACE_MS", "60"), ("USER_MONTHLY_BUDGET_USD", "5")]);
     server.ready().await;
     let link = sign_in_link(&mut server);
     assert!(link.starts_with(&server.base), "{link}");
@@ -145,13 +147,33 @@ async fn the_console_works_in_a_real_browser() {
     }
 }
 
-#[test]
-fn no_link_is_printed_when_a_sign_in_method_is_configured() {
+#[tokio::test]
+async fn with_the_dev_login_on_the_console_offers_it_and_prints_no_link() {
     let mut server = Server::start_capturing_stdout(&[("AUTH_DEV_LOGIN", "true")]);
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(server.ready());
+    server.ready().await;
+    if !skip_without(
+        browser_missing(),
+        "headless Chromium with Playwright",
+        "apt-get install chromium and pip install playwright",
+    ) {
+        let script = repo_root().join("scripts/console/console_check.py");
+        let base = server.base.clone();
+        tokio::task::spawn_blocking(move || {
+            run_checks(
+                "python3",
+                &script,
+                &["--dev-login", &base],
+                &[
+                    "sign in: the dev login form",
+                    "sign out",
+                    "all checks passed",
+                ],
+            )
+        })
+        .await
+        .unwrap();
+    }
     // Stopping the server closes its output: all it printed can be read.
-    drop(runtime);
     let stdout = server.take_stdout().unwrap();
     drop(server);
     let printed: Vec<String> = BufReader::new(stdout)

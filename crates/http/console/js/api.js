@@ -14,6 +14,9 @@ export class ApiError extends Error {
   }
 }
 
+/** Routes whose 401 is an answer about signing in, not an expired session. */
+const SIGN_IN = ['/auth/refresh', '/auth/login', '/auth/link', '/auth/logout'];
+
 let refreshing = null;
 const signedOutListeners = [];
 
@@ -47,7 +50,7 @@ export async function request(method, path, body, options = {}) {
   }
   Object.assign(init.headers, options.headers || {});
   let response = await fetch(API + path, init);
-  if (response.status === 401 && !path.startsWith('/auth/')) {
+  if (response.status === 401 && !SIGN_IN.some((route) => path.startsWith(route))) {
     if (await refresh()) response = await fetch(API + path, init);
     if (response.status === 401) signedOutListeners.forEach((listener) => listener());
   }

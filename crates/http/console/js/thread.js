@@ -60,11 +60,13 @@ class ThreadView {
     await Promise.race([position, new Promise((resolve) => setTimeout(resolve, 3000))]);
     const [thread, { items, truncated }, presence] = await Promise.all([
       get(`/threads/${this.id}`),
-      all(`/threads/${this.id}/messages?branch=all&order=asc`),
+      // Newest first, so a thread longer than the page limit loses its oldest messages.
+      all(`/threads/${this.id}/messages?branch=all&order=desc`),
       get(`/threads/${this.id}/presence`).catch(() => ({ people: [] })),
     ]);
     this.thread = thread;
-    for (const message of items) this.remember(message);
+    // Oldest first, so each message's siblings are in the order they were written.
+    for (const message of items.reverse()) this.remember(message);
     this.leaf = thread.current_leaf_id;
     for (const person of presence.people || []) {
       if (person.status !== 'offline') this.present.set(person.user_id, true);
