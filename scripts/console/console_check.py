@@ -101,6 +101,38 @@ def message(page, text, role="user"):
     return page.locator(f"article.msg.role-{role}", has=page.locator(".content", has_text=text)).last
 
 
+# (source, as Slack mrkdwn, the HTML the renderer's elements serialise to)
+LINK_ATTRS = 'target="_blank" rel="noopener noreferrer"'
+MARKDOWN_CASES = [
+    ("# Title", False, "<h3>Title</h3>"),
+    ("**b** and *i* and `c`", False, "<p><strong>b</strong> and <em>i</em> and <code>c</code></p>"),
+    ("line one\nline two", False, "<p>line one<br>line two</p>"),
+    ("- a\n- b", False, "<ul><li>a</li><li>b</li></ul>"),
+    ("3. c\n4. d", False, '<ol start="3"><li>c</li><li>d</li></ol>'),
+    ("```js\nlet x = 1 < 2;\n```", False, '<pre><code data-lang="js">let x = 1 &lt; 2;</code></pre>'),
+    ("```\nstill streaming", False, "<pre><code>still streaming</code></pre>"),
+    ("> quoted", False, "<blockquote><p>quoted</p></blockquote>"),
+    ("| a | b |\n|---|---|\n| 1 | 2 |", False,
+     '<div class="table-wrap"><table><thead><tr><th>a</th><th>b</th></tr></thead>'
+     "<tbody><tr><td>1</td><td>2</td></tr></tbody></table></div>"),
+    ("[x](https://e.com) [y](javascript:alert(1))", False, f'<p><a href="https://e.com/" {LINK_ATTRS}>x</a> y</p>'),
+    ("<b onclick=x>hi</b>", False, "<p>&lt;b onclick=x&gt;hi&lt;/b&gt;</p>"),
+    ("snake_case_name stays", False, "<p>snake_case_name stays</p>"),
+    ("*bold* _it_ ~gone~ <https://e.com|the link>", True,
+     f'<p><strong>bold</strong> <em>it</em> <del>gone</del> <a href="https://e.com/" {LINK_ATTRS}>the link</a></p>'),
+]
+MARKDOWN_PROBE = """async (sources) => {
+  const main = document.querySelector('script[type=module]').src;
+  const { markdown } = await import(new URL('markdown.js', main).href);
+  const html = (source, mrkdwn) => {
+    const box = document.createElement('div');
+    box.append(markdown(source, mrkdwn));
+    return box.innerHTML;
+  };
+  return sources.map((source) => [html(source, false), html(source, true)]);
+}"""
+
+
 def settled(page):
     """Waits until no reply on screen is still being written."""
     expect(page.locator("article.status-streaming")).to_have_count(0)
@@ -161,7 +193,12 @@ def main():
         assert page.evaluate("document.cookie") == "", "a cookie is readable by scripts"
         ok("sign in: the session is in HttpOnly cookies only")
         api = Api(context)
-        me = api.call("GET", "/auth/me")["user"]
+
+        # The Markdown renderer, case by case, from the page's own module.
+        rendered = page.evaluate(MARKDOWN_PROBE, [source for source, _, _ in MARKDOWN_CASES])
+        for (source, mrkdwn, expected), actual in zip(MARKDOWN_CASES, rendered):
+            assert actual[1 if mrkdwn else 0] == expected, f"{source!r} rendered {actual}, not {expected!r}"
+        ok("markdown: blocks, emphasis, code, lists, quotes, tables, safe links, mrkdwn")
 
         # Threads: create, rename, tag, pin through the list.
         page.get_by_role("button", name="New thread").click()

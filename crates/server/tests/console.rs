@@ -27,6 +27,7 @@ const CHECKS: &[&str] = &[
     "sign in: one-time link",
     "sign in: the link works once",
     "sign in: the session is in HttpOnly cookies only",
+    "markdown: blocks, emphasis, code, lists, quotes, tables, safe links, mrkdwn",
     "threads: create, rename, tag, pin",
     "thread: post, and the reply streams in",
     "thread: a dropped stream resumes without losing or repeating text",

@@ -13,7 +13,7 @@ export function text(object, block = false) {
   if (!object) return null;
   if (typeof object === 'string') return object;
   if (object.type === 'mrkdwn') return block ? markdown(object.text, true) : inline(object.text, true);
-  return object.emoji === false ? object.text : object.text;
+  return object.text;
 }
 
 function image(element, cls) {

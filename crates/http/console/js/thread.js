@@ -13,7 +13,7 @@ import { follow } from './live.js';
 import { artifactsPanel } from './artifacts.js';
 
 /** Reaction names offered by the picker, with the emoji shown for them. */
-export const EMOJI = {
+const EMOJI = {
   thumbsup: '👍', heart: '❤️', tada: '🎉', laughing: '😄', eyes: '👀', rocket: '🚀',
   thumbsdown: '👎', white_check_mark: '✅', '+1': '👍', fire: '🔥', pray: '🙏',
 };

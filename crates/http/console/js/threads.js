@@ -30,9 +30,7 @@ function threadTitle(thread) {
 }
 
 class ThreadList {
-  constructor(main, me, openThread) {
-    this.me = me;
-    this.openThread = openThread;
+  constructor(main) {
     this.filter = 'active';
     this.tag = '';
     this.query = '';
@@ -176,7 +174,7 @@ class ThreadList {
 /** The list, with `threadId` open beside it (or a hint when none is). */
 export async function threadsView(main, me, threadId, threadView) {
   if (!layout || !main.contains(layout.root)) {
-    layout = new ThreadList(main, me);
+    layout = new ThreadList(main);
     await layout.refresh();
   }
   layout.select(threadId);
