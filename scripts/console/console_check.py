@@ -202,10 +202,10 @@ def main():
 
         # Threads: create, rename, tag, pin through the list.
         page.get_by_role("button", name="New thread").click()
-        expect(page.locator(".thread-title")).to_have_text("New thread")
-        thread_action(page, "New thread", "Rename")
-        page.locator("li.thread", has_text="New thread").get_by_label("Title").fill("Console check")
-        page.locator("li.thread", has_text="New thread").get_by_role("button", name="Save").click()
+        expect(page.locator(".thread-title")).to_have_text("Untitled thread")
+        thread_action(page, "Untitled thread", "Rename")
+        page.locator("li.thread", has_text="Untitled thread").get_by_label("Title", exact=True).fill("Console check")
+        page.locator("li.thread", has_text="Untitled thread").get_by_role("button", name="Save").click()
         expect(page.locator(".thread-title")).to_have_text("Console check")
         thread_action(page, "Console check", "Tags")
         page.locator("li.thread", has_text="Console check").get_by_label("Tags (comma-separated)").fill("demo, console")

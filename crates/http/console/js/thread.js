@@ -392,7 +392,9 @@ class ThreadView {
 
   stage(file) {
     const progress = h('progress', { max: 1, value: 0, 'aria-label': `Uploading ${file.name}` });
-    const thumb = file.type.startsWith('image/') ? h('img', { class: 'thumb', src: URL.createObjectURL(file), alt: '' }) : null;
+    // A local picture at once, replaced by the server's preview once uploaded.
+    const local = file.type.startsWith('image/') ? URL.createObjectURL(file) : null;
+    const thumb = local ? h('img', { class: 'thumb', src: local, alt: '' }) : null;
     const entry = { file, id: null, done: null };
     const chip = h('div', { class: 'staged' }, thumb, h('span', null, file.name), progress,
       h('button', { type: 'button', class: 'icon', 'aria-label': `Remove ${file.name}`, onclick: () => {
@@ -406,7 +408,10 @@ class ThreadView {
         entry.id = record.id;
         progress.value = 1;
         chip.classList.add('uploaded');
-        if (thumb && record.content_type.startsWith('image/')) thumb.src = `/api/v1/files/${record.id}/preview`;
+        if (thumb && record.content_type.startsWith('image/')) {
+          thumb.src = `/api/v1/files/${record.id}/preview`;
+          URL.revokeObjectURL(local);
+        }
       })
       .catch((err) => {
         chip.classList.add('failed');
@@ -419,7 +424,9 @@ class ThreadView {
     await Promise.all(this.staged.map((s) => s.done));
     const attachments = this.staged.filter((s) => s.id).map((s) => s.id);
     if (!content.trim() && !attachments.length) return;
-    const body = { content: content.trim() ? content : '(attachment)' };
+    // A message needs text: files sent alone are named.
+    const names = this.staged.filter((s) => s.id).map((s) => `📎 ${s.file.name}`).join('\n');
+    const body = { content: content.trim() ? content : names };
     if (attachments.length) body.attachments = attachments;
     const shown = this.branch().at(-1);
     if (shown && shown.id !== this.thread.current_leaf_id) body.parent_id = shown.id;

@@ -59,7 +59,8 @@ class ThreadList {
 
   async create() {
     try {
-      const thread = await post('/threads', { title: 'New thread' });
+      // Untitled: the server names it after its first message.
+      const thread = await post('/threads', {});
       location.hash = `#/t/${thread.id}`;
       await this.refresh();
     } catch (err) {
@@ -166,7 +167,9 @@ class ThreadList {
     for (const li of this.list.querySelectorAll('li.thread')) {
       const on = li.dataset.id === id;
       li.classList.toggle('selected', on);
-      li.querySelector('a.thread-link')?.toggleAttribute('aria-current', on);
+      const link = li.querySelector('a.thread-link');
+      if (on) link?.setAttribute('aria-current', 'page');
+      else link?.removeAttribute('aria-current');
     }
   }
 }
