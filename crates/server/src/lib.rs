@@ -473,7 +473,32 @@ fn redact(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{Config, Sources, offers_sign_in_link, redact};
+
+    fn config(vars: &[(&str, &str)]) -> Config {
+        let vars = vars
+            .iter()
+            .chain(&[("JWT_SECRET", "0123456789abcdef0123456789abcdef")])
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+        Config::load(&Sources::from_vars(vars).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_sign_in_link_is_offered_only_on_loopback_with_no_sign_in_configured() {
+        assert!(offers_sign_in_link(&config(&[])));
+        assert!(offers_sign_in_link(&config(&[("XL_BIND", "[::1]:8787")])));
+        for vars in [
+            &[("XL_BIND", "0.0.0.0:8787")][..],
+            &[("AUTH_DEV_LOGIN", "true")],
+            &[
+                ("GOOGLE_CLIENT_ID", "id"),
+                ("GOOGLE_CLIENT_SECRET", "secret"),
+            ],
+            &[("AUTH_LOGIN_URL", "https://login.example.com/")],
+        ] {
+            assert!(!offers_sign_in_link(&config(vars)), "{vars:?}");
+        }
+    }
 
     #[test]
     fn database_passwords_are_not_logged() {
