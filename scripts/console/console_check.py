@@ -259,6 +259,27 @@ def main():
         expect(page.locator(".stream-state")).to_have_text("● live")
         ok("thread: a dropped stream resumes without losing or repeating text")
 
+        # A page opened while a reply is being written shows all of it:
+        # what was written before it loaded, then the rest as it comes.
+        words = " ".join(f"v{i}" for i in range(40))
+        expected = f"Echo: {words}"
+        page.get_by_label("Message", exact=True).fill(words)
+        page.get_by_label("Message", exact=True).press("Enter")
+        expect(page.locator("article.role-assistant").last.locator(".content")).to_contain_text("v5")
+        late = context.new_page()
+        late.goto(page.url)
+        late_reply = late.locator("article.role-assistant").last
+        expect(late_reply.locator(".content")).to_contain_text("Echo:")
+        partial = []
+        while "status-streaming" in (late_reply.get_attribute("class") or ""):
+            partial.append(late_reply.locator(".content").inner_text())
+            time.sleep(0.03)
+        for text in partial:
+            assert expected.startswith(text.strip()), f"streamed text {text!r} is not a prefix of {expected!r}"
+        expect(late_reply.locator(".content")).to_have_text(expected)
+        late.close()
+        ok("thread: a page opened mid-reply shows the whole reply")
+
         # Nothing in a message becomes markup: no script, no handler, no javascript: link.
         page.get_by_label("Message", exact=True).fill(
             '<img src=x onerror="window.xss=1"> <script>window.xss=1</script> [click](javascript:window.xss=1) **bold**')

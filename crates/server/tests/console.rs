@@ -31,6 +31,7 @@ const CHECKS: &[&str] = &[
     "threads: create, rename, tag, pin",
     "thread: post, and the reply streams in",
     "thread: a dropped stream resumes without losing or repeating text",
+    "thread: a page opened mid-reply shows the whole reply",
     "markdown: text is escaped, links are http(s) only",
     "thread: presence and typing",
     "reactions: toggle, counts and who reacted",
