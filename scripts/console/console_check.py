@@ -456,6 +456,9 @@ def main():
         expect(page.locator("figcaption", has_text="Cost per model")).to_be_visible()
         expect(page.locator(".budget meter")).to_be_visible()
         expect(page.locator(".budget")).to_contain_text("$5.00 left of $5.00")
+        page.get_by_label("Whose usage").select_option("org")
+        expect(page.get_by_label("Whose usage")).to_have_value("org")
+        expect(page.locator("figcaption", has_text="Model calls per model")).to_be_visible()
         ok("usage: charts of messages, tokens and cost per day and model, and the budget")
         page.screenshot(path=os.path.join(SHOTS, "console-usage.png"), full_page=True)
 

@@ -25,7 +25,7 @@ async function route() {
   const thread = /^\/t\/([0-9a-f-]{36})$/.exec(path);
   if (path === '/usage') {
     const { usageView } = await import('./usage.js');
-    await show(await usageView(main));
+    await show(await usageView(main, me));
   } else if (thread) {
     // On a wide screen the list stays beside the thread.
     await show(await threadsView(main, me, thread[1], threadView));

@@ -29,10 +29,14 @@ function barChart(title, rows, format = String) {
   return h('figure', { class: 'chart-box' }, h('figcaption', null, title), chart);
 }
 
-/** The usage page in `main`. */
-export async function usageView(main) {
+/** The usage page in `main`: the caller's own, or an administrator's whole org. */
+export async function usageView(main, me, scope = 'mine') {
   replace(main, h('p', { class: 'loading' }, 'Loading usage…'));
-  const report = await get('/usage');
+  const report = await get(scope === 'org' ? '/usage/system' : '/usage');
+  const choose = me.role === 'ADMIN' ? h('select', { 'aria-label': 'Whose usage' },
+    h('option', { value: 'mine', selected: scope === 'mine' }, 'Mine'),
+    h('option', { value: 'org', selected: scope === 'org' }, 'The whole organisation')) : null;
+  choose?.addEventListener('change', () => usageView(main, me, choose.value));
   const days = report.by_day;
   const models = report.by_model;
   const totals = report.totals;
@@ -44,7 +48,7 @@ export async function usageView(main) {
     })
     : [h('p', { class: 'muted' }, 'No monthly budget is set: usage is not capped.')];
   replace(main, h('div', { class: 'usage' },
-    h('h1', null, 'Usage'),
+    h('div', { class: 'row' }, h('h1', null, 'Usage'), choose),
     h('dl', { class: 'totals' },
       h('div', null, h('dt', null, 'Messages'), h('dd', null, String(totals.messages))),
       h('div', null, h('dt', null, 'Model calls'), h('dd', null, String(totals.requests))),
@@ -57,6 +61,7 @@ export async function usageView(main) {
       barChart('Tokens per day', days.map((d) => [d.day, d.total_tokens]), (v) => v.toLocaleString()),
       barChart('Cost per day', days.map((d) => [d.day, d.cost_usd]), usd),
       h('h2', null, 'Per model'),
+      barChart('Model calls per model', models.map((m) => [m.model, m.requests])),
       barChart('Tokens per model', models.map((m) => [m.model, m.total_tokens]), (v) => v.toLocaleString()),
       barChart('Cost per model', models.map((m) => [m.model + (m.unpriced ? ' *' : ''), m.cost_usd]), usd),
       models.some((m) => m.unpriced) ? h('p', { class: 'muted small' }, '* no price is known for this model, so its cost reads 0.') : null)));
