@@ -52,12 +52,17 @@ class ThreadView {
   // ---- loading ----------------------------------------------------------
 
   async load() {
+    this.ready = false;
     replace(this.pane, h('p', { class: 'loading' }, 'Loading thread…'));
     // The stream first, from "now": its `reset` says where the log is, so
     // the snapshot read after it covers everything before that position.
     const position = new Promise((resolve) => { this.positioned = resolve; });
     this.stream = follow(`/threads/${this.id}/events`, NOW, (event) => this.onEvent(event), (state) => this.onStreamState(state));
-    await Promise.race([position, new Promise((resolve) => setTimeout(resolve, 3000))]);
+    // Should the stream be slow to open, the page is shown without waiting;
+    // the position then comes as a `reset` after the snapshot, which makes
+    // the view load again (below), so nothing between the two is missed.
+    await Promise.race([position, new Promise((resolve) => setTimeout(resolve, 5000))]);
+    this.positioned = null;
     const [thread, { items, truncated }, presence] = await Promise.all([
       get(`/threads/${this.id}`),
       // Newest first, so a thread longer than the page limit loses its oldest messages.
@@ -452,13 +457,12 @@ class ThreadView {
   onEvent(event) {
     if (event.kind === 'reset') {
       if (this.positioned) { const done = this.positioned; this.positioned = null; done(); return; }
-      // The log no longer reaches back to where this view was: start over.
+      // The log no longer reaches back to where this view was (or the
+      // stream's position came after the snapshot): start over.
       this.close();
       this.load().catch((err) => toast(err.message, 'error'));
       return;
     }
-    this.positioned?.();
-    this.positioned = null;
     if (!this.ready) { this.queue.push(event); return; }
     this.apply(event);
   }
