@@ -231,7 +231,8 @@ async fn serve(config: Config) -> Result<(), RunError> {
 /// Whether `xl serve` prints a one-time sign-in link, as Jupyter does: only
 /// on a loopback address (so only someone on this machine can use it), and
 /// only when no way to sign in is configured (no dev login, no OAuth
-/// provider, no identity provider or login page of one's own).
+/// provider, no identity provider or login page of one's own) and no
+/// domain allow-list says who may sign in.
 fn offers_sign_in_link(config: &Config) -> bool {
     config.bind.ip().is_loopback()
         && !config.auth_dev_login
@@ -239,6 +240,8 @@ fn offers_sign_in_link(config: &Config) -> bool {
         && config.github.is_none()
         && config.jwt_jwks_url.is_none()
         && config.auth_login_url.is_none()
+        // The local administrator's address is in no allowed domain.
+        && config.allowed_domains.is_empty()
 }
 
 /// Resolves on SIGTERM or SIGINT (Ctrl-C).
@@ -495,6 +498,7 @@ mod tests {
                 ("GOOGLE_CLIENT_SECRET", "secret"),
             ],
             &[("AUTH_LOGIN_URL", "https://login.example.com/")],
+            &[("ALLOWED_DOMAINS", "example.com")],
         ] {
             assert!(!offers_sign_in_link(&config(vars)), "{vars:?}");
         }
