@@ -6,6 +6,7 @@
 
 pub mod auth;
 mod body;
+mod console;
 mod correlation;
 mod envelope;
 mod error;

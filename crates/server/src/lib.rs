@@ -173,6 +173,22 @@ async fn serve(config: Config) -> Result<(), RunError> {
             keep_alive: HttpConfig::default().keep_alive,
         },
     };
+    // Printed before the server answers anything, so whoever sees it
+    // served has seen the link.
+    if offers_sign_in_link(&config) {
+        let secret = state
+            .services
+            .issue_sign_in_link(xl_services::auth::link::LINK_TTL);
+        let base = config.public_url.as_deref().map_or_else(
+            || format!("http://{address}"),
+            |url| url.trim_end_matches('/').to_owned(),
+        );
+        // On stdout, not in the log: it is for the person at the terminal.
+        println!(
+            "\n  No sign-in method is configured, so here is a one-time link to the console\n  \
+             (it works once, for 15 minutes; restart for a new one):\n\n    {base}/#login={secret}\n"
+        );
+    }
     let services = Arc::clone(&state.services);
     let server = xl_http::server(listener, state).map_err(|err| RunError::Io(err.to_string()))?;
     let handle = server.handle();
@@ -211,6 +227,22 @@ async fn serve(config: Config) -> Result<(), RunError> {
     store.close().await?;
     tracing::info!("shutdown complete");
     Ok(())
+}
+
+/// Whether `xl serve` prints a one-time sign-in link, as Jupyter does: only
+/// on a loopback address (so only someone on this machine can use it), and
+/// only when no way to sign in is configured (no dev login, no OAuth
+/// provider, no identity provider or login page of one's own) and no
+/// domain allow-list says who may sign in.
+fn offers_sign_in_link(config: &Config) -> bool {
+    config.bind.ip().is_loopback()
+        && !config.auth_dev_login
+        && config.google.is_none()
+        && config.github.is_none()
+        && config.jwt_jwks_url.is_none()
+        && config.auth_login_url.is_none()
+        // The local administrator's address is in no allowed domain.
+        && config.allowed_domains.is_empty()
 }
 
 /// Resolves on SIGTERM or SIGINT (Ctrl-C).
@@ -445,7 +477,33 @@ fn redact(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{Config, Sources, offers_sign_in_link, redact};
+
+    fn config(vars: &[(&str, &str)]) -> Config {
+        let vars = vars
+            .iter()
+            .chain(&[("JWT_SECRET", "0123456789abcdef0123456789abcdef")])
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+        Config::load(&Sources::from_vars(vars).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_sign_in_link_is_offered_only_on_loopback_with_no_sign_in_configured() {
+        assert!(offers_sign_in_link(&config(&[])));
+        assert!(offers_sign_in_link(&config(&[("XL_BIND", "[::1]:8787")])));
+        for vars in [
+            &[("XL_BIND", "0.0.0.0:8787")][..],
+            &[("AUTH_DEV_LOGIN", "true")],
+            &[
+                ("GOOGLE_CLIENT_ID", "id"),
+                ("GOOGLE_CLIENT_SECRET", "secret"),
+            ],
+            &[("AUTH_LOGIN_URL", "https://login.example.com/")],
+            &[("ALLOWED_DOMAINS", "example.com")],
+        ] {
+            assert!(!offers_sign_in_link(&config(vars)), "{vars:?}");
+        }
+    }
 
     #[test]
     fn database_passwords_are_not_logged() {

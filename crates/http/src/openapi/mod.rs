@@ -94,6 +94,10 @@ const TAGS: &[(&str, &str)] = &[
         "OpenAI's Conversations API over threads, in OpenAI's shapes and errors.",
     ),
     ("Docs", "This document and the interactive docs."),
+    (
+        "Console",
+        "The built-in web client, its files embedded in the binary.",
+    ),
 ];
 
 /// The security schemes every authenticated route accepts, as alternatives.
@@ -111,6 +115,8 @@ const SCHEMES: &[&str] = &["bearer", "api_key", "cookie"];
         routes::health::readiness,
         routes::health::version,
         routes::auth::login,
+        routes::auth::methods,
+        routes::auth::redeem_link,
         routes::auth::refresh,
         routes::auth::logout,
         routes::auth::me,
@@ -210,6 +216,8 @@ const SCHEMES: &[&str] = &["bearer", "api_key", "cookie"];
         openapi_json,
         docs::index,
         docs::asset,
+        crate::console::index,
+        crate::console::asset,
     ),
     // The error bodies `errors.rs` refers to, and the types only query
     // parameters name (which utoipa does not collect from `IntoParams`).

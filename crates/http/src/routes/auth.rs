@@ -20,6 +20,8 @@ const REFRESH_COOKIE_PATH: &str = "/api/v1/auth";
 /// Registers the routes under `/api/v1/auth`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/auth/login").post(login))
+        .service(web::resource("/auth/methods").get(methods))
+        .service(web::resource("/auth/link").post(redeem_link))
         .service(web::resource("/auth/refresh").post(refresh))
         .service(web::resource("/auth/logout").post(logout))
         .service(web::resource("/auth/me").get(me))
@@ -95,8 +97,12 @@ pub fn session_cookies<'a>(
 /// A response carrying the pair in the body and in the two cookies.
 pub fn session_response(req: &HttpRequest, state: &AppState, pair: TokenPair) -> HttpResponse {
     let cookies = session_cookies(req, state, &pair);
-    let mut response = Envelope::ok(pair);
-    for cookie in &cookies {
+    with_cookies(Envelope::ok(pair), &cookies)
+}
+
+/// `response` with the cookies added.
+fn with_cookies(mut response: HttpResponse, cookies: &[Cookie<'_>]) -> HttpResponse {
+    for cookie in cookies {
         let _ = response.add_cookie(cookie);
     }
     response
@@ -119,6 +125,79 @@ async fn login(
         .dev_login(body.into_inner().0, client_info(&req))
         .await?;
     Ok(session_response(&req, &state, pair))
+}
+
+/// The ways to sign in to this server, for a sign-in page to offer.
+#[derive(Serialize, utoipa::ToSchema)]
+struct SignInMethods {
+    /// Whether `POST /auth/login` (email alone) is on (`AUTH_DEV_LOGIN`).
+    dev_login: bool,
+    /// The OAuth providers configured (`google`, `github`), each started
+    /// at `GET /auth/{provider}`.
+    oauth: Vec<&'static str>,
+    /// Whether a one-time sign-in link printed by `xl serve` is open.
+    sign_in_link: bool,
+}
+
+#[utoipa::path(get, path = "/api/v1/auth/methods", tag = "Auth", operation_id = "sign_in_methods", security(()),
+    description = "What a sign-in page can offer: the dev login, OAuth providers, a one-time link.",
+    responses((status = 200, description = "The sign-in methods", body = Envelope<SignInMethods>)))]
+async fn methods(state: web::Data<AppState>) -> HttpResponse {
+    let auth = &state.services.auth().config;
+    let oauth = [
+        ("google", auth.oauth.google.is_some()),
+        ("github", auth.oauth.github.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, configured)| configured.then_some(name))
+    .collect();
+    Envelope::ok(SignInMethods {
+        dev_login: auth.dev_login,
+        oauth,
+        sign_in_link: state.services.sign_in_link_open(),
+    })
+}
+
+/// A one-time sign-in link's secret.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct LinkSecret {
+    /// The secret (`xll_…`) after `#login=` in the printed link.
+    token: String,
+}
+
+/// Whom a redeemed link signed in; the tokens are only in the cookies.
+#[derive(Serialize, utoipa::ToSchema)]
+struct SignedIn {
+    user: xl_domain::users::User,
+    /// The new session.
+    session_id: SessionId,
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/link", tag = "Auth", operation_id = "redeem_sign_in_link", security(()),
+    description = "Redeems the one-time sign-in link `xl serve` prints on a loopback address when no sign-in method is configured: signs in the local administrator and sets the access and refresh cookies. The tokens are not in the body, so the page that redeems the link never holds them. The link works once, for 15 minutes.",
+    request_body(content = LinkSecret, example = json!({"token": "xll_…"})),
+    responses(
+        (status = 200, description = "Signed in; the session is in the cookies", body = Envelope<SignedIn>),
+        (status = 401, description = "The link is unknown, already used or expired"),
+    ))]
+async fn redeem_link(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<Object<LinkSecret>>,
+) -> Result<HttpResponse, ApiError> {
+    let secret = body.into_inner().0.token;
+    let pair = state
+        .services
+        .redeem_sign_in_link(&secret, client_info(&req))
+        .await?;
+    // The tokens go in the cookies only, so the page never holds them.
+    let cookies = session_cookies(&req, &state, &pair);
+    let body = Envelope::ok(SignedIn {
+        session_id: pair.session_id,
+        user: pair.user,
+    });
+    Ok(with_cookies(body, &cookies))
 }
 
 /// The optional body of refresh and logout.

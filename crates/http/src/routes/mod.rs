@@ -59,7 +59,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(usage::configure)
                 .configure(audit::configure)
                 .configure(analytics::configure),
-        );
+        )
+        // The console last: its two routes are for page loads, not API traffic.
+        .configure(crate::console::configure);
 }
 
 /// The answer for any path no route matches.

@@ -8,6 +8,7 @@ mod assistant;
 mod audit;
 mod auth;
 mod completions;
+mod console;
 mod files;
 mod helpers;
 mod interactive;

@@ -41,6 +41,22 @@ impl Server {
     /// setting from the environment but `env` (and the bind address, the
     /// JWT secret and warn-level logs).
     pub fn start(env: &[(&str, &str)]) -> Server {
+        Server::spawn(env, Stdio::null())
+    }
+
+    /// Starts it as [`Server::start`] does, with its standard output (what
+    /// it prints for people, such as a sign-in link) in a pipe that
+    /// [`Server::take_stdout`] hands over.
+    pub fn start_capturing_stdout(env: &[(&str, &str)]) -> Server {
+        Server::spawn(env, Stdio::piped())
+    }
+
+    /// The server's standard output, once, if it was captured.
+    pub fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
+        self.child.stdout.take()
+    }
+
+    fn spawn(env: &[(&str, &str)], stdout: Stdio) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -62,7 +78,7 @@ impl Server {
             command.env(name, value);
         }
         let child = command
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();

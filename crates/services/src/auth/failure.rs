@@ -58,6 +58,11 @@ pub enum AuthFailure {
     /// The token's org claim names an existing org this address may not join.
     #[error("the address may not join the organisation the token names")]
     OrgNotJoinable,
+    /// The one-time sign-in link is unknown, used or expired.
+    #[error(
+        "the sign-in link is unknown, already used or expired; restart the server for a new one"
+    )]
+    InvalidSignInLink,
 }
 
 impl AuthFailure {
@@ -81,6 +86,7 @@ impl AuthFailure {
             AuthFailure::IdentityMismatch => "identity-mismatch",
             AuthFailure::UserDeleted => "user-deleted",
             AuthFailure::OrgNotJoinable => "org-not-joinable",
+            AuthFailure::InvalidSignInLink => "invalid-sign-in-link",
         }
     }
 

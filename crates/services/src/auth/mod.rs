@@ -6,6 +6,7 @@ pub mod cache;
 mod failure;
 mod identity;
 pub mod jwks;
+pub mod link;
 pub mod oauth;
 mod sealed;
 pub mod sessions;
@@ -138,6 +139,8 @@ pub struct Auth {
     jwks: Option<JwksCache>,
     /// Recently authenticated callers.
     pub cache: cache::ActorCache,
+    /// The one-time sign-in link of a fresh local server, if one is open.
+    pub(crate) link: link::SignInLink,
 }
 
 impl Auth {
@@ -156,6 +159,7 @@ impl Auth {
             hs256,
             jwks,
             cache,
+            link: link::SignInLink::default(),
         }
     }
 
