@@ -23,6 +23,7 @@ mod m0012_interactive_actions;
 mod m0013_file_blobs;
 mod m0014_analytics_events;
 mod m0015_index_replies_once;
+mod m0016_rate_buckets;
 
 pub use m0008_message_paths::{Parent as PathParent, Place as PathPlace};
 
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0013_file_blobs::Migration),
             Box::new(m0014_analytics_events::Migration),
             Box::new(m0015_index_replies_once::Migration),
+            Box::new(m0016_rate_buckets::Migration),
         ]
     }
 }
@@ -80,6 +82,7 @@ pub const TABLES: &[&str] = &[
     "interactive_actions",
     "file_blobs",
     "analytics_events",
+    "rate_buckets",
 ];
 
 /// The tables the search migration adds on SQLite only: the FTS5 virtual

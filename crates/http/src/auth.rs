@@ -53,7 +53,7 @@ async fn authenticate(req: HttpRequest) -> Result<Option<Actor>, ApiError> {
         return Ok(None);
     };
     let actor = state.services.authenticate(&token).await?;
-    crate::limits::admit(&req, &state.services, &actor)?;
+    crate::limits::admit(&req, &state.services, &actor).await?;
     Ok(Some(actor))
 }
 

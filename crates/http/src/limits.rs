@@ -38,11 +38,15 @@ fn class_of(req: &HttpRequest) -> RequestClass {
 }
 
 /// Admits a request once, however many extractors authenticate it.
-pub(crate) fn admit(req: &HttpRequest, services: &Services, actor: &Actor) -> Result<(), ApiError> {
+pub(crate) async fn admit(
+    req: &HttpRequest,
+    services: &Services,
+    actor: &Actor,
+) -> Result<(), ApiError> {
     if req.extensions().contains::<Taken>() {
         return Ok(());
     }
-    match services.admit_request(actor, class_of(req)) {
+    match services.admit_request(actor, class_of(req)).await {
         Ok(buckets) => {
             req.extensions_mut().insert(Taken(buckets));
             Ok(())

@@ -680,7 +680,26 @@ fn parse_limits(sources: &Sources) -> Result<LimitsConfig, ConfigError> {
             tokens: field(names[3], defaults.tokens)?,
         })
     };
-    let (user, org) = if parse_bool(sources, "XL_RATE_LIMITS", true)? {
+    // `on`, `off`, or `shared` (buckets in the database, for replicas on
+    // one PostgreSQL).
+    let (enabled, shared) = match sources.get("XL_RATE_LIMITS").map(str::trim) {
+        Some(raw) if raw.eq_ignore_ascii_case("shared") => {
+            let url = sources.get("DATABASE_URL").unwrap_or_default();
+            if !url.starts_with("postgres") {
+                return Err(ConfigError::new(
+                    "XL_RATE_LIMITS",
+                    "shared needs DATABASE_URL on PostgreSQL (on SQLite one process serves, so `on` is already exact)",
+                ));
+            }
+            (true, true)
+        }
+        _ => (
+            parse_bool(sources, "XL_RATE_LIMITS", true)
+                .map_err(|_| ConfigError::new("XL_RATE_LIMITS", "must be on, off or shared"))?,
+            false,
+        ),
+    };
+    let (user, org) = if enabled {
         let user = per_minute("", DEFAULT_PER_MINUTE)?;
         let org_default = PerMinute {
             reads: user.reads.saturating_mul(ORG_MULTIPLE),
@@ -697,6 +716,7 @@ fn parse_limits(sources: &Sources) -> Result<LimitsConfig, ConfigError> {
         org,
         org_monthly_budget_micros: parse_usd(sources, "ORG_MONTHLY_BUDGET_USD")?,
         user_monthly_budget_micros: parse_usd(sources, "USER_MONTHLY_BUDGET_USD")?,
+        shared,
     })
 }
 
@@ -970,6 +990,17 @@ mod tests {
         .unwrap();
         assert_eq!(off.limits.user, PerMinute::OFF);
         assert_eq!(off.limits.org, PerMinute::OFF);
+        assert!(!off.limits.shared && !config.limits.shared);
+        let shared = load(&[
+            ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("DATABASE_URL", "postgres://xl@db/xl"),
+            ("XL_RATE_LIMITS", "shared"),
+        ])
+        .unwrap();
+        assert!(shared.limits.shared);
+        assert_eq!(shared.limits.user, DEFAULT_PER_MINUTE);
+        let err = load(&[("XL_RATE_LIMITS", "shared")]).unwrap_err();
+        assert_eq!(err.name, "XL_RATE_LIMITS", "shared needs PostgreSQL: {err}");
         for bad in ["-1", "1.2345678", "ten", "1e3", ".5"] {
             let err = load(&[
                 ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),

@@ -10,9 +10,14 @@
 //!   registry's currency, checked against what `completions` recorded this
 //!   calendar month (UTC), read at most every few seconds per org and user.
 //!
-//! Each replica keeps its own buckets: with N replicas a caller gets up to N
-//! times a bucket's rate (set the limits per replica accordingly). Budgets are
-//! shared, since they read the database.
+//! The buckets are this process's by default: with N replicas a caller gets
+//! up to N times a bucket's rate. With [`LimitsConfig::shared`] they are rows
+//! in the database instead (`repo::rate_buckets`, the same GCRA as one
+//! conditional upsert per bucket), so every replica on one PostgreSQL takes
+//! from the same buckets, at the price of a round trip per bucket and
+//! request; should the database fail to answer, the request is admitted
+//! (the limit is a guard, and the request itself will meet the failure).
+//! Budgets are always shared, since they read the database.
 
 use std::num::NonZeroU32;
 use std::sync::Mutex;
@@ -95,6 +100,9 @@ pub struct LimitsConfig {
     pub org_monthly_budget_micros: Option<i64>,
     /// Monthly spend cap per user, in micro-USD (`None`: none).
     pub user_monthly_budget_micros: Option<i64>,
+    /// Whether the buckets are kept in the database, shared by every
+    /// process on it, rather than in this process.
+    pub shared: bool,
 }
 
 impl Default for LimitsConfig {
@@ -105,9 +113,13 @@ impl Default for LimitsConfig {
             org: PerMinute::OFF,
             org_monthly_budget_micros: None,
             user_monthly_budget_micros: None,
+            shared: false,
         }
     }
 }
+
+/// A minute, the window of every bucket, in microseconds.
+const WINDOW_MICROS: i64 = 60_000_000;
 
 /// One bucket's state after a request it admitted, for `RateLimit` headers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -371,13 +383,91 @@ fn month_bounds(now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
 }
 
 impl Services {
-    /// Admits a request of this class for the caller (see [`Limiter::admit`]).
-    pub fn admit_request(
+    /// Admits a request of this class for the caller, or says which bucket
+    /// refuses it (see [`Limiter::admit`]); from the shared buckets when the
+    /// limits are shared.
+    pub async fn admit_request(
         &self,
         actor: &Actor,
         class: RequestClass,
     ) -> Result<Vec<BucketState>, Refused> {
-        self.limits.admit(actor, class)
+        if !self.limits.config.shared {
+            return self.limits.admit(actor, class);
+        }
+        let index = CLASSES.iter().position(|c| *c == class).unwrap_or(0);
+        let mut states = Vec::with_capacity(2);
+        states.extend(
+            self.take_shared(&self.limits.user[index], actor.user_id, 1)
+                .await?,
+        );
+        states.extend(
+            self.take_shared(&self.limits.org[index], actor.org_id, 1)
+                .await?,
+        );
+        Ok(states)
+    }
+
+    /// Takes `n` units for `key` from the database's row of `bucket`.
+    async fn take_shared<K>(
+        &self,
+        bucket: &Bucket<K>,
+        key: impl std::fmt::Display,
+        n: u32,
+    ) -> Result<Option<BucketState>, Refused>
+    where
+        K: std::hash::Hash + Eq + Clone,
+    {
+        if bucket.quota == 0 || n == 0 {
+            return Ok(None);
+        }
+        let interval = WINDOW_MICROS / i64::from(bucket.quota);
+        let cost = interval.saturating_mul(i64::from(n));
+        let now = Utc::now().timestamp_micros();
+        let row = format!("{}:{key}", bucket.name);
+        match repo::rate_buckets::take(self.store.writer(), &row, now, cost, WINDOW_MICROS).await {
+            Ok(repo::rate_buckets::Take::Admitted { tat }) => {
+                let left = (now + WINDOW_MICROS - tat).max(0) / interval.max(1);
+                Ok(Some(bucket.state(u32::try_from(left).unwrap_or(0))))
+            }
+            Ok(repo::rate_buckets::Take::Refused { tat }) => {
+                let wait = (tat.max(now) + cost - WINDOW_MICROS - now).max(0);
+                let wait = if cost > WINDOW_MICROS {
+                    WINDOW_MICROS
+                } else {
+                    wait
+                };
+                Err(Refused {
+                    bucket: bucket.state(0),
+                    retry_after: Duration::from_micros(u64::try_from(wait).unwrap_or(0)),
+                })
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, bucket = %bucket.name, "a shared rate limit could not be read; admitting");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Takes a model call's prompt tokens from the caller's token buckets.
+    async fn take_tokens(&self, actor: &Actor, tokens: u32) -> Result<(), Refused> {
+        if !self.limits.config.shared {
+            return self.limits.take_tokens(actor, tokens);
+        }
+        self.take_shared(&self.limits.user_tokens, actor.user_id, tokens)
+            .await?;
+        self.take_shared(&self.limits.org_tokens, actor.org_id, tokens)
+            .await?;
+        Ok(())
+    }
+
+    /// Forgets the shared buckets that are full again (nothing for
+    /// in-process buckets, which [`Limiter::forget_idle`] trims).
+    pub(crate) async fn forget_full_buckets(&self) -> Result<u64, ServiceError> {
+        if !self.limits.config.shared {
+            return Ok(0);
+        }
+        let now = Utc::now().timestamp_micros();
+        Ok(repo::rate_buckets::forget_full(self.store.writer(), now).await?)
     }
 
     /// What the caller has spent this month, within the org and their own.
@@ -455,8 +545,8 @@ impl Services {
         }
         let prompt = xl_llm::count_message_tokens(&request.model, &request.messages);
         let tokens = u32::try_from(prompt).unwrap_or(u32::MAX);
-        self.limits
-            .take_tokens(actor, tokens)
+        self.take_tokens(actor, tokens)
+            .await
             .map_err(ServiceError::RateLimited)
     }
 }

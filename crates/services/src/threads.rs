@@ -337,13 +337,14 @@ impl Services {
     /// callers. Returns how many rows went.
     pub async fn housekeeping(&self) -> Result<u64, ServiceError> {
         self.limits.forget_idle();
+        let buckets = self.forget_full_buckets().await?;
         let threads = self.purge_deleted_threads().await? + self.purge_old_conversations().await?;
         let tx = self.store.begin_write().await?;
         let keys = repo::idempotency::purge_expired(&tx).await?;
         tx.commit().await?;
         let events = self.prune_events().await?;
         let files = self.remove_orphan_files().await?;
-        Ok(threads + keys + events + files)
+        Ok(threads + keys + events + files + buckets)
     }
 
     /// The thread's members (anyone who may read it).

@@ -210,3 +210,75 @@ async fn starting_the_feed_resyncs_followers_already_open() {
     b.store.close().await.unwrap();
     db.drop_database().await.unwrap();
 }
+
+/// A replica whose rate limits are kept in the database.
+async fn limited_replica(url: &str, limits: xl_services::limits::LimitsConfig) -> Services {
+    let store = Store::connect(&StoreConfig::new(url)).await.unwrap();
+    let config = ServicesConfig {
+        default_model: "echo".into(),
+        limits,
+        ..ServicesConfig::default()
+    };
+    Services::new(store, crate::support::echo(), config)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_rate_limits_are_one_bucket_across_replicas() {
+    use xl_services::limits::{LimitsConfig, PerMinute, RequestClass};
+    let Some(db) = PostgresTestDb::create().await.unwrap() else {
+        return;
+    };
+    let limits = LimitsConfig {
+        user: PerMinute {
+            writes: 6,
+            ..PerMinute::OFF
+        },
+        org: PerMinute {
+            writes: 9,
+            ..PerMinute::OFF
+        },
+        shared: true,
+        ..LimitsConfig::default()
+    };
+    let a = limited_replica(&db.url, limits).await;
+    a.store.migrate_up(None).await.unwrap();
+    let b = limited_replica(&db.url, limits).await;
+    let ada = actor(&a, "ada@acme.io", Role::User).await;
+    let bob = actor(&a, "bob@acme.io", Role::User).await;
+    let eve = actor(&a, "eve@other.test", Role::User).await;
+
+    // Ada alternates between the replicas: six writes in all, not six each.
+    for n in 0..6 {
+        let on = if n % 2 == 0 { &a } else { &b };
+        let taken = on.admit_request(&ada, RequestClass::Write).await.unwrap();
+        let user = taken.iter().find(|s| s.policy == "user-writes").unwrap();
+        assert_eq!(user.remaining, 5 - n, "write {n}");
+    }
+    let refused = b
+        .admit_request(&ada, RequestClass::Write)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.bucket.policy, "user-writes");
+    assert!(refused.retry_after > Duration::ZERO);
+    assert!(
+        refused.retry_after <= Duration::from_secs(10),
+        "one unit is 10 s"
+    );
+    // Reads are another bucket (here unlimited).
+    assert!(a.admit_request(&ada, RequestClass::Read).await.is_ok());
+
+    // Bob shares the org's bucket, which Ada's six writes took from.
+    for _ in 0..3 {
+        b.admit_request(&bob, RequestClass::Write).await.unwrap();
+    }
+    let refused = a
+        .admit_request(&bob, RequestClass::Write)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.bucket.policy, "org-writes");
+    // Another org is untouched.
+    assert!(a.admit_request(&eve, RequestClass::Write).await.is_ok());
+    a.store.close().await.unwrap();
+    b.store.close().await.unwrap();
+    db.drop_database().await.unwrap();
+}

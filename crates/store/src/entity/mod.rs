@@ -20,6 +20,7 @@ pub mod messages;
 pub mod org_domains;
 pub mod orgs;
 pub mod preferences;
+pub mod rate_buckets;
 pub mod reactions;
 pub mod sessions;
 pub mod thread_members;

@@ -16,6 +16,7 @@ pub mod interactive;
 pub mod messages;
 pub mod orgs;
 pub mod preferences;
+pub mod rate_buckets;
 pub mod reactions;
 pub mod replies;
 pub mod search;

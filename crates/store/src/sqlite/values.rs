@@ -97,6 +97,7 @@ static KINDS: LazyLock<HashMap<(&'static str, &'static str), Kind>> = LazyLock::
         org_domains,
         orgs,
         preferences,
+        rate_buckets,
         reactions,
         sessions,
         thread_members,

@@ -36,7 +36,12 @@ async fn table_names(store: &Store) -> Vec<String> {
 }
 
 /// Tables created by migrations after `m0007_identity_binding`.
-const LATER_TABLES: &[&str] = &["interactive_actions", "file_blobs", "analytics_events"];
+const LATER_TABLES: &[&str] = &[
+    "interactive_actions",
+    "file_blobs",
+    "analytics_events",
+    "rate_buckets",
+];
 
 fn base_tables() -> Vec<String> {
     let mut tables: Vec<String> = migration::TABLES.iter().map(|t| t.to_string()).collect();

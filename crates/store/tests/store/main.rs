@@ -5,5 +5,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod branches;
+mod rate_buckets;
 mod replies;
 mod usage;
