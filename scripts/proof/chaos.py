@@ -38,7 +38,6 @@ import os
 import random
 import socketserver
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import threading
@@ -47,7 +46,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from crash import SECRET, request, token  # noqa: E402
+from crash import request, start, token  # noqa: E402
 
 MODEL = "gpt-4o-mini"
 FAULTS = ["ok", "ok", "ok", "error", "limited", "drop", "hang"]
@@ -126,32 +125,6 @@ class ThreadingServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
 
 
-def start_xl(xl, workdir, port, provider, log):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("XL_", "DATABASE", "JWT", "OPENAI", "DEFAULT_AI"))}
-    env.update(
-        XL_BIND=f"127.0.0.1:{port}",
-        XL_DATA_DIR=os.path.join(workdir, "data"),
-        JWT_SECRET=SECRET,
-        OPENAI_BASE_URL=provider,
-        OPENAI_API_KEY="sk-chaos",
-        OPENAI_TIMEOUT="2s",
-        OPENAI_MAX_RETRIES="0",
-        DEFAULT_AI_MODEL=MODEL,
-        XL_RATE_LIMITS="off",
-        XL_LOG="warn",
-    )
-    proc = subprocess.Popen([xl, "serve"], cwd=workdir, env=env, stdout=log, stderr=log)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(base + "/health", timeout=1)
-            return proc, base
-        except Exception:
-            time.sleep(0.05)
-    raise SystemExit("the server did not start")
-
-
 def writer(base, tok, thread, acked, stop, refused):
     n = 0
     while not stop.is_set():
@@ -201,7 +174,8 @@ def main():
     port = 19000 + random.randint(0, 999)
     log_path = os.path.join(workdir, "server.log")
     log = open(log_path, "ab")
-    proc, base = start_xl(xl, workdir, port, provider_url, log)
+    proc, base = start(xl, workdir, port, log, OPENAI_BASE_URL=provider_url, OPENAI_API_KEY="sk-chaos",
+                        OPENAI_TIMEOUT="2s", OPENAI_MAX_RETRIES="0", DEFAULT_AI_MODEL=MODEL)
     tok = token(xl, workdir, "chaos@example.com")
     threads = [request(base, "POST", "/api/v1/threads", tok, {"title": f"t{i}"})[1]["data"]["id"]
                for i in range(args.writers)]

@@ -43,8 +43,12 @@ def request(base, method, path, token, body=None, timeout=10):
         return resp.status, json.loads(resp.read() or b"null")
 
 
-def start(xl, workdir, port, log):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("XL_", "DATABASE", "JWT"))}
+def start(xl, workdir, port, log, **settings):
+    """Starts `xl serve` on `port` with the proofs' settings (echo model at
+    15 ms a word, rate limits off) and any `settings` over them; waits until
+    it answers."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("XL_", "DATABASE", "JWT", "OPENAI", "DEFAULT_AI"))}
     env.update(
         XL_BIND=f"127.0.0.1:{port}",
         XL_DATA_DIR=os.path.join(workdir, "data"),
@@ -53,6 +57,7 @@ def start(xl, workdir, port, log):
         XL_RATE_LIMITS="off",
         XL_LOG="warn",
     )
+    env.update(settings)
     proc = subprocess.Popen([xl, "serve"], cwd=workdir, env=env, stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
     for _ in range(200):

@@ -34,30 +34,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from crash import SECRET, request, token  # noqa: E402
-
-
-def start_xl(xl, workdir, port, log):
-    import subprocess
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("XL_", "DATABASE", "JWT", "OPENAI", "DEFAULT_AI"))}
-    env.update(
-        XL_BIND=f"127.0.0.1:{port}",
-        XL_DATA_DIR=os.path.join(workdir, "data"),
-        JWT_SECRET=SECRET,
-        ECHO_PACE_MS="10",
-        XL_RATE_LIMITS="off",
-        XL_LOG="warn",
-    )
-    proc = subprocess.Popen([xl, "serve"], cwd=workdir, env=env, stdout=log, stderr=log)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(base + "/health", timeout=1)
-            return proc, base
-        except Exception:
-            time.sleep(0.05)
-    raise SystemExit("the server did not start")
+from crash import request, start, token  # noqa: E402
 
 
 def rss_kib(pid):
@@ -172,7 +149,7 @@ def main():
     port = 20000 + random.randint(0, 999)
     log_path = os.path.join(workdir, "server.log")
     log = open(log_path, "ab")
-    proc, base = start_xl(os.path.abspath(args.xl), workdir, port, log)
+    proc, base = start(os.path.abspath(args.xl), workdir, port, log, ECHO_PACE_MS="10")
     tok = token(os.path.abspath(args.xl), workdir, "soak@example.com")
     threads = [request(base, "POST", "/api/v1/threads", tok, {"title": f"soak {i}"})[1]["data"]["id"]
                for i in range(args.threads)]
