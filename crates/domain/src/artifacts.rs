@@ -114,6 +114,7 @@ pub struct NewArtifact {
     pub content: Value,
     /// Client data (a JSON object).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
     /// The message in the thread it came from.
     #[serde(default)]
@@ -136,6 +137,7 @@ pub struct ArtifactUpdate {
     pub content: Option<Value>,
     /// New client data (replaces the old).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
     /// Why the change was made, kept with the version.
     #[serde(default)]

@@ -47,6 +47,7 @@ pub struct FileUpdate {
     /// A new name, sanitised like an upload's.
     pub filename: Option<String>,
     /// New metadata (a JSON object; replaces the old).
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
 }
 

@@ -88,6 +88,7 @@ pub struct NewMessage {
     /// Client data.
     #[garde(skip)]
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
     /// Ids of files to attach.
     #[garde(inner(length(max = MAX_ATTACHMENTS)))]
@@ -146,6 +147,7 @@ pub struct MessageUpdate {
     /// New client data.
     #[garde(skip)]
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
 }
 

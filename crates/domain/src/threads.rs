@@ -74,6 +74,7 @@ pub struct NewThread {
     /// Client data (a JSON object, bounded in size and depth).
     #[garde(skip)]
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
     /// Instructions for the assistant.
     #[garde(inner(length(chars, max = 20_000)))]
@@ -112,6 +113,7 @@ pub struct ThreadUpdate {
     /// New client data (replaces the old object).
     #[garde(skip)]
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
     /// New instructions (`null` clears them).
     #[garde(inner(inner(length(chars, max = 20_000))))]

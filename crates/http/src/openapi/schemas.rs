@@ -380,3 +380,20 @@ pub(crate) struct DeletedObject {
     /// Always true.
     deleted: bool,
 }
+
+/// One server-sent event of a `text/event-stream` answer, as its lines carry
+/// it (`crate::sse`, and the typed events of `routes/responses/stream.rs`):
+/// `event:` names it (absent on chat completions' chunks), `id:` is the
+/// position to resume after (`Last-Event-ID`), `data:` is its JSON, and
+/// `retry:` the reconnection delay a stream sends first.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ServerSentEvent {
+    /// The event's type (`message.delta`, `response.output_text.delta`, …).
+    event: Option<String>,
+    /// The position to resume after.
+    id: Option<String>,
+    /// The event's payload, JSON text.
+    data: String,
+    /// Milliseconds to wait before reconnecting.
+    retry: Option<u64>,
+}

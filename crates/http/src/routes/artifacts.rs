@@ -42,7 +42,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[into_params(parameter_in = Query)]
 struct ListQuery {
     /// Page size, 1 to 100 (default 20).
-    #[param(value_type = Option<u32>)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -269,7 +269,7 @@ async fn delete(
 #[into_params(parameter_in = Query)]
 struct PageQuery {
     /// Page size, 1 to 100 (default 20).
-    #[param(value_type = Option<u32>)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -302,7 +302,7 @@ async fn versions(
 }
 
 #[utoipa::path(get, path = "/api/v1/artifacts/{id}/versions/{n}", tag = "Artifacts", operation_id = "get_artifact_version",
-    params(("id" = ArtifactId, Path, description = "The artifact"), ("n" = u32, Path, description = "The version number, from 1")),
+    params(("id" = ArtifactId, Path, description = "The artifact"), ("n" = u32, Path, minimum = 1, description = "The version number, from 1")),
     responses((status = 200, description = "The version", body = Envelope<ArtifactVersion>)))]
 async fn version(
     state: web::Data<AppState>,
@@ -318,7 +318,7 @@ async fn version(
 
 #[utoipa::path(post, path = "/api/v1/artifacts/{id}/versions/{n}/restore", tag = "Artifacts", operation_id = "restore_artifact_version",
     description = "Makes a new version with version `n`'s content.",
-    params(("id" = ArtifactId, Path, description = "The artifact"), ("n" = u32, Path, description = "The version to restore"), ("If-Match" = Option<String>, Header, description = "The version the change expects, as its `ETag` (`\"3\"`); 412 when stale")),
+    params(("id" = ArtifactId, Path, description = "The artifact"), ("n" = u32, Path, minimum = 1, description = "The version to restore"), ("If-Match" = Option<String>, Header, description = "The version the change expects, as its `ETag` (`\"3\"`); 412 when stale")),
     responses(
         (status = 200, description = "The artifact at its new version", body = Envelope<Artifact>),
         (status = 412, description = "`If-Match` names a version that is no longer current"),
@@ -346,7 +346,7 @@ struct ExportQuery {
     /// `json` (the default), `csv` or `pdf`.
     format: Option<String>,
     /// The version to export (default the current one).
-    #[param(value_type = Option<u32>)]
+    #[param(value_type = Option<u32>, minimum = 1)]
     version: Option<String>,
 }
 

@@ -19,6 +19,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[into_params(parameter_in = Query)]
 struct AuditQuery {
     /// Entries per page, 1 to 100 (default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
     /// Where the previous page ended (`pagination.next_cursor`).
     cursor: Option<String>,

@@ -408,7 +408,7 @@ fn backticked(message: &str) -> Option<String> {
         (status = 200, description = "The completion, or its chunks as events",
             content(
                 (xl_llm::ChatResponse = "application/json"),
-                (String = "text/event-stream", example = json!("data: {\"id\":\"chatcmpl-…\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\ndata: [DONE]\n\n")),
+                (crate::openapi::ServerSentEvent = "text/event-stream", example = json!("data: {\"id\":\"chatcmpl-…\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\ndata: [DONE]\n\n")),
             ),
             headers(("X-Completion-Id" = String, description = "The call's record in the usage ledger"))),
         (status = 404, description = "The model, or `thread_id`, was not found"),

@@ -21,7 +21,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[utoipa::path(get, path = "/api/v1/events", tag = "Events", operation_id = "follow_feed",
     description = "Every event of every thread the caller may read, as server-sent events whose `id` is a feed cursor: after `Last-Event-ID` / `?after=`, or from now on.",
     params(ResumeQuery, ("Last-Event-ID" = Option<String>, Header, description = "Resume after this cursor")),
-    responses((status = 200, description = "The event stream", content_type = "text/event-stream", body = String)))]
+    responses((status = 200, description = "The event stream", content_type = "text/event-stream", body = crate::openapi::ServerSentEvent)))]
 async fn feed(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -68,7 +68,7 @@ async fn presence(
     description = "The thread's log as server-sent events: `id` is the event's sequence number, `event` its type (`message.created`, `message.delta`, `message.completed`, `message.updated`, `message.deleted`, `reaction.added`, `thread.updated`, `typing`, `presence`, `access.revoked`, …) and `data` its JSON. Resume with `Last-Event-ID` or `?after=`; a comment line keeps an idle stream alive.",
     params(("id" = ThreadId, Path, description = "The thread"), ResumeQuery,
         ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event")),
-    responses((status = 200, description = "The event stream", content_type = "text/event-stream", body = String,
+    responses((status = 200, description = "The event stream", content_type = "text/event-stream", body = crate::openapi::ServerSentEvent,
         example = json!("id: 12\nevent: message.created\ndata: {\"id\":\"…\",\"role\":\"USER\",\"content\":\"Hello\"}\n\n"))))]
 async fn thread_events(
     req: HttpRequest,

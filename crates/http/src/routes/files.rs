@@ -115,7 +115,7 @@ async fn upload(
 #[into_params(parameter_in = Query)]
 struct ListQuery {
     /// Page size, 1 to 100 (default 20).
-    #[param(value_type = Option<u32>)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -292,8 +292,8 @@ fn disposition(filename: &str) -> ContentDisposition {
         ("Range" = Option<String>, Header, description = "One range, such as `bytes=0-1023`"),
         ("If-None-Match" = Option<String>, Header, description = "The `ETag` the caller holds")),
     responses(
-        (status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>),
-        (status = 206, description = "The range asked for, with `Content-Range`", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 200, description = "The file, as the type it was uploaded with", content_type = "*/*", body = Vec<u8>),
+        (status = 206, description = "The range asked for, with `Content-Range`", content_type = "*/*", body = Vec<u8>),
         (status = 304, description = "The caller's copy is current"),
         (status = 416, description = "The range selects nothing"),
     ))]

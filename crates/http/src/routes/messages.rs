@@ -74,7 +74,7 @@ struct WithReply {
 #[into_params(parameter_in = Query)]
 struct ListQuery {
     /// Page size, 1 to 100 (default 20).
-    #[param(value_type = Option<u32>)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -120,7 +120,8 @@ async fn list(
     request_body(content = NewMessage, example = json!({"content": "What should I see in Lisbon?"})),
     responses(
         (status = 201, description = "The message, or with the assistant's reply `{userMessage, assistantMessage}`; `Idempotent-Replayed: true` on a replay", body = Envelope<Posted>),
-        (status = 409, description = "The same `Idempotency-Key` still in progress or with a different request"),
+        (status = 409, description = "The same `Idempotency-Key` still in progress"),
+        (status = 422, description = "The same `Idempotency-Key` was used with a different request"),
         (status = 502, description = "The model provider failed (`?reply=sync`)"),
         (status = 503, description = "The reply could not be generated (`?reply=sync`)"),
         (status = 504, description = "The model provider did not answer in time (`?reply=sync`)"),
@@ -231,7 +232,7 @@ async fn revisions(
     description = "A reply's events as server-sent events (`message.created`, `message.delta` with the text added, `message.completed`), from the start or after `Last-Event-ID` / `?after=`, live until the reply ends.",
     params(("id" = MessageId, Path, description = "The reply"), ResumeQuery,
         ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event")),
-    responses((status = 200, description = "The event stream", content_type = "text/event-stream", body = String,
+    responses((status = 200, description = "The event stream", content_type = "text/event-stream", body = crate::openapi::ServerSentEvent,
         example = json!("id: 3\nevent: message.delta\ndata: {\"message_id\":\"…\",\"delta\":\"Hello\"}\n\n"))))]
 async fn stream(
     req: HttpRequest,
@@ -270,7 +271,8 @@ async fn cancel(
         ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry answer what the first request made")),
     responses(
         (status = 201, description = "The new reply", body = Envelope<Message>),
-        (status = 409, description = "Not an assistant reply to a message, or the same `Idempotency-Key` still in progress or with a different request"),
+        (status = 409, description = "Not an assistant reply to a message, or the same `Idempotency-Key` still in progress"),
+        (status = 422, description = "The same `Idempotency-Key` was used with a different request"),
         (status = 503, description = "The reply could not be generated (`?reply=sync`)"),
         (status = 502, description = "The model provider failed (`?reply=sync`)"),
         (status = 504, description = "The model provider did not answer in time (`?reply=sync`)"),

@@ -32,7 +32,7 @@ struct SearchQueryString {
     /// Only messages written before this time (RFC 3339).
     to: Option<String>,
     /// Page size, 1 to 100 (default 20).
-    #[param(value_type = Option<u32>)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,

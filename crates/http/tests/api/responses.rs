@@ -754,6 +754,7 @@ async fn bad_requests_are_openai_errors_naming_the_parameter() {
         (json!({"input": [{"role": "user"}]}), "input[0].content"),
         (json!({"input": "x", "model": "no-such-model"}), "model"),
         (json!({"input": "x", "temperature": "hot"}), "temperature"),
+        (json!({"input": "x", "user": {}}), "user"),
         (json!({"input": "x\u{0}"}), "input[0].content"),
     ] {
         let (status, answer) = post(&app, &token, "/responses", &body).await;

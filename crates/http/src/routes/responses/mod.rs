@@ -29,30 +29,41 @@ use crate::routes::completions::{
     COMPLETION_ID_HEADER, OpenAiCaller, OpenAiError, json_bytes, panicked,
 };
 
+/// A query string that does not parse is an OpenAI error here, as every
+/// other refusal on these routes is.
+fn query_error(err: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+    OpenAiError::invalid(format!("The query string is invalid: {err}")).into()
+}
+
+/// A resource of these APIs, whose query errors are OpenAI's.
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).app_data(web::QueryConfig::default().error_handler(query_error))
+}
+
 /// Registers `/responses` and `/conversations`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/responses").post(create_response))
+    cfg.service(resource("/responses").post(create_response))
         .service(
-            web::resource("/responses/{id}")
+            resource("/responses/{id}")
                 .get(get_response)
                 .delete(delete_response),
         )
-        .service(web::resource("/responses/{id}/cancel").post(cancel_response))
-        .service(web::resource("/responses/{id}/input_items").get(input_items))
-        .service(web::resource("/conversations").post(create_conversation))
+        .service(resource("/responses/{id}/cancel").post(cancel_response))
+        .service(resource("/responses/{id}/input_items").get(input_items))
+        .service(resource("/conversations").post(create_conversation))
         .service(
-            web::resource("/conversations/{id}")
+            resource("/conversations/{id}")
                 .get(get_conversation)
                 .post(update_conversation)
                 .delete(delete_conversation),
         )
         .service(
-            web::resource("/conversations/{id}/items")
+            resource("/conversations/{id}/items")
                 .get(list_items)
                 .post(add_items),
         )
         .service(
-            web::resource("/conversations/{id}/items/{item}")
+            resource("/conversations/{id}/items/{item}")
                 .get(get_item)
                 .delete(delete_item),
         );
@@ -90,7 +101,7 @@ fn json_body(
         (status = 200, description = "The response, or its events",
             content(
                 (crate::openapi::ResponseObject = "application/json"),
-                (String = "text/event-stream", example = json!("event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":4,\"delta\":\"Par\"}\n\n")),
+                (crate::openapi::ServerSentEvent = "text/event-stream", example = json!("event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":4,\"delta\":\"Par\"}\n\n")),
             )),
         (status = 404, description = "The previous response or the conversation was not found"),
         (status = 502, description = "The model provider failed"),
@@ -237,7 +248,7 @@ struct RetrieveQuery {
     responses((status = 200, description = "The response, or its events",
         content(
             (crate::openapi::ResponseObject = "application/json"),
-            (String = "text/event-stream"),
+            (crate::openapi::ServerSentEvent = "text/event-stream"),
         ))))]
 async fn get_response(
     state: web::Data<AppState>,
@@ -322,7 +333,7 @@ struct ListQuery {
     /// The `last_id` of the previous page.
     after: Option<String>,
     /// 1 to 100 (default 20).
-    #[param(value_type = Option<u32>)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
     /// `desc` (the default) or `asc`.
     #[param(value_type = Option<xl_domain::Order>)]

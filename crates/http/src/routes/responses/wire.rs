@@ -494,6 +494,7 @@ pub(super) fn response_request(fields: &Map<String, Value>) -> Result<Parsed, Op
     let tool_choice = tool_choice(fields)?;
     let parallel_tool_calls = boolean(fields, "parallel_tool_calls")?;
     let metadata = metadata(fields)?;
+    let user = string(fields, "user")?;
     // Echoed in every response object, as the client spelt it.
     let settings = json!({
         "background": background,
@@ -507,7 +508,7 @@ pub(super) fn response_request(fields: &Map<String, Value>) -> Result<Parsed, Op
         "tools": present(fields, "tools").cloned().unwrap_or_else(|| json!([])),
         "top_p": top_p.map_or(1.0, f64::from),
         "truncation": "disabled",
-        "user": present(fields, "user").cloned(),
+        "user": user,
         "store": store,
     });
     Ok(Parsed {
