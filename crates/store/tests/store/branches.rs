@@ -7,35 +7,16 @@ use xl_domain::{
     Email, Message, MessageId, MessageRole, MessageStatus, OrgId, PageRequest, Role, ThreadId,
     UserId,
 };
+use xl_store::Store;
 use xl_store::repo;
 use xl_store::repo::messages::{NewMessageRow, Poster};
 use xl_store::repo::threads::NewThreadRow;
-use xl_store::testing::PostgresTestDb;
-use xl_store::{Store, StoreConfig};
 
-#[tokio::test]
-async fn branch_pages_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("xl.db").display());
-    let store = Store::connect(&StoreConfig::new(url)).await.unwrap();
-    store.migrate_up(None).await.unwrap();
-    pages_are_windows_of_the_current_branch(&store).await;
-    store.close().await.unwrap();
-}
-
-#[tokio::test]
-async fn branch_pages_on_postgres() {
-    let Some(db) = PostgresTestDb::create().await.unwrap() else {
-        return;
-    };
-    let store = Store::connect(&StoreConfig::new(db.url.clone()))
-        .await
-        .unwrap();
-    store.migrate_up(None).await.unwrap();
-    pages_are_windows_of_the_current_branch(&store).await;
-    store.close().await.unwrap();
-    db.drop_database().await.unwrap();
-}
+on_both_engines!(
+    branch_pages_on_sqlite,
+    branch_pages_on_postgres,
+    pages_are_windows_of_the_current_branch
+);
 
 fn row(
     org: OrgId,

@@ -3,33 +3,14 @@
 //! time, refuses a take larger than the window, and full buckets are
 //! forgotten.
 
+use xl_store::Store;
 use xl_store::repo::rate_buckets::{self, Take};
-use xl_store::testing::PostgresTestDb;
-use xl_store::{Store, StoreConfig};
 
-#[tokio::test]
-async fn buckets_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("xl.db").display());
-    let store = Store::connect(&StoreConfig::new(url)).await.unwrap();
-    store.migrate_up(None).await.unwrap();
-    a_bucket_admits_its_window_then_refills(&store).await;
-    store.close().await.unwrap();
-}
-
-#[tokio::test]
-async fn buckets_on_postgres() {
-    let Some(db) = PostgresTestDb::create().await.unwrap() else {
-        return;
-    };
-    let store = Store::connect(&StoreConfig::new(db.url.clone()))
-        .await
-        .unwrap();
-    store.migrate_up(None).await.unwrap();
-    a_bucket_admits_its_window_then_refills(&store).await;
-    store.close().await.unwrap();
-    db.drop_database().await.unwrap();
-}
+on_both_engines!(
+    buckets_on_sqlite,
+    buckets_on_postgres,
+    a_bucket_admits_its_window_then_refills
+);
 
 const SECOND: i64 = 1_000_000;
 

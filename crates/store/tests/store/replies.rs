@@ -6,36 +6,17 @@
 use serde_json::json;
 use xl_domain::events::kind;
 use xl_domain::{Email, MessageId, MessageRole, MessageStatus, OrgId, Role, ThreadId, UserId};
+use xl_store::Store;
 use xl_store::repo;
 use xl_store::repo::messages::NewMessageRow;
 use xl_store::repo::replies::{Delta, FinishedReply};
 use xl_store::repo::threads::NewThreadRow;
-use xl_store::testing::PostgresTestDb;
-use xl_store::{Store, StoreConfig};
 
-#[tokio::test]
-async fn deltas_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("xl.db").display());
-    let store = Store::connect(&StoreConfig::new(url)).await.unwrap();
-    store.migrate_up(None).await.unwrap();
-    deltas_of_many_replies_land_together(&store).await;
-    store.close().await.unwrap();
-}
-
-#[tokio::test]
-async fn deltas_on_postgres() {
-    let Some(db) = PostgresTestDb::create().await.unwrap() else {
-        return;
-    };
-    let store = Store::connect(&StoreConfig::new(db.url.clone()))
-        .await
-        .unwrap();
-    store.migrate_up(None).await.unwrap();
-    deltas_of_many_replies_land_together(&store).await;
-    store.close().await.unwrap();
-    db.drop_database().await.unwrap();
-}
+on_both_engines!(
+    deltas_on_sqlite,
+    deltas_on_postgres,
+    deltas_of_many_replies_land_together
+);
 
 async fn thread(store: &Store, org: OrgId, user: UserId, title: &str) -> ThreadId {
     repo::threads::insert(
