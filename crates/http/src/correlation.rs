@@ -1,6 +1,7 @@
 //! Correlation ids: taken from the request or generated, echoed on every
-//! response, attached to every log line, and readable anywhere in the
-//! request's task (the envelope and problem bodies use it).
+//! response, attached to every log line and to the request's span (which
+//! `xl serve` may export over OTLP), and readable anywhere in the request's
+//! task (the envelope and problem bodies use it).
 
 use std::time::Instant;
 
@@ -45,7 +46,9 @@ fn sanitize(raw: &HeaderValue) -> Option<String> {
 }
 
 /// The middleware: runs the rest of the chain inside the id's scope and span,
-/// logs the request, and sets the response header.
+/// logs the request, and sets the response header. The span also gets the
+/// matched route and the status, and OpenTelemetry's `otel.*` fields: a
+/// server span, marked failed on a 5xx.
 pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -60,6 +63,10 @@ pub async fn middleware(
         correlation_id = %id,
         method = %req.method(),
         path = %req.path(),
+        route = tracing::field::Empty,
+        status = tracing::field::Empty,
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
     );
     let started = Instant::now();
     let request = RequestContext {
@@ -77,13 +84,22 @@ pub async fn middleware(
             return Err(err);
         }
     };
-    let status = response.status().as_u16();
+    // An i64, which tracing-opentelemetry exports as a number (a u64 it
+    // turns into text).
+    let status = i64::from(response.status().as_u16());
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if !span.is_disabled() {
+        let route = response.request().match_pattern();
+        span.record("route", route.as_deref().unwrap_or("unmatched"));
+    }
     if status >= 500 {
         tracing::warn!(status, elapsed_ms, "request served");
+        span.record("otel.status_code", "error");
     } else {
         tracing::info!(status, elapsed_ms, "request served");
     }
+    // After the line above, which has the status already.
+    span.record("status", status);
     if let Ok(value) = HeaderValue::from_str(&id) {
         response
             .headers_mut()

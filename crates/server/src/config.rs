@@ -157,6 +157,20 @@ pub struct Config {
     /// `XL_REQUEST_HEAD_TIMEOUT`: how long a client may take to send a
     /// request's head (default 5 s).
     pub request_head_timeout: Duration,
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`,
+    /// and `OTEL_SERVICE_NAME`: where request spans are exported over
+    /// OTLP/HTTP, if anywhere (off by default).
+    pub otlp: Option<OtlpExport>,
+}
+
+/// OTLP trace export: where spans are posted and the service they name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OtlpExport {
+    /// The URL spans are posted to: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` as
+    /// given, or `OTEL_EXPORTER_OTLP_ENDPOINT` with `/v1/traces` appended.
+    pub traces_endpoint: String,
+    /// `OTEL_SERVICE_NAME`: the spans' `service.name` (default `xl`).
+    pub service_name: String,
 }
 
 /// One OAuth provider's registration and endpoints.
@@ -245,6 +259,9 @@ pub const SETTINGS: &[&str] = &[
     "ORG_RATE_LIMIT_TOKENS",
     "ORG_MONTHLY_BUDGET_USD",
     "USER_MONTHLY_BUDGET_USD",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_SERVICE_NAME",
 ];
 
 /// Raw setting values, before parsing.
@@ -639,6 +656,7 @@ impl Config {
                 "XL_REQUEST_HEAD_TIMEOUT",
                 Duration::from_secs(5),
             )?,
+            otlp: parse_otlp(sources)?,
         })
     }
 }
@@ -898,6 +916,42 @@ fn parse_oauth(
     }))
 }
 
+/// OTLP trace export, on when an endpoint is set. As the OpenTelemetry
+/// specification says, the traces endpoint is used as given and wins; the
+/// general one is a base URL that `/v1/traces` is appended to.
+fn parse_otlp(sources: &Sources) -> Result<Option<OtlpExport>, ConfigError> {
+    const TRACES: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+    const BASE: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+    let traces_endpoint = match (sources.get(TRACES), sources.get(BASE)) {
+        (Some(raw), _) => otlp_url(TRACES, raw)?.to_string(),
+        (None, Some(raw)) => {
+            let mut url = otlp_url(BASE, raw)?;
+            let path = format!("{}/v1/traces", url.path().trim_end_matches('/'));
+            url.set_path(&path);
+            url.to_string()
+        }
+        (None, None) => return Ok(None),
+    };
+    let service_name = sources.get("OTEL_SERVICE_NAME").unwrap_or("xl").to_owned();
+    Ok(Some(OtlpExport {
+        traces_endpoint,
+        service_name,
+    }))
+}
+
+/// An OTLP/HTTP endpoint: an http:// or https:// URL with a host.
+fn otlp_url(name: &'static str, raw: &str) -> Result<url::Url, ConfigError> {
+    url::Url::parse(raw)
+        .ok()
+        .filter(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
+        .ok_or_else(|| {
+            ConfigError::new(
+                name,
+                format!("{raw:?} is not an http:// or https:// URL such as http://localhost:4318"),
+            )
+        })
+}
+
 /// The default model registry, with `XL_MODELS_FILE` merged in when set.
 fn parse_models(sources: &Sources) -> Result<xl_llm::ModelRegistry, ConfigError> {
     let Some(path) = sources.get("XL_MODELS_FILE") else {
@@ -1094,6 +1148,9 @@ mod tests {
             ("XL_ORG_CONVERSATION_RETENTION", "=90d"),
             ("XL_ORG_CONVERSATION_RETENTION", "acme=90d,acme=30d"),
             ("XL_ORG_CONVERSATION_RETENTION", "acme=a quarter"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4318"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "grpc://collector:4317"),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://"),
         ];
         for (name, value) in cases {
             let err = load(&[(name, value)]).unwrap_err();
@@ -1209,6 +1266,41 @@ mod tests {
         assert_eq!(err.name, "XL_MODELS_FILE");
         assert!(err.reason.contains("price"), "{err}");
         assert!(!err.to_string().contains('\n'), "one line: {err}");
+    }
+
+    #[test]
+    fn otlp_export_is_off_unless_an_endpoint_is_set() {
+        assert_eq!(load(&[("OTEL_SERVICE_NAME", "chat")]).unwrap().otlp, None);
+        let base = load(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")]).unwrap();
+        assert_eq!(
+            base.otlp,
+            Some(OtlpExport {
+                traces_endpoint: "http://collector:4318/v1/traces".into(),
+                service_name: "xl".into(),
+            })
+        );
+        let prefixed = load(&[(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "https://otel.example/ingest/",
+        )]);
+        assert_eq!(
+            prefixed.unwrap().otlp.unwrap().traces_endpoint,
+            "https://otel.example/ingest/v1/traces"
+        );
+        // The traces endpoint is taken as given, and wins.
+        let traces = load(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "http://tempo:4318/otlp/traces",
+            ),
+            ("OTEL_SERVICE_NAME", "chat-eu"),
+        ])
+        .unwrap()
+        .otlp
+        .unwrap();
+        assert_eq!(traces.traces_endpoint, "http://tempo:4318/otlp/traces");
+        assert_eq!(traces.service_name, "chat-eu");
     }
 
     #[test]

@@ -60,14 +60,16 @@ pub fn run(cli: Cli) -> Result<(), RunError> {
         .enable_all()
         .build()
         .map_err(|err| RunError::Io(format!("cannot start the runtime: {err}")))?;
+    // The span exporter's task is spawned on this runtime.
+    let _runtime = runtime.enter();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
-            telemetry::init(&config);
-            runtime.block_on(serve(config))
+            let spans = telemetry::init(&config)?;
+            runtime.block_on(spans.flushed_after(serve(config)))
         }
         Command::Migrate { command } => {
-            telemetry::init(&config);
-            runtime.block_on(migrate(&config, command))
+            let spans = telemetry::init(&config)?;
+            runtime.block_on(spans.flushed_after(migrate(&config, command)))
         }
         Command::Backup { path } => backup(&config, &path),
         Command::Restore { path } => restore(&config, &path),

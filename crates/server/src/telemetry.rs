@@ -1,10 +1,16 @@
-//! Logging through tracing: human-readable lines or JSON (`XL_LOG_FORMAT=json`).
+//! Logging through tracing: human-readable lines or JSON (`XL_LOG_FORMAT=json`),
+//! and, when an OTLP endpoint is configured, the same spans exported to a
+//! collector.
 //!
 //! actix-http logs a client's protocol faults (a malformed header, an
 //! oversized head, a request that never completes) at ERROR, as if the
 //! server had failed. Those events are logged at WARN instead, under the
 //! target `xl_server::client`, so ERROR stays a signal for our own faults.
 
+mod otlp;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::filter::{FilterExt, filter_fn};
@@ -12,12 +18,38 @@ use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
+use crate::RunError;
 use crate::config::{Config, LogFormat};
 
-/// Installs the global subscriber. Safe to call more than once.
-pub fn init(config: &Config) {
-    // The filter was validated when the configuration was loaded.
-    let filter = EnvFilter::try_new(&config.log_filter).unwrap_or_else(|_| EnvFilter::new("info"));
+/// The span export, if one is configured.
+pub struct Spans(Option<SdkTracerProvider>);
+
+impl Spans {
+    /// Runs `work`, then sends the spans still queued: a server's once it
+    /// has stopped, when every request's span has ended.
+    pub async fn flushed_after<T>(self, work: impl Future<Output = T>) -> T {
+        let done = work.await;
+        if let Some(provider) = self.0 {
+            otlp::shutdown(provider).await;
+        }
+        done
+    }
+}
+
+/// Installs the global subscriber, with the OTLP export layer when one is
+/// configured (there is no such layer otherwise, so no cost). Safe to call
+/// more than once. Runs inside the tokio runtime, where the exporter's task
+/// is spawned.
+pub fn init(config: &Config) -> Result<Spans, RunError> {
+    let provider = config.otlp.as_ref().map(otlp::provider).transpose()?;
+    // Spans are exported as the log filter lets them through.
+    let spans = provider.as_ref().map(|provider| {
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("xl"))
+            .with_threads(false)
+            .with_location(false)
+            .with_filter(log_filter(config))
+    });
     let lines = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let lines = match config.log_format {
         LogFormat::Json => lines
@@ -27,10 +59,19 @@ pub fn init(config: &Config) {
             .boxed(),
         LogFormat::Text => lines.compact().boxed(),
     };
+    let lines =
+        lines.with_filter(log_filter(config).and(filter_fn(|meta| !may_be_client_fault(meta))));
     let _ = tracing_subscriber::registry()
-        .with(lines.with_filter(filter.and(filter_fn(|meta| !may_be_client_fault(meta)))))
+        .with(lines)
         .with(ClientFaults)
+        .with(spans)
         .try_init();
+    Ok(Spans(provider))
+}
+
+/// `XL_LOG`, validated when the configuration was loaded.
+fn log_filter(config: &Config) -> EnvFilter {
+    EnvFilter::try_new(&config.log_filter).unwrap_or_else(|_| EnvFilter::new("info"))
 }
 
 /// Whether an event may be a client's protocol fault as actix-http logs it.

@@ -30,6 +30,7 @@ fn a_bad_setting_stops_start_up_with_one_line_naming_it() {
         ("XL_BIND", "not-an-address"),
         ("DATABASE_URL", "mysql://nope"),
         ("AUTO_COMPLETION_ENABLED", "perhaps"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"),
     ] {
         let output = xl(dir.path(), &["serve"], &[(name, value)]);
         assert_eq!(output.status.code(), Some(2), "{name}");

@@ -23,6 +23,9 @@ pub fn repo_root() -> PathBuf {
 /// A running `xl`, killed when dropped, however the test ends.
 pub struct Server {
     child: Child,
+    /// What it logs, read as it comes (so a full pipe never blocks it), if
+    /// it was captured.
+    log: Option<std::thread::JoinHandle<String>>,
     /// `http://127.0.0.1:PORT`.
     pub base: String,
     /// The working directory (its `./data` is the server's data).
@@ -41,14 +44,38 @@ impl Server {
     /// setting from the environment but `env` (and the bind address, the
     /// JWT secret and warn-level logs).
     pub fn start(env: &[(&str, &str)]) -> Server {
-        Server::spawn(env, Stdio::null())
+        Server::spawn(env, Stdio::null(), Stdio::inherit())
+    }
+
+    /// Starts it as [`Server::start`] does, keeping what it logs for
+    /// [`Server::terminate`] to hand over.
+    pub fn start_capturing_log(env: &[(&str, &str)]) -> Server {
+        Server::spawn(env, Stdio::null(), Stdio::piped())
     }
 
     /// Starts it as [`Server::start`] does, with its standard output (what
     /// it prints for people, such as a sign-in link) in a pipe that
     /// [`Server::take_stdout`] hands over.
     pub fn start_capturing_stdout(env: &[(&str, &str)]) -> Server {
-        Server::spawn(env, Stdio::piped())
+        Server::spawn(env, Stdio::piped(), Stdio::inherit())
+    }
+
+    /// Stops the server as an orchestrator does (SIGTERM), waits for it to
+    /// exit, and returns how it exited and what it logged (empty unless
+    /// started by [`Server::start_capturing_log`]).
+    pub fn terminate(&mut self) -> (std::process::ExitStatus, String) {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -TERM failed");
+        let status = self.child.wait().unwrap();
+        let log = self
+            .log
+            .take()
+            .map(|reader| reader.join().unwrap())
+            .unwrap_or_default();
+        (status, log)
     }
 
     /// The server's standard output, once, if it was captured.
@@ -56,7 +83,7 @@ impl Server {
         self.child.stdout.take()
     }
 
-    fn spawn(env: &[(&str, &str)], stdout: Stdio) -> Server {
+    fn spawn(env: &[(&str, &str)], stdout: Stdio, stderr: Stdio) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -77,13 +104,17 @@ impl Server {
         for (name, value) in env {
             command.env(name, value);
         }
-        let child = command
-            .stdout(stdout)
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
+        let mut child = command.stdout(stdout).stderr(stderr).spawn().unwrap();
+        let log = child.stderr.take().map(|mut stderr| {
+            std::thread::spawn(move || {
+                let mut log = String::new();
+                let _ = std::io::Read::read_to_string(&mut stderr, &mut log);
+                log
+            })
+        });
         Server {
             child,
+            log,
             base: format!("http://{bind}"),
             _dir: dir,
         }
