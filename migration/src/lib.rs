@@ -24,8 +24,10 @@ mod m0013_file_blobs;
 mod m0014_analytics_events;
 mod m0015_index_replies_once;
 mod m0016_rate_buckets;
+mod m0017_index_at_commit;
 
 pub use m0008_message_paths::{Parent as PathParent, Place as PathPlace};
+pub use m0017_index_at_commit::{SQLITE_SEARCH_PENDING, sqlite_search_flush};
 
 /// Applies and rolls back the whole schema.
 pub struct Migrator;
@@ -49,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0014_analytics_events::Migration),
             Box::new(m0015_index_replies_once::Migration),
             Box::new(m0016_rate_buckets::Migration),
+            Box::new(m0017_index_at_commit::Migration),
         ]
     }
 }
@@ -94,4 +97,5 @@ pub const SQLITE_SEARCH_TABLES: &[&str] = &[
     "messages_fts",
     "threads_fts_keys",
     "threads_fts",
+    "messages_fts_pending",
 ];

@@ -22,6 +22,7 @@ pub mod reactions;
 pub mod search;
 pub mod text;
 pub mod threads;
+pub mod time;
 pub mod users;
 
 pub use auth::{Actor, ApiKey, Credential, Org, Session};

@@ -47,12 +47,16 @@ pub struct Message {
     /// Attached files, in order.
     pub attachments: Vec<FileId>,
     /// When the text was last edited.
+    #[serde(serialize_with = "crate::time::serialize_option")]
     pub edited_at: Option<DateTime<Utc>>,
     /// When the message was deleted (a tombstone keeps the tree whole).
+    #[serde(serialize_with = "crate::time::serialize_option")]
     pub deleted_at: Option<DateTime<Utc>>,
     /// When it was posted.
+    #[serde(serialize_with = "crate::time::serialize")]
     pub created_at: DateTime<Utc>,
     /// When it last changed.
+    #[serde(serialize_with = "crate::time::serialize")]
     pub updated_at: DateTime<Utc>,
     /// What the message adds to a prompt, as counted when it was written
     /// (internal: not part of the wire shape).

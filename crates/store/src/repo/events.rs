@@ -126,11 +126,13 @@ pub async fn write<C: Conn>(
         payload: Set(event.payload.clone()),
         created_at: Set(event.created_at),
     };
-    // The row written is the event we hold: nothing to read back.
-    events::Entity::insert(model)
-        .exec_without_returning(db.orm())
-        .await
-        .into_store()?;
+    // The row written is the event we hold: nothing to read back, so it is
+    // sent ahead of what the transaction does next.
+    let insert = sea_orm::QueryTrait::build(
+        &events::Entity::insert(model),
+        db.orm().get_database_backend(),
+    );
+    super::execute_ahead(db, insert).await?;
     Ok(event)
 }
 

@@ -67,6 +67,20 @@ pub(crate) async fn chain<C: Conn>(
     Ok(results)
 }
 
+/// Runs a write whose answer nothing depends on. In a SQLite transaction it
+/// is sent ahead, so the session's next statement follows it on the writer
+/// thread without a wait in between; a failure fails the commit instead.
+pub(crate) async fn execute_ahead<C: Conn>(db: &C, statement: Statement) -> Result<(), StoreError> {
+    if let Some(session) = db.sqlite_session() {
+        let values = statement.values.map(|v| v.0).unwrap_or_default();
+        return session.execute_ahead(statement.sql, values).map_err(|err| {
+            StoreError::from_orm(sea_orm::DbErr::Exec(sea_orm::RuntimeErr::Internal(err)))
+        });
+    }
+    db.orm().execute_raw(statement).await.into_store()?;
+    Ok(())
+}
+
 /// The rows of a read as `M`: decoded in place from the SQLite read pool
 /// (see `sqlite::model`), by sea-orm everywhere else. One statement, built
 /// once, serves both.

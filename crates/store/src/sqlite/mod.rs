@@ -1,6 +1,7 @@
 //! The SQLite engine on rusqlite: a read pool used inline and one writer
 //! thread with group commit; see [`reader`] and [`writer`].
 
+mod checkpoint;
 mod model;
 mod reader;
 mod values;

@@ -161,6 +161,9 @@ fn corrupt(column: &str, what: &str) -> rusqlite::Error {
 /// Parses a timestamp as sqlx wrote it (RFC 3339), or in SQLite's own
 /// `YYYY-MM-DD HH:MM:SS[.fff]` form (UTC), as `CURRENT_TIMESTAMP` writes it.
 pub(crate) fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
+    if let Some(time) = parse_utc_rfc3339(text.as_bytes()) {
+        return Some(time);
+    }
     if let Ok(time) = DateTime::parse_from_rfc3339(text) {
         return Some(time.with_timezone(&Utc));
     }
@@ -170,6 +173,52 @@ pub(crate) fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
     NaiveDateTime::parse_from_str(text, "%F %T%.f")
         .ok()
         .map(|naive| Utc.from_utc_datetime(&naive))
+}
+
+/// The form the store writes, `YYYY-MM-DDTHH:MM:SS[.f…]+00:00` (or `Z`),
+/// read without chrono's general parser; anything else is left to it.
+fn parse_utc_rfc3339(text: &[u8]) -> Option<DateTime<Utc>> {
+    let digits = |range: std::ops::Range<usize>| -> Option<u32> {
+        text.get(range)?.iter().try_fold(0u32, |value, byte| {
+            byte.is_ascii_digit()
+                .then(|| value * 10 + u32::from(byte - b'0'))
+        })
+    };
+    let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
+    if separators
+        .iter()
+        .any(|(at, byte)| text.get(*at) != Some(byte))
+    {
+        return None;
+    }
+    let date = chrono::NaiveDate::from_ymd_opt(
+        i32::try_from(digits(0..4)?).ok()?,
+        digits(5..7)?,
+        digits(8..10)?,
+    )?;
+    let (mut at, mut nanos) = (19, 0u32);
+    if text.get(at) == Some(&b'.') {
+        let start = at + 1;
+        let len = text[start..]
+            .iter()
+            .take_while(|byte| byte.is_ascii_digit())
+            .count();
+        if len == 0 || len > 9 {
+            return None;
+        }
+        nanos = digits(start..start + len)? * 10u32.pow(9 - u32::try_from(len).ok()?);
+        at = start + len;
+    }
+    if !matches!(text.get(at..), Some(b"Z" | b"+00:00")) {
+        return None;
+    }
+    let time = chrono::NaiveTime::from_hms_nano_opt(
+        digits(11..13)?,
+        digits(14..16)?,
+        digits(17..19)?,
+        nanos,
+    )?;
+    Some(Utc.from_utc_datetime(&date.and_time(time)))
 }
 
 /// The typed value of one column of a row.
@@ -315,6 +364,50 @@ impl ToSql for Bind<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_timestamps_read_as_chrono_reads_them() {
+        for text in [
+            "2026-12-02T03:39:45.078405797+00:00",
+            "2026-12-02T03:39:45.078405+00:00",
+            "2026-12-02T03:39:45.078Z",
+            "2026-12-02T03:39:45Z",
+            "2026-12-02T03:39:45.1+00:00",
+            "0001-01-01T00:00:00+00:00",
+        ] {
+            let chrono = DateTime::parse_from_rfc3339(text)
+                .unwrap()
+                .with_timezone(&Utc);
+            assert_eq!(parse_utc_rfc3339(text.as_bytes()), Some(chrono), "{text}");
+            assert_eq!(parse_timestamp(text), Some(chrono), "{text}");
+        }
+    }
+
+    #[test]
+    fn other_timestamp_forms_fall_back_or_fail_without_panicking() {
+        // Another offset, SQLite's own form, and broken text.
+        assert_eq!(
+            parse_timestamp("2026-12-02T05:39:45+02:00"),
+            DateTime::parse_from_rfc3339("2026-12-02T03:39:45Z")
+                .ok()
+                .map(|time| time.with_timezone(&Utc))
+        );
+        assert!(parse_timestamp("2026-12-02 03:39:45").is_some());
+        for broken in [
+            "",
+            "2026",
+            "2026-12-02T03:39",
+            "2026-12-02T03:39:45",
+            "2026-12-02T03:39:45.",
+            "2026-13-02T03:39:45Z",
+            "2026-12-02T25:39:45Z",
+            "2026-12-02T03:39:45.1234567890Z",
+            "2026-12-02T03:39:45+00:0",
+            "2026-12-02T03:39:4xZ",
+        ] {
+            assert_eq!(parse_utc_rfc3339(broken.as_bytes()), None, "{broken}");
+        }
+    }
 
     #[test]
     fn the_written_table_is_found_in_each_statement_form() {

@@ -23,6 +23,7 @@ use sea_orm::ProxyRow;
 use sea_orm::sea_query::Value;
 use tokio::sync::oneshot;
 
+use super::checkpoint::Checkpointer;
 use super::values;
 use crate::store::Synchronous;
 
@@ -46,6 +47,9 @@ pub(crate) enum Op {
         sql: String,
         values: Vec<Value>,
         reply: oneshot::Sender<Result<u64, String>>,
+        /// Sent ahead: nobody waits for the answer, so if the statement
+        /// fails the session may not commit.
+        ahead: bool,
     },
     /// Statements run one after another in one visit to the writer, each
     /// step's rows kept; the chain stops at a step marked `needs_rows` that
@@ -85,6 +89,8 @@ enum Request {
 pub(crate) struct Writer {
     requests: Mutex<Option<Sender<Request>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Copies the log into the database file (stopped before the writer).
+    checkpointer: Mutex<Option<Checkpointer>>,
     /// For a throwaway store: the directory holding the database, removed
     /// after the thread has closed its connection.
     scratch: Mutex<Option<tempfile::TempDir>>,
@@ -139,8 +145,10 @@ impl Writer {
         // journal_mode answers with a row, so it is read rather than executed.
         conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
         conn.execute_batch(&format!(
-            "PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;"
+            "PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; \
+             PRAGMA wal_autocheckpoint = 0;"
         ))?;
+        let checkpointer = Checkpointer::start(path)?;
         conn.set_prepared_statement_cache_capacity(128);
         let (requests, receiver) = mpsc::channel::<Request>();
         let thread = thread::Builder::new()
@@ -154,6 +162,7 @@ impl Writer {
         Ok(Writer {
             requests: Mutex::new(Some(requests)),
             thread: Mutex::new(Some(thread)),
+            checkpointer: Mutex::new(Some(checkpointer)),
             scratch: Mutex::new(scratch),
         })
     }
@@ -172,6 +181,10 @@ impl Writer {
     /// Finishes the sessions already queued, checkpoints the write-ahead log
     /// into the main file, closes the connection and joins the thread.
     pub(crate) fn close(&self) {
+        // The writer truncates the log as it closes; no checkpoint may race it.
+        if let Some(mut checkpointer) = self.checkpointer.lock().ok().and_then(|mut c| c.take()) {
+            checkpointer.stop();
+        }
         if let Ok(mut guard) = self.requests.lock()
             && let Some(requests) = guard.take()
         {
@@ -199,7 +212,13 @@ impl Session {
         make: impl FnOnce(oneshot::Sender<Result<T, String>>) -> Op,
     ) -> Result<T, String> {
         let (reply, answer) = oneshot::channel();
-        self.ops.send(make(reply)).map_err(|_| STOPPED.to_owned())?;
+        self.send(make(reply))?;
+        answer.await.map_err(|_| STOPPED.to_owned())?
+    }
+
+    /// Queues an operation, announcing the session with its first.
+    fn send(&self, op: Op) -> Result<(), String> {
+        self.ops.send(op).map_err(|_| STOPPED.to_owned())?;
         let unannounced = self
             .unannounced
             .lock()
@@ -210,7 +229,7 @@ impl Session {
                 .send(Request::Session(receiver))
                 .map_err(|_| STOPPED.to_owned())?;
         }
-        answer.await.map_err(|_| STOPPED.to_owned())?
+        Ok(())
     }
 
     /// Whether the session has sent nothing (so there is nothing to commit).
@@ -232,7 +251,27 @@ impl Session {
 
     /// Runs a statement in this session, giving the rows it changed.
     pub(crate) async fn execute(&self, sql: String, values: Vec<Value>) -> Result<u64, String> {
-        self.ask(|reply| Op::Execute { sql, values, reply }).await
+        self.ask(|reply| Op::Execute {
+            sql,
+            values,
+            reply,
+            ahead: false,
+        })
+        .await
+    }
+
+    /// Queues a statement without waiting for it: the writer runs it before
+    /// the session's next, so a write whose answer nothing depends on (an
+    /// event row) costs no wait of its own. If it fails, the session's
+    /// commit fails and nothing of the session is kept.
+    pub(crate) fn execute_ahead(&self, sql: String, values: Vec<Value>) -> Result<(), String> {
+        let (reply, _unread) = oneshot::channel();
+        self.send(Op::Execute {
+            sql,
+            values,
+            reply,
+            ahead: true,
+        })
     }
 
     /// Runs a chain of statements in this session in one visit.
@@ -259,6 +298,7 @@ fn run(conn: Connection, requests: Receiver<Request>) {
     // it opens the next group rather than hold up this one's commit.
     let mut next: Option<Receiver<Op>> = None;
     let mut closing = false;
+    let mut search = SearchIndex::default();
     loop {
         let first = match next.take() {
             Some(session) => session,
@@ -296,7 +336,10 @@ fn run(conn: Connection, requests: Receiver<Request>) {
             }
         }
         let outcome = match &begun {
-            Ok(()) => conn.execute_batch("COMMIT").map_err(|err| err.to_string()),
+            Ok(()) => search
+                .flush(&conn)
+                .and_then(|()| conn.execute_batch("COMMIT"))
+                .map_err(|err| err.to_string()),
             Err(err) => Err(err.clone()),
         };
         if outcome.is_err() && begun.is_ok() {
@@ -310,6 +353,45 @@ fn run(conn: Connection, requests: Receiver<Request>) {
     drop(requests);
     let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
     let _ = conn.close();
+}
+
+/// The search index's deferred writes (migration m0017): the triggers note
+/// each written message, and the group's messages are indexed together just
+/// before COMMIT, outside the sessions' savepoints, at each of which FTS5
+/// would otherwise write its pending data to disk.
+#[derive(Default)]
+struct SearchIndex {
+    /// The schema version last looked at, and whether it has the table of
+    /// pending messages (not before m0017 is applied, as migrations run here).
+    checked: Option<(i64, bool)>,
+}
+
+impl SearchIndex {
+    fn flush(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+        let version: i64 = conn.query_row("PRAGMA schema_version", [], |row| row.get(0))?;
+        let ready = match self.checked {
+            Some((seen, ready)) if seen == version => ready,
+            _ => {
+                let ready = conn
+                    .prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1")?
+                    .exists([migration::SQLITE_SEARCH_PENDING])?;
+                self.checked = Some((version, ready));
+                ready
+            }
+        };
+        if ready {
+            for sql in flush_statements() {
+                conn.prepare_cached(sql)?.execute([])?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// [`migration::sqlite_search_flush`], built once.
+fn flush_statements() -> &'static [String] {
+    static STATEMENTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    STATEMENTS.get_or_init(migration::sqlite_search_flush)
 }
 
 /// Runs one session to its end inside the open transaction, starting with
@@ -327,6 +409,8 @@ fn run_session(
             .execute_batch("SAVEPOINT session")
             .map_err(|err| err.to_string()),
     };
+    // The error of a statement sent ahead, which forbids the commit.
+    let mut failed_ahead: Option<String> = None;
     loop {
         let op = match ready.take() {
             Some(op) => op,
@@ -352,11 +436,20 @@ fn run_session(
                     .and_then(|mut statement| values::read_rows(&mut statement, &sql, &values));
                 let _ = reply.send(result.map_err(|err| err.to_string()));
             }
-            Op::Execute { sql, values, reply } => {
+            Op::Execute {
+                sql,
+                values,
+                reply,
+                ahead,
+            } => {
                 let result = conn
                     .prepare_cached(&sql)
-                    .and_then(|mut statement| values::execute(&mut statement, &values));
-                let _ = reply.send(result.map_err(|err| err.to_string()));
+                    .and_then(|mut statement| values::execute(&mut statement, &values))
+                    .map_err(|err| err.to_string());
+                if ahead && let Err(err) = &result {
+                    failed_ahead.get_or_insert_with(|| err.clone());
+                }
+                let _ = reply.send(result);
             }
             Op::Chain { steps, reply } => {
                 let mut results = Vec::with_capacity(steps.len());
@@ -384,6 +477,11 @@ fn run_session(
                 let _ = reply.send(conn.execute_batch(&sql).map_err(|err| err.to_string()));
             }
             Op::Commit { reply } => {
+                if let Some(err) = failed_ahead {
+                    let _ = conn.execute_batch("ROLLBACK TO session; RELEASE session");
+                    let _ = reply.send(Err(err));
+                    return None;
+                }
                 return match conn.execute_batch("RELEASE session") {
                     Ok(()) => Some(reply),
                     Err(err) => {

@@ -153,3 +153,42 @@ async fn a_failed_or_dropped_session_undoes_only_itself() {
     store.close().await.unwrap();
     // A closed store refuses writes rather than losing them.
 }
+
+/// A statement sent ahead (nobody waits for its answer) that fails makes its
+/// session's commit fail and keeps nothing of the session, while a session
+/// committed beside it is kept.
+#[tokio::test]
+async fn a_failed_statement_sent_ahead_fails_the_commit_and_keeps_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("xl.db").display());
+    let store = Store::connect(&StoreConfig::new(url)).await.unwrap();
+    store.migrate_up(None).await.unwrap();
+    let ahead =
+        |sql: &str| sea_orm::Statement::from_string(sea_orm::DbBackend::Sqlite, sql.to_owned());
+
+    let tx = store.begin_write().await.unwrap();
+    org("kept-before").insert(tx.orm()).await.unwrap();
+    // Sending succeeds: the failure is only known on the writer thread.
+    crate::repo::execute_ahead(&tx, ahead("INSERT INTO no_such_table VALUES (1)"))
+        .await
+        .unwrap();
+    org("kept-after").insert(tx.orm()).await.unwrap();
+    assert!(tx.commit().await.is_err());
+
+    let tx = store.begin_write().await.unwrap();
+    crate::repo::execute_ahead(&tx, ahead("UPDATE orgs SET name = 'renamed' WHERE 0"))
+        .await
+        .unwrap();
+    org("committed").insert(tx.orm()).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let slugs: Vec<String> = orgs::Entity::find()
+        .all(store.reader().orm())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|org| org.slug)
+        .collect();
+    assert_eq!(slugs, ["committed"]);
+    store.close().await.unwrap();
+}

@@ -41,6 +41,7 @@ const LATER_TABLES: &[&str] = &[
     "file_blobs",
     "analytics_events",
     "rate_buckets",
+    "messages_fts_pending",
 ];
 
 fn base_tables() -> Vec<String> {

@@ -4,8 +4,7 @@
 
 use serde_json::json;
 use xl_domain::{
-    Email, Message, MessageId, MessageRole, MessageStatus, OrgId, PageRequest, Role, ThreadId,
-    UserId,
+    Message, MessageId, MessageRole, MessageStatus, OrgId, PageRequest, ThreadId, UserId,
 };
 use xl_store::Store;
 use xl_store::repo;
@@ -69,24 +68,7 @@ async fn walk(
 }
 
 async fn pages_are_windows_of_the_current_branch(store: &Store) {
-    let org = repo::orgs::find_or_create(store.writer(), "acme")
-        .await
-        .unwrap()
-        .id;
-    let user = repo::users::insert(
-        store.writer(),
-        repo::users::NewUserRow {
-            org_id: org,
-            subject: None,
-            email: Email::parse("ada@acme.io").unwrap(),
-            name: "Ada".into(),
-            role: Role::User,
-            avatar_url: None,
-        },
-    )
-    .await
-    .unwrap()
-    .id;
+    let (org, user) = crate::ada(store).await;
     let thread = repo::threads::insert(
         store.writer(),
         NewThreadRow {

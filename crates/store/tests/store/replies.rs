@@ -5,10 +5,9 @@
 
 use serde_json::json;
 use xl_domain::events::kind;
-use xl_domain::{Email, MessageId, MessageRole, MessageStatus, OrgId, Role, ThreadId, UserId};
+use xl_domain::{MessageId, MessageRole, MessageStatus, OrgId, ThreadId, UserId};
 use xl_store::Store;
 use xl_store::repo;
-use xl_store::repo::messages::NewMessageRow;
 use xl_store::repo::replies::{Delta, FinishedReply};
 use xl_store::repo::threads::NewThreadRow;
 
@@ -18,7 +17,7 @@ on_both_engines!(
     deltas_of_many_replies_land_together
 );
 
-async fn thread(store: &Store, org: OrgId, user: UserId, title: &str) -> ThreadId {
+pub(crate) async fn thread(store: &Store, org: OrgId, user: UserId, title: &str) -> ThreadId {
     repo::threads::insert(
         store.writer(),
         NewThreadRow {
@@ -40,27 +39,18 @@ async fn thread(store: &Store, org: OrgId, user: UserId, title: &str) -> ThreadI
 }
 
 async fn reply(store: &Store, org: OrgId, thread: ThreadId) -> MessageId {
-    repo::messages::insert(
-        store.writer(),
-        NewMessageRow {
-            id: MessageId::new(),
-            thread_id: thread,
-            org_id: org,
-            parent_id: None,
-            user_id: None,
-            role: MessageRole::Assistant,
-            content: String::new(),
-            blocks: None,
-            metadata: None,
-            status: MessageStatus::Streaming,
-            model: None,
-            attachments: Vec::new(),
-            tokens: None,
-        },
-    )
-    .await
-    .unwrap()
-    .id
+    let row = crate::message_row(
+        org,
+        thread,
+        None,
+        MessageRole::Assistant,
+        MessageStatus::Streaming,
+        "",
+    );
+    repo::messages::insert(store.writer(), row)
+        .await
+        .unwrap()
+        .id
 }
 
 fn delta(thread: ThreadId, reply: MessageId, text: &str) -> Delta {
@@ -72,24 +62,7 @@ fn delta(thread: ThreadId, reply: MessageId, text: &str) -> Delta {
 }
 
 async fn deltas_of_many_replies_land_together(store: &Store) {
-    let org = repo::orgs::find_or_create(store.writer(), "acme")
-        .await
-        .unwrap()
-        .id;
-    let user = repo::users::insert(
-        store.writer(),
-        repo::users::NewUserRow {
-            org_id: org,
-            subject: None,
-            email: Email::parse("ada@acme.io").unwrap(),
-            name: "Ada".into(),
-            role: Role::User,
-            avatar_url: None,
-        },
-    )
-    .await
-    .unwrap()
-    .id;
+    let (org, user) = crate::ada(store).await;
     let (one, two) = (
         thread(store, org, user, "one").await,
         thread(store, org, user, "two").await,
