@@ -90,42 +90,51 @@ impl Services {
         input: NewMessage,
     ) -> Result<Message, ServiceError> {
         check_post(actor, &input)?;
+        let plain =
+            input.parent_id.is_none() && input.attachments.as_ref().is_none_or(Vec::is_empty);
+        if plain {
+            // Nothing to check before the insert: the post is its whole
+            // transaction, committed with it in one visit to the writer.
+            let (row, title) = self.message_row(actor, thread, input);
+            let tx = self.store.begin_write().await?;
+            return match repo::messages::post(tx, poster(actor), row, title.as_deref(), false)
+                .await?
+            {
+                Some(posted) => {
+                    self.events.publish(posted.event);
+                    Ok(posted.message)
+                }
+                None => Err(self.refused_post(actor, thread).await),
+            };
+        }
         let tx = self.store.begin_write().await?;
         let (message, _, events) = self.insert_message(&tx, actor, thread, input).await?;
         self.commit_and_publish(tx, events).await?;
         Ok(message)
     }
 
-    /// Inserts a posted message (checks included) with its `message.created`
-    /// event (and a `file.attached` for each attachment) inside the caller's
-    /// write transaction, returning it, whether the thread's assistant
-    /// replies, and the events.
-    pub(crate) async fn insert_message(
+    /// Why a post was refused (the thread is not there, or not the
+    /// poster's to write in).
+    pub(crate) async fn refused_post(&self, actor: &Actor, thread: ThreadId) -> ServiceError {
+        let gate =
+            repo::messages::gate(self.store.reader(), actor.org_id, actor.user_id, thread).await;
+        match gate
+            .map_err(ServiceError::from)
+            .and_then(|gate| admit(actor, gate, Access::Write))
+        {
+            Ok(_) => ServiceError::NotFound("thread"),
+            Err(err) => err,
+        }
+    }
+
+    /// The row a post stores, and a title for an untitled thread.
+    pub(crate) fn message_row(
         &self,
-        tx: &Tx,
         actor: &Actor,
         thread: ThreadId,
         input: NewMessage,
-    ) -> Result<(Message, bool, Vec<ThreadEvent>), ServiceError> {
+    ) -> (NewMessageRow, Option<String>) {
         let role = input.role.unwrap_or(MessageRole::User);
-        let attachments = input.attachments.clone().unwrap_or_default();
-        let files = self
-            .attachable_files(tx, actor, "attachments", &attachments)
-            .await?;
-        // An explicit parent is checked after access, so a caller cannot
-        // probe another thread's messages through it.
-        if let Some(parent) = input.parent_id {
-            self.gate_in_tx(tx, actor, thread, Access::Write).await?;
-            if repo::messages::find_in_thread(tx, thread, parent)
-                .await?
-                .is_none()
-            {
-                return Err(ServiceError::Invalid(DomainError::invalid(
-                    "parent_id",
-                    "is not a message of this thread",
-                )));
-            }
-        }
         let content = input.content.unwrap_or_default();
         let title = if role == MessageRole::User {
             let source = if content.trim().is_empty() {
@@ -163,26 +172,44 @@ impl Services {
             tokens,
             status: MessageStatus::Complete,
             model: None,
-            attachments,
+            attachments: input.attachments.unwrap_or_default(),
         };
-        let poster = Poster {
-            org_id: actor.org_id,
-            user_id: actor.user_id,
-            is_admin: actor.is_admin(),
-        };
-        match repo::messages::insert_checked(tx, poster, row, title.as_deref()).await? {
+        (row, title)
+    }
+
+    /// Inserts a posted message (checks included) with its `message.created`
+    /// event (and a `file.attached` for each attachment) inside the caller's
+    /// write transaction, returning it, whether the thread's assistant
+    /// replies, and the events.
+    pub(crate) async fn insert_message(
+        &self,
+        tx: &Tx,
+        actor: &Actor,
+        thread: ThreadId,
+        input: NewMessage,
+    ) -> Result<(Message, bool, Vec<ThreadEvent>), ServiceError> {
+        let attachments = input.attachments.clone().unwrap_or_default();
+        let files = self
+            .attachable_files(tx, actor, "attachments", &attachments)
+            .await?;
+        // An explicit parent is checked after access, so a caller cannot
+        // probe another thread's messages through it.
+        if let Some(parent) = input.parent_id {
+            self.gate_in_tx(tx, actor, thread, Access::Write).await?;
+            if repo::messages::find_in_thread(tx, thread, parent)
+                .await?
+                .is_none()
+            {
+                return Err(ServiceError::Invalid(DomainError::invalid(
+                    "parent_id",
+                    "is not a message of this thread",
+                )));
+            }
+        }
+        let (row, title) = self.message_row(actor, thread, input);
+        match repo::messages::insert_checked(tx, poster(actor), row, title.as_deref()).await? {
             Some(posted) => {
-                let created = repo::events::write(
-                    tx,
-                    thread,
-                    posted.event_seq,
-                    kind::MESSAGE_CREATED,
-                    Some(posted.message.id),
-                    Some(actor.user_id),
-                    serde_json::to_value(&posted.message).unwrap_or_default(),
-                )
-                .await?;
-                let mut events = vec![created];
+                let mut events = vec![posted.event];
                 events.extend(
                     self.attach_files(tx, actor, thread, posted.message.id, &files)
                         .await?,
@@ -443,4 +470,19 @@ pub(crate) async fn created_event(
         serde_json::to_value(message).unwrap_or_default(),
     )
     .await
+}
+
+/// A post without a parent or files: nothing to check before its insert,
+/// so it can be the whole of its transaction.
+pub(crate) fn is_plain(input: &NewMessage) -> bool {
+    input.parent_id.is_none() && input.attachments.as_ref().is_none_or(Vec::is_empty)
+}
+
+/// The poster a post's access check needs.
+pub(crate) fn poster(actor: &Actor) -> Poster {
+    Poster {
+        org_id: actor.org_id,
+        user_id: actor.user_id,
+        is_admin: actor.is_admin(),
+    }
 }

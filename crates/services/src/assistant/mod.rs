@@ -162,6 +162,31 @@ impl Services {
             return self.replay_post(actor, made, mode).await;
         }
         let is_user = input.role.unwrap_or(MessageRole::User) == MessageRole::User;
+        let may_reply = is_user && self.config.auto_completion_enabled;
+        if retry.is_none() && crate::messages::is_plain(&input) {
+            // A post that starts no reply is the whole of its transaction,
+            // committed with it in one visit to the writer. Whether the
+            // thread replies is read first, and the insert refuses a thread
+            // that has begun to since, which then takes the path below.
+            let quiet = !may_reply
+                || repo::messages::gate(self.store.reader(), actor.org_id, actor.user_id, thread)
+                    .await?
+                    .is_some_and(|gate| !gate.auto_reply);
+            if quiet {
+                let (row, title) = self.message_row(actor, thread, input.clone());
+                let tx = self.store.begin_write().await?;
+                let poster = crate::messages::poster(actor);
+                if let Some(posted) =
+                    repo::messages::post(tx, poster, row, title.as_deref(), may_reply).await?
+                {
+                    self.events.publish(posted.event);
+                    return Ok(Once::Made(Posted {
+                        message: posted.message,
+                        reply: None,
+                    }));
+                }
+            }
+        }
         let tx = self.store.begin_write().await?;
         let (message, auto_reply, mut events) =
             self.insert_message(&tx, actor, thread, input).await?;

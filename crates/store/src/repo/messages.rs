@@ -10,10 +10,11 @@ use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
     IntoActiveModel, JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
-    RelationTrait, Set, Value as DbValue,
+    RelationTrait, Set, Statement, Value as DbValue,
 };
 use serde_json::Value;
 use uuid::Uuid;
+use xl_domain::events::{ThreadEvent, kind};
 use xl_domain::messages::{Revision, TokenCount};
 use xl_domain::threads::MemberRole;
 use xl_domain::{
@@ -24,11 +25,12 @@ use xl_domain::{
 use super::{ascending, cursor_id, overfetch};
 use migration::{PathParent, PathPlace};
 
-use crate::Conn;
 use crate::StoreError;
+use crate::db::Engine;
 use crate::entity::{files, message_files, message_revisions, messages, thread_members, threads};
 use crate::error::OrmResult;
 use crate::sqlite::sqlite_model;
+use crate::{Conn, Tx};
 
 pub(crate) fn to_domain(
     row: messages::Model,
@@ -890,9 +892,8 @@ pub struct Posted {
     pub message: Message,
     /// Whether the thread's assistant replies.
     pub auto_reply: bool,
-    /// The thread's event number taken for the post's `message.created`
-    /// event, which the caller writes with [`super::events::write`].
-    pub event_seq: i64,
+    /// The post's `message.created` event, written with it.
+    pub event: ThreadEvent,
 }
 
 /// Posts a message in one statement that also checks access and picks the
@@ -909,81 +910,202 @@ pub async fn insert_checked<C: Conn>(
     row: NewMessageRow,
     title: Option<&str>,
 ) -> Result<Option<Posted>, StoreError> {
-    let backend = db.orm().get_database_backend();
-    let now = Utc::now();
-    let json = |value: &Option<Value>| DbValue::Json(value.clone().map(Box::new));
-    let (token_count, token_family) = token_columns(&row.tokens);
-    let values: Vec<DbValue> = vec![
-        row.id.as_uuid().into(),
-        row.parent_id.map(|id| id.as_uuid()).into(),
-        row.user_id.map(|id| id.as_uuid()).into(),
-        row.role.as_str().into(),
-        row.content.clone().into(),
-        json(&row.blocks),
-        json(&row.metadata),
-        row.status.as_str().into(),
-        row.model.clone().into(),
-        now.into(),
-        row.thread_id.as_uuid().into(),
-        poster.org_id.as_uuid().into(),
-        poster.is_admin.into(),
-        poster.user_id.as_uuid().into(),
-        token_count.into(),
-        token_family.into(),
-    ];
-    // The insert (which checks access), the file links and the thread's
-    // update go to the writer in one visit; nothing follows a refused insert.
-    let mut steps = vec![(super::raw(backend, POST_INSERT, values), true)];
-    if !row.attachments.is_empty() {
-        let links =
-            row.attachments
-                .iter()
-                .enumerate()
-                .map(|(position, file)| message_files::ActiveModel {
+    let post = PostSteps::new(db.orm().get_database_backend(), poster, &row, title, false);
+    let results = super::chain(db, post.steps).await?;
+    posted(results, row, poster, post.now)
+}
+
+/// [`insert_checked`] as the whole of a write transaction, which it commits.
+/// On SQLite the commit goes to the writer with the post's statements, so
+/// the writer runs the post and commits it without waiting on the caller in
+/// between. A refused post commits nothing. With `unless_replying`, a post
+/// into a thread whose assistant replies is refused too, so a caller that
+/// expected no reply can take the path that starts one.
+pub async fn post(
+    tx: Tx,
+    poster: Poster,
+    row: NewMessageRow,
+    title: Option<&str>,
+    unless_replying: bool,
+) -> Result<Option<Posted>, StoreError> {
+    let post = PostSteps::new(
+        tx.orm().get_database_backend(),
+        poster,
+        &row,
+        title,
+        unless_replying,
+    );
+    let results = match tx.sqlite_session() {
+        Some(session) => {
+            let results = super::chain_then_commit(session, post.steps).await?;
+            drop(tx);
+            results
+        }
+        None => {
+            let results = super::chain(&tx, post.steps).await?;
+            tx.commit().await?;
+            results
+        }
+    };
+    posted(results, row, poster, post.now)
+}
+
+/// The statements of a post, in one visit to the writer: the insert (which
+/// checks access), the file links, the thread's update and the
+/// `message.created` event; nothing follows a refused insert.
+struct PostSteps {
+    steps: Vec<(Statement, bool)>,
+    now: chrono::DateTime<Utc>,
+}
+
+impl PostSteps {
+    fn new(
+        backend: DbBackend,
+        poster: Poster,
+        row: &NewMessageRow,
+        title: Option<&str>,
+        unless_replying: bool,
+    ) -> Self {
+        let now = Utc::now();
+        let json = |value: &Option<Value>| DbValue::Json(value.clone().map(Box::new));
+        let (token_count, token_family) = token_columns(&row.tokens);
+        let values: Vec<DbValue> = vec![
+            row.id.as_uuid().into(),
+            row.parent_id.map(|id| id.as_uuid()).into(),
+            row.user_id.map(|id| id.as_uuid()).into(),
+            row.role.as_str().into(),
+            row.content.clone().into(),
+            json(&row.blocks),
+            json(&row.metadata),
+            row.status.as_str().into(),
+            row.model.clone().into(),
+            now.into(),
+            row.thread_id.as_uuid().into(),
+            poster.org_id.as_uuid().into(),
+            poster.is_admin.into(),
+            poster.user_id.as_uuid().into(),
+            token_count.into(),
+            token_family.into(),
+            unless_replying.into(),
+        ];
+        let mut steps = vec![(super::raw(backend, POST_INSERT, values), true)];
+        if !row.attachments.is_empty() {
+            let links = row.attachments.iter().enumerate().map(|(position, file)| {
+                message_files::ActiveModel {
                     message_id: Set(row.id.as_uuid()),
                     file_id: Set(file.as_uuid()),
                     position: Set(i32::try_from(position).unwrap_or(i32::MAX)),
-                });
+                }
+            });
+            steps.push((
+                message_files::Entity::insert_many(links).build(backend),
+                false,
+            ));
+        }
+        let mut update = vec![
+            row.id.as_uuid().into(),
+            now.into(),
+            title.map(str::to_owned).into(),
+            row.thread_id.as_uuid().into(),
+        ];
+        if backend == DbBackend::Postgres {
+            update.push(super::events::channel());
+        }
+        let update_sql = format!(
+            "{POST_UPDATE}, {}",
+            super::events::returning_seq(backend, 5)
+        );
+        steps.push((super::raw(backend, &update_sql, update), true));
+        // The event's payload is the message, whose parent the insert chose.
+        let payload =
+            serde_json::to_value(posted_message(row.clone(), None, now)).unwrap_or_default();
+        let event_sql = match backend {
+            DbBackend::Postgres => POST_EVENT.replace(
+                "{payload}",
+                "jsonb_set($5::jsonb, '{parent_id}', \
+                   COALESCE(to_jsonb((SELECT m.parent_id FROM messages m WHERE m.id = $3)), 'null'::jsonb))",
+            ),
+            _ => POST_EVENT.replace(
+                "{payload}",
+                // `repo::raw` turns every `$` into `?`, so the path's `$` is char(36).
+                // (`hex(NULL)` is '', so a first message is tested for NULL.)
+                "json_set($5, char(36) || '.parent_id', (SELECT CASE WHEN m.parent_id IS NULL \
+                   THEN NULL ELSE lower( \
+                   substr(hex(m.parent_id), 1, 8) || '-' || substr(hex(m.parent_id), 9, 4) || '-' || \
+                   substr(hex(m.parent_id), 13, 4) || '-' || substr(hex(m.parent_id), 17, 4) || '-' || \
+                   substr(hex(m.parent_id), 21, 12)) END FROM messages m WHERE m.id = $3))",
+            ),
+        };
         steps.push((
-            message_files::Entity::insert_many(links).build(backend),
+            super::raw(
+                backend,
+                &event_sql,
+                vec![
+                    Uuid::now_v7().into(),
+                    kind::MESSAGE_CREATED.into(),
+                    row.id.as_uuid().into(),
+                    poster.user_id.as_uuid().into(),
+                    DbValue::Json(Some(Box::new(payload))),
+                    now.into(),
+                    row.thread_id.as_uuid().into(),
+                ],
+            ),
             false,
         ));
+        PostSteps { steps, now }
     }
-    let mut update = vec![
-        row.id.as_uuid().into(),
-        now.into(),
-        title.map(str::to_owned).into(),
-        row.thread_id.as_uuid().into(),
-    ];
-    if backend == DbBackend::Postgres {
-        update.push(super::events::channel());
-    }
-    let update_sql = format!(
-        "{POST_UPDATE}, {}",
-        super::events::returning_seq(backend, 5)
-    );
-    steps.push((super::raw(backend, &update_sql, update), true));
-    let mut results = super::chain(db, steps).await?.into_iter();
+}
+
+/// What a post's statements answered: `None` when the insert was refused.
+fn posted(
+    results: Vec<Vec<sea_orm::QueryResult>>,
+    row: NewMessageRow,
+    poster: Poster,
+    now: chrono::DateTime<Utc>,
+) -> Result<Option<Posted>, StoreError> {
+    let mut results = results.into_iter();
     let Some(inserted) = results.next().and_then(|rows| rows.into_iter().next()) else {
         return Ok(None);
     };
     let parent: Option<Uuid> = inserted.try_get("", "parent_id").into_store()?;
-    let updated = results
-        .last()
+    let update = if row.attachments.is_empty() {
+        results.next()
+    } else {
+        results.nth(1)
+    };
+    let updated = update
         .and_then(|rows| rows.into_iter().next())
         .ok_or(StoreError::NotFound("thread"))?;
+    let thread = row.thread_id;
+    let message = posted_message(row, parent, now);
+    let event = ThreadEvent {
+        seq: updated.try_get("", "last_event_seq").into_store()?,
+        thread_id: thread,
+        kind: kind::MESSAGE_CREATED.to_owned(),
+        message_id: Some(message.id),
+        actor_id: Some(poster.user_id),
+        payload: serde_json::to_value(&message).unwrap_or_default(),
+        created_at: now,
+    };
     Ok(Some(Posted {
         auto_reply: updated.try_get("", "auto_reply").into_store()?,
-        event_seq: updated.try_get("", "last_event_seq").into_store()?,
-        message: posted_message(row, parent, now),
+        event,
+        message,
     }))
 }
+
+/// The `message.created` event of a post, at the number its thread update
+/// took: `$1` id, `$2` kind, `$3` message, `$4` actor, `$5` the message as
+/// JSON (its parent is filled in from the row), `$6` time, `$7` thread.
+const POST_EVENT: &str = "INSERT INTO events (id, thread_id, seq, kind, message_id, actor_id, payload, created_at) \
+     SELECT $1, t.id, t.last_event_seq, $2, $3, $4, {payload}, $6 FROM threads t WHERE t.id = $7";
 
 /// The statement that posts a message for [`insert_checked`]:
 /// `$1` id, `$2` explicit parent, `$3` author, `$4` role, `$5` content,
 /// `$6` blocks, `$7` metadata, `$8` status, `$9` model, `$10` time,
 /// `$11` thread, `$12` the poster's org, `$13` whether the poster is an
-/// admin, `$14` the poster, `$15` and `$16` its token count and family.
+/// admin, `$14` the poster, `$15` and `$16` its token count and family,
+/// `$17` whether to refuse a thread whose assistant replies.
 /// The message's place in the tree follows `migration::PathPlace::child`:
 /// depth one below the parent, and a jump to the parent's jump's jump when
 /// the two jumps below it span equal distances, else to the parent.
@@ -1003,6 +1125,7 @@ pub(crate) const POST_INSERT: &str = "INSERT INTO messages (id, thread_id, org_i
      LEFT JOIN messages j ON j.id = p.jump_id \
      WHERE t.id = $11 AND t.org_id = $12 AND t.deleted_at IS NULL \
        AND ($13 OR EXISTS (SELECT 1 FROM thread_members tm WHERE tm.thread_id = t.id AND tm.user_id = $14)) \
+       AND NOT ($17 AND t.auto_reply) \
      RETURNING parent_id";
 
 /// The thread update that follows [`POST_INSERT`]: `$1` the new leaf,

@@ -39,21 +39,10 @@ pub(crate) async fn chain<C: Conn>(
     steps: Vec<(Statement, bool)>,
 ) -> Result<Vec<Vec<sea_orm::QueryResult>>, StoreError> {
     if let Some(session) = db.sqlite_session() {
-        let steps = steps
-            .into_iter()
-            .map(|(statement, needs_rows)| crate::sqlite::Step {
-                sql: statement.sql,
-                values: statement.values.map(|v| v.0).unwrap_or_default(),
-                needs_rows,
-            })
-            .collect();
-        let rows = session.chain(steps).await.map_err(|err| {
+        let rows = session.chain(sqlite_steps(steps)).await.map_err(|err| {
             StoreError::from_orm(sea_orm::DbErr::Query(sea_orm::RuntimeErr::Internal(err)))
         })?;
-        return Ok(rows
-            .into_iter()
-            .map(|rows| rows.into_iter().map(sea_orm::QueryResult::from).collect())
-            .collect());
+        return Ok(query_results(rows));
     }
     let mut results = Vec::with_capacity(steps.len());
     for (statement, needs_rows) in steps {
@@ -65,6 +54,39 @@ pub(crate) async fn chain<C: Conn>(
         }
     }
     Ok(results)
+}
+
+/// Runs a chain of statements and commits the SQLite session behind it in
+/// one go: the commit is queued behind the chain, so the writer never waits
+/// on the caller in between. A failure anywhere commits nothing.
+pub(crate) async fn chain_then_commit(
+    session: &crate::sqlite::Session,
+    steps: Vec<(Statement, bool)>,
+) -> Result<Vec<Vec<sea_orm::QueryResult>>, StoreError> {
+    let rows = session
+        .chain_then_commit(sqlite_steps(steps))
+        .await
+        .map_err(|err| {
+            StoreError::from_orm(sea_orm::DbErr::Exec(sea_orm::RuntimeErr::Internal(err)))
+        })?;
+    Ok(query_results(rows))
+}
+
+fn sqlite_steps(steps: Vec<(Statement, bool)>) -> Vec<crate::sqlite::Step> {
+    steps
+        .into_iter()
+        .map(|(statement, needs_rows)| crate::sqlite::Step {
+            sql: statement.sql,
+            values: statement.values.map(|v| v.0).unwrap_or_default(),
+            needs_rows,
+        })
+        .collect()
+}
+
+fn query_results(rows: Vec<Vec<sea_orm::ProxyRow>>) -> Vec<Vec<sea_orm::QueryResult>> {
+    rows.into_iter()
+        .map(|rows| rows.into_iter().map(sea_orm::QueryResult::from).collect())
+        .collect()
 }
 
 /// Runs a write whose answer nothing depends on. In a SQLite transaction it

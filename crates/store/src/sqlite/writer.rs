@@ -53,7 +53,8 @@ pub(crate) enum Op {
     },
     /// Statements run one after another in one visit to the writer, each
     /// step's rows kept; the chain stops at a step marked `needs_rows` that
-    /// returns none (its guard failed).
+    /// returns none (its guard failed). A failed chain poisons its session:
+    /// its commit fails and keeps nothing.
     Chain {
         steps: Vec<Step>,
         reply: oneshot::Sender<Result<Vec<Vec<ProxyRow>>, String>>,
@@ -279,6 +280,22 @@ impl Session {
         self.ask(|reply| Op::Chain { steps, reply }).await
     }
 
+    /// Runs a chain and commits the session, the commit queued behind the
+    /// chain so the writer goes straight from one to the other. A chain that
+    /// fails leaves nothing to commit (see [`Op::Chain`]).
+    pub(crate) async fn chain_then_commit(
+        &self,
+        steps: Vec<Step>,
+    ) -> Result<Vec<Vec<ProxyRow>>, String> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Op::Chain { steps, reply })?;
+        let (reply, committed) = oneshot::channel();
+        self.send(Op::Commit { reply })?;
+        let rows = answer.await.map_err(|_| STOPPED.to_owned())??;
+        committed.await.map_err(|_| STOPPED.to_owned())??;
+        Ok(rows)
+    }
+
     /// Runs parameterless statements in this session.
     pub(crate) async fn batch(&self, sql: String) -> Result<(), String> {
         self.ask(|reply| Op::Batch { sql, reply }).await
@@ -470,6 +487,11 @@ fn run_session(
                             break;
                         }
                     }
+                }
+                // A chain is one write: half of it must never commit, even
+                // when the commit was queued before its answer was read.
+                if let Err(err) = &outcome {
+                    failed_ahead.get_or_insert_with(|| err.clone());
                 }
                 let _ = reply.send(outcome.map(|()| results));
             }

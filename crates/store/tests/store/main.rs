@@ -88,6 +88,7 @@ pub(crate) fn message_row(
 }
 
 mod branches;
+mod posts;
 mod rate_buckets;
 mod replies;
 mod search_index;
