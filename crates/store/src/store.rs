@@ -122,6 +122,10 @@ impl std::fmt::Debug for Url {
     }
 }
 
+/// How long a pooled PostgreSQL connection may sit idle before it is checked
+/// with a ping as it is handed out.
+const POOL_PING_AFTER_IDLE: Duration = Duration::from_secs(30);
+
 impl Store {
     /// Connects (creating the SQLite file and its directory if needed).
     /// Does not run migrations: see [`Store::migrate_up`].
@@ -134,6 +138,11 @@ impl Store {
                     .max_connections(config.max_connections.max(1))
                     .min_connections(1)
                     .acquire_timeout(config.acquire_timeout)
+                    // sqlx pings every connection it hands out by default: a
+                    // second round trip for every query. Only a connection
+                    // idle long enough to have been dropped (by the server, a
+                    // proxy or a firewall) is pinged; a hot one goes straight out.
+                    .test_before_acquire_if_idle_for(POOL_PING_AFTER_IDLE)
                     .sqlx_logging(false);
                 let pool = Database::connect(options).await.into_store()?;
                 Ok(Store {
