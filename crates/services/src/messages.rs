@@ -90,20 +90,9 @@ impl Services {
         input: NewMessage,
     ) -> Result<Message, ServiceError> {
         check_post(actor, &input)?;
-        let plain =
-            input.parent_id.is_none() && input.attachments.as_ref().is_none_or(Vec::is_empty);
-        if plain {
-            // Nothing to check before the insert: the post is its whole
-            // transaction, committed with it in one visit to the writer.
-            let (row, title) = self.message_row(actor, thread, input);
-            let tx = self.store.begin_write().await?;
-            return match repo::messages::post(tx, poster(actor), row, title.as_deref(), false)
-                .await?
-            {
-                Some(posted) => {
-                    self.events.publish(posted.event);
-                    Ok(posted.message)
-                }
+        if is_plain(&input) {
+            return match self.post_alone(actor, thread, input, false).await? {
+                Some(message) => Ok(message),
                 None => Err(self.refused_post(actor, thread).await),
             };
         }
@@ -113,9 +102,31 @@ impl Services {
         Ok(message)
     }
 
+    /// A plain post (see [`is_plain`]) as the whole of its transaction,
+    /// committed with it in one visit to the writer; `None`, with nothing
+    /// written, if it was refused (or, with `unless_replying`, if the
+    /// thread's assistant replies).
+    pub(crate) async fn post_alone(
+        &self,
+        actor: &Actor,
+        thread: ThreadId,
+        input: NewMessage,
+        unless_replying: bool,
+    ) -> Result<Option<Message>, ServiceError> {
+        let (row, title) = self.message_row(actor, thread, input);
+        let tx = self.store.begin_write().await?;
+        let poster = poster(actor);
+        let posted =
+            repo::messages::post(tx, poster, row, title.as_deref(), unless_replying).await?;
+        Ok(posted.map(|posted| {
+            self.events.publish(posted.event);
+            posted.message
+        }))
+    }
+
     /// Why a post was refused (the thread is not there, or not the
     /// poster's to write in).
-    pub(crate) async fn refused_post(&self, actor: &Actor, thread: ThreadId) -> ServiceError {
+    async fn refused_post(&self, actor: &Actor, thread: ThreadId) -> ServiceError {
         let gate =
             repo::messages::gate(self.store.reader(), actor.org_id, actor.user_id, thread).await;
         match gate
@@ -128,7 +139,7 @@ impl Services {
     }
 
     /// The row a post stores, and a title for an untitled thread.
-    pub(crate) fn message_row(
+    fn message_row(
         &self,
         actor: &Actor,
         thread: ThreadId,
@@ -207,7 +218,8 @@ impl Services {
             }
         }
         let (row, title) = self.message_row(actor, thread, input);
-        match repo::messages::insert_checked(tx, poster(actor), row, title.as_deref()).await? {
+        let poster = poster(actor);
+        match repo::messages::insert_checked(tx, poster, row, title.as_deref()).await? {
             Some(posted) => {
                 let mut events = vec![posted.event];
                 events.extend(
@@ -478,8 +490,8 @@ pub(crate) fn is_plain(input: &NewMessage) -> bool {
     input.parent_id.is_none() && input.attachments.as_ref().is_none_or(Vec::is_empty)
 }
 
-/// The poster a post's access check needs.
-pub(crate) fn poster(actor: &Actor) -> Poster {
+/// Who is posting, for the access check inside the insert.
+fn poster(actor: &Actor) -> Poster {
     Poster {
         org_id: actor.org_id,
         user_id: actor.user_id,

@@ -7,8 +7,8 @@
 //! letting connections race for the file lock) means a write never fails
 //! with "database is locked". On PostgreSQL one sqlx pool serves both roles,
 //! and an [`EventFeed`] listens on a connection of its own.
-//! Migrations are the exception on SQLite: sea-orm-migration applies them on
-//! a short-lived sqlx connection of its own (see `migrate.rs`).
+//! Migrations run on the SQLite writer too, as sessions like any other
+//! write (see `migrate.rs`).
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

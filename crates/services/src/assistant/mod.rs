@@ -172,19 +172,15 @@ impl Services {
                 || repo::messages::gate(self.store.reader(), actor.org_id, actor.user_id, thread)
                     .await?
                     .is_some_and(|gate| !gate.auto_reply);
-            if quiet {
-                let (row, title) = self.message_row(actor, thread, input.clone());
-                let tx = self.store.begin_write().await?;
-                let poster = crate::messages::poster(actor);
-                if let Some(posted) =
-                    repo::messages::post(tx, poster, row, title.as_deref(), may_reply).await?
-                {
-                    self.events.publish(posted.event);
-                    return Ok(Once::Made(Posted {
-                        message: posted.message,
-                        reply: None,
-                    }));
-                }
+            if quiet
+                && let Some(message) = self
+                    .post_alone(actor, thread, input.clone(), may_reply)
+                    .await?
+            {
+                return Ok(Once::Made(Posted {
+                    message,
+                    reply: None,
+                }));
             }
         }
         let tx = self.store.begin_write().await?;
