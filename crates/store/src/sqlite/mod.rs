@@ -8,7 +8,7 @@ mod values;
 mod writer;
 
 pub(crate) use model::sqlite_model;
-pub(crate) use model::{Field, SqliteModel};
+pub(crate) use model::{SqliteModel, read as read_field};
 pub(crate) use reader::Reader;
 pub(crate) use writer::Session;
 pub(crate) use writer::{Step, Writer};

@@ -23,85 +23,95 @@ pub(crate) trait SqliteModel: Sized {
     fn decode(row: &Row<'_>, at: &[usize]) -> rusqlite::Result<Self>;
 }
 
-/// One column's value as a Rust type.
+/// One column's value as a Rust type, decoded from the value SQLite holds
+/// (each column is fetched once, by [`read`]).
 pub(crate) trait Field: Sized {
-    /// Reads column `i`.
-    fn read(row: &Row<'_>, i: usize) -> rusqlite::Result<Self>;
+    /// Decodes `value`, or names what it is not.
+    fn from_value(value: ValueRef<'_>) -> Result<Self, &'static str>;
 }
 
-fn bad(i: usize, what: &str) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(
-        i,
-        rusqlite::types::Type::Null,
-        format!("not {what}").into(),
-    )
+/// Reads column `i` of `row` as `T`.
+pub(crate) fn read<T: Field>(row: &Row<'_>, i: usize) -> rusqlite::Result<T> {
+    T::from_value(row.get_ref(i)?).map_err(|what| {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Null,
+            format!("not {what}").into(),
+        )
+    })
+}
+
+fn text(value: ValueRef<'_>) -> Option<&str> {
+    match value {
+        ValueRef::Text(text) => std::str::from_utf8(text).ok(),
+        _ => None,
+    }
+}
+
+fn integer(value: ValueRef<'_>) -> Option<i64> {
+    match value {
+        ValueRef::Integer(n) => Some(n),
+        _ => None,
+    }
 }
 
 impl Field for Uuid {
-    fn read(row: &Row<'_>, i: usize) -> rusqlite::Result<Self> {
-        match row.get_ref(i)? {
-            ValueRef::Blob(bytes) => Uuid::from_slice(bytes).map_err(|_| bad(i, "a UUID")),
-            ValueRef::Text(text) => std::str::from_utf8(text)
-                .ok()
-                .and_then(|text| Uuid::parse_str(text).ok())
-                .ok_or_else(|| bad(i, "a UUID")),
-            _ => Err(bad(i, "a UUID")),
+    fn from_value(value: ValueRef<'_>) -> Result<Self, &'static str> {
+        match value {
+            ValueRef::Blob(bytes) => Uuid::from_slice(bytes).ok(),
+            value => text(value).and_then(|text| Uuid::parse_str(text).ok()),
         }
+        .ok_or("a UUID")
     }
 }
 
 impl Field for String {
-    fn read(row: &Row<'_>, i: usize) -> rusqlite::Result<Self> {
-        row.get(i)
+    fn from_value(value: ValueRef<'_>) -> Result<Self, &'static str> {
+        text(value).map(str::to_owned).ok_or("text")
     }
 }
 
 impl Field for i32 {
-    fn read(row: &Row<'_>, i: usize) -> rusqlite::Result<Self> {
-        row.get(i)
+    fn from_value(value: ValueRef<'_>) -> Result<Self, &'static str> {
+        integer(value)
+            .and_then(|n| i32::try_from(n).ok())
+            .ok_or("a 32-bit integer")
     }
 }
 
 impl Field for i64 {
-    fn read(row: &Row<'_>, i: usize) -> rusqlite::Result<Self> {
-        row.get(i)
+    fn from_value(value: ValueRef<'_>) -> Result<Self, &'static str> {
+        integer(value).ok_or("an integer")
     }
 }
 
 impl Field for bool {
-    fn read(row: &Row<'_>, i: usize) -> rusqlite::Result<Self> {
-        row.get(i)
+    fn from_value(value: ValueRef<'_>) -> Result<Self, &'static str> {
+        integer(value).map(|n| n != 0).ok_or("a boolean")
     }
 }
 
 impl Field for serde_json::Value {
-    fn read(row: &Row<'_>, i: usize) -> rusqlite::Result<Self> {
-        match row.get_ref(i)? {
-            ValueRef::Text(text) | ValueRef::Blob(text) => {
-                serde_json::from_slice(text).map_err(|_| bad(i, "JSON"))
-            }
-            _ => Err(bad(i, "JSON")),
+    fn from_value(value: ValueRef<'_>) -> Result<Self, &'static str> {
+        match value {
+            ValueRef::Text(text) | ValueRef::Blob(text) => serde_json::from_slice(text).ok(),
+            _ => None,
         }
+        .ok_or("JSON")
     }
 }
 
 impl Field for DateTime<Utc> {
-    fn read(row: &Row<'_>, i: usize) -> rusqlite::Result<Self> {
-        match row.get_ref(i)? {
-            ValueRef::Text(text) => std::str::from_utf8(text)
-                .ok()
-                .and_then(parse_timestamp)
-                .ok_or_else(|| bad(i, "a timestamp")),
-            _ => Err(bad(i, "a timestamp")),
-        }
+    fn from_value(value: ValueRef<'_>) -> Result<Self, &'static str> {
+        text(value).and_then(parse_timestamp).ok_or("a timestamp")
     }
 }
 
 impl<T: Field> Field for Option<T> {
-    fn read(row: &Row<'_>, i: usize) -> rusqlite::Result<Self> {
-        match row.get_ref(i)? {
+    fn from_value(value: ValueRef<'_>) -> Result<Self, &'static str> {
+        match value {
             ValueRef::Null => Ok(None),
-            _ => T::read(row, i).map(Some),
+            value => T::from_value(value).map(Some),
         }
     }
 }
@@ -111,9 +121,15 @@ pub(crate) fn read_models<M: SqliteModel>(
     statement: &mut Statement<'_>,
     params: impl rusqlite::Params,
 ) -> rusqlite::Result<Vec<M>> {
+    // A statement usually selects the columns in the model's order: check
+    // that position first, and search the names only when it differs.
     let at = M::COLUMNS
         .iter()
-        .map(|name| statement.column_index(name))
+        .enumerate()
+        .map(|(k, name)| match statement.column_name(k) {
+            Ok(found) if found == *name => Ok(k),
+            _ => statement.column_index(name),
+        })
         .collect::<rusqlite::Result<Vec<usize>>>()?;
     let mut rows = statement.query(params)?;
     let mut out = Vec::new();
@@ -133,10 +149,10 @@ macro_rules! sqlite_model {
                 let mut at = at.iter().copied();
                 let mut next = || {
                     at.next()
-                        .ok_or(rusqlite::Error::InvalidColumnIndex(usize::MAX))
+                        .ok_or_else(|| rusqlite::Error::InvalidColumnIndex(usize::MAX))
                 };
                 Ok(Self {
-                    $($field: $crate::sqlite::Field::read(row, next()?)?,)+
+                    $($field: $crate::sqlite::read_field(row, next()?)?,)+
                 })
             }
         }
