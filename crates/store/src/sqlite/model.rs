@@ -32,34 +32,24 @@ pub(crate) trait Field: Sized {
 
 /// Reads column `i` of `row` as `T`.
 pub(crate) fn read<T: Field>(row: &Row<'_>, i: usize) -> rusqlite::Result<T> {
-    T::from_value(row.get_ref(i)?).map_err(|what| {
+    let value = row.get_ref(i)?;
+    T::from_value(value).map_err(|what| {
         rusqlite::Error::FromSqlConversionFailure(
             i,
-            rusqlite::types::Type::Null,
+            value.data_type(),
             format!("not {what}").into(),
         )
     })
-}
-
-fn text(value: ValueRef<'_>) -> Option<&str> {
-    match value {
-        ValueRef::Text(text) => std::str::from_utf8(text).ok(),
-        _ => None,
-    }
-}
-
-fn integer(value: ValueRef<'_>) -> Option<i64> {
-    match value {
-        ValueRef::Integer(n) => Some(n),
-        _ => None,
-    }
 }
 
 impl Field for Uuid {
     fn from_value(value: ValueRef<'_>) -> Result<Self, &'static str> {
         match value {
             ValueRef::Blob(bytes) => Uuid::from_slice(bytes).ok(),
-            value => text(value).and_then(|text| Uuid::parse_str(text).ok()),
+            value => value
+                .as_str()
+                .ok()
+                .and_then(|text| Uuid::parse_str(text).ok()),
         }
         .ok_or("a UUID")
     }
@@ -67,13 +57,15 @@ impl Field for Uuid {
 
 impl Field for String {
     fn from_value(value: ValueRef<'_>) -> Result<Self, &'static str> {
-        text(value).map(str::to_owned).ok_or("text")
+        value.as_str().map(str::to_owned).map_err(|_| "text")
     }
 }
 
 impl Field for i32 {
     fn from_value(value: ValueRef<'_>) -> Result<Self, &'static str> {
-        integer(value)
+        value
+            .as_i64()
+            .ok()
             .and_then(|n| i32::try_from(n).ok())
             .ok_or("a 32-bit integer")
     }
@@ -81,13 +73,13 @@ impl Field for i32 {
 
 impl Field for i64 {
     fn from_value(value: ValueRef<'_>) -> Result<Self, &'static str> {
-        integer(value).ok_or("an integer")
+        value.as_i64().map_err(|_| "an integer")
     }
 }
 
 impl Field for bool {
     fn from_value(value: ValueRef<'_>) -> Result<Self, &'static str> {
-        integer(value).map(|n| n != 0).ok_or("a boolean")
+        value.as_i64().map(|n| n != 0).map_err(|_| "a boolean")
     }
 }
 
@@ -103,7 +95,11 @@ impl Field for serde_json::Value {
 
 impl Field for DateTime<Utc> {
     fn from_value(value: ValueRef<'_>) -> Result<Self, &'static str> {
-        text(value).and_then(parse_timestamp).ok_or("a timestamp")
+        value
+            .as_str()
+            .ok()
+            .and_then(parse_timestamp)
+            .ok_or("a timestamp")
     }
 }
 
@@ -160,3 +156,49 @@ macro_rules! sqlite_model {
 }
 
 pub(crate) use sqlite_model;
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::Connection;
+    use rusqlite::types::Type;
+
+    use super::*;
+
+    /// Reads the one column of `SELECT {expr}` as `T`.
+    fn select<T: Field>(expr: &str) -> rusqlite::Result<T> {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.query_row(&format!("SELECT {expr}"), [], |row| read(row, 0))
+    }
+
+    #[test]
+    fn values_decode_by_type_and_null_is_none() {
+        let id = Uuid::now_v7();
+        assert_eq!(select::<Uuid>(&format!("'{id}'")).unwrap(), id);
+        assert_eq!(select::<String>("'plain'").unwrap(), "plain");
+        assert_eq!(select::<i32>("7").unwrap(), 7);
+        assert!(select::<bool>("1").unwrap());
+        assert_eq!(
+            select::<serde_json::Value>("'{\"a\":1}'").unwrap(),
+            serde_json::json!({"a": 1})
+        );
+        let time = select::<DateTime<Utc>>("'2026-12-02T10:00:00.5+00:00'").unwrap();
+        assert_eq!(time.to_rfc3339(), "2026-12-02T10:00:00.500+00:00");
+        assert_eq!(select::<Option<String>>("NULL").unwrap(), None);
+        assert_eq!(select::<Option<i32>>("3").unwrap(), Some(3));
+    }
+
+    #[test]
+    fn a_mismatch_names_the_column_its_type_and_what_was_wanted() {
+        let err = select::<i32>("'seven'").unwrap_err();
+        let rusqlite::Error::FromSqlConversionFailure(column, found, why) = err else {
+            panic!("unexpected error {err:?}");
+        };
+        assert_eq!((column, found), (0, Type::Text));
+        assert_eq!(why.to_string(), "not a 32-bit integer");
+        // Out of range is refused, not wrapped.
+        assert!(select::<i32>("4294967296").is_err());
+        // NULL is only an `Option`'s.
+        assert!(select::<String>("NULL").is_err());
+        assert!(select::<Uuid>("'not a uuid'").is_err());
+    }
+}
