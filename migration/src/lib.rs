@@ -25,6 +25,7 @@ mod m0014_analytics_events;
 mod m0015_index_replies_once;
 mod m0016_rate_buckets;
 mod m0017_index_at_commit;
+mod m0018_branch_pages;
 
 pub use m0008_message_paths::{Parent as PathParent, Place as PathPlace};
 pub use m0017_index_at_commit::{SQLITE_SEARCH_PENDING, sqlite_search_flush};
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0015_index_replies_once::Migration),
             Box::new(m0016_rate_buckets::Migration),
             Box::new(m0017_index_at_commit::Migration),
+            Box::new(m0018_branch_pages::Migration),
         ]
     }
 }

@@ -260,3 +260,62 @@ async fn artifacts_and_actions_work_on_postgres() {
     assert!(acted.reply.is_none(), "the thread's assistant is off");
     db.drop_database().await.unwrap();
 }
+
+/// Posts sent at once into one thread each take the previous one as parent:
+/// the thread stays one branch holding all of them.
+async fn concurrent_posts_keep_one_branch(services: &xl_services::Services) {
+    let ada = actor(services, "ada@acme.io", Role::User).await;
+    let thread = quiet_thread(services, &ada).await;
+    let posts = (0..32).map(|i| {
+        let services = services.clone();
+        let ada = ada.clone();
+        tokio::spawn(async move {
+            services
+                .post_message(&ada, thread.id, text(&format!("post {i}")))
+                .await
+                .unwrap()
+        })
+    });
+    let mut posted = Vec::new();
+    for post in futures_util::future::join_all(posts).await {
+        posted.push(post.unwrap().id);
+    }
+    let page = PageRequest {
+        limit: 100,
+        ..PageRequest::default()
+    };
+    let branch = services
+        .list_messages(&ada, thread.id, Branch::Current, &page)
+        .await
+        .unwrap();
+    let mut listed: Vec<_> = branch.items.iter().map(|m| m.id).collect();
+    // Newest first, each message the child of the next.
+    for pair in branch.items.windows(2) {
+        assert_eq!(pair[0].parent_id, Some(pair[1].id));
+    }
+    listed.sort();
+    posted.sort();
+    assert_eq!(listed, posted, "every post is on the current branch");
+    let thread = services.get_thread(&ada, thread.id).await.unwrap();
+    assert_eq!(thread.message_count, 32);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_posts_keep_one_branch_on_postgres() {
+    let Some((store, db)) = postgres_store().await else {
+        return;
+    };
+    let services = xl_services::Services::new(
+        store.clone(),
+        echo(),
+        xl_services::ServicesConfig::default(),
+    );
+    concurrent_posts_keep_one_branch(&services).await;
+    store.close().await.unwrap();
+    db.drop_database().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_posts_keep_one_branch_on_sqlite() {
+    concurrent_posts_keep_one_branch(&crate::support::services().await).await;
+}

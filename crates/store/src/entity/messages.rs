@@ -31,6 +31,8 @@ pub struct Model {
     pub jump_id: Option<Uuid>,
     /// The depth of `jump_id`.
     pub jump_depth: i32,
+    /// How many files the message links (rows of `message_files`).
+    pub attachment_count: i32,
     pub edited_at: Option<DateTimeUtc>,
     pub deleted_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,

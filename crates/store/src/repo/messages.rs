@@ -75,7 +75,12 @@ async fn with_attachments<C: Conn>(
     db: &C,
     rows: Vec<messages::Model>,
 ) -> Result<Vec<Message>, StoreError> {
-    let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+    // Only messages that link files are looked up: most pages have none.
+    let ids: Vec<Uuid> = rows
+        .iter()
+        .filter(|row| row.attachment_count > 0)
+        .map(|row| row.id)
+        .collect();
     let mut files: HashMap<Uuid, Vec<FileId>> = HashMap::new();
     if !ids.is_empty() {
         let links = message_files::Entity::find()
@@ -96,6 +101,11 @@ async fn with_attachments<C: Conn>(
             to_domain(row, attached)
         })
         .collect()
+}
+
+/// The `attachment_count` of a message linking `files`.
+fn attachment_count(files: &[FileId]) -> i32 {
+    i32::try_from(files.len()).unwrap_or(i32::MAX)
 }
 
 /// What a caller needs to know about a thread before touching its messages,
@@ -148,6 +158,7 @@ sqlite_model!(messages::Model {
     depth,
     jump_id,
     jump_depth,
+    attachment_count,
     edited_at,
     deleted_at,
     created_at,
@@ -167,9 +178,34 @@ pub async fn gate<C: Conn>(
     user: UserId,
     thread: ThreadId,
 ) -> Result<Option<Gate>, StoreError> {
-    let user = user.as_uuid();
-    let row = threads::Entity::find_by_id(thread.as_uuid())
-        .filter(threads::Column::OrgId.eq(org.as_uuid()))
+    static GATE: super::StatementCache<3> = super::StatementCache::new();
+    let backend = db.orm().get_database_backend();
+    let args = [thread.as_uuid(), org.as_uuid(), user.as_uuid()];
+    let row = GATE.statement(backend, args, gate_statement);
+    let row = super::fetch::<_, GateRow>(db, row)
+        .await?
+        .into_iter()
+        .next();
+    row.map(|row| {
+        Ok(Gate {
+            owner_id: UserId::from_uuid(row.owner_id),
+            current_leaf: row.current_leaf_id.map(MessageId::from_uuid),
+            deleted: row.deleted_at.is_some(),
+            member: row.member_role.as_deref().map(member_role).transpose()?,
+            auto_reply: row.auto_reply,
+        })
+    })
+    .transpose()
+}
+
+/// The gate's query: the thread (in the org) and the user's membership.
+fn gate_statement(backend: DbBackend, args: [Uuid; 3]) -> Statement {
+    gate_select(args).build(backend)
+}
+
+fn gate_select([thread, org, user]: [Uuid; 3]) -> sea_orm::Select<threads::Entity> {
+    threads::Entity::find_by_id(thread)
+        .filter(threads::Column::OrgId.eq(org))
         .select_only()
         .column(threads::Column::OwnerId)
         .column(threads::Column::CurrentLeafId)
@@ -186,21 +222,6 @@ pub async fn gate<C: Conn>(
                         .into_condition()
                 }),
         )
-        .build(db.orm().get_database_backend());
-    let row = super::fetch::<_, GateRow>(db, row)
-        .await?
-        .into_iter()
-        .next();
-    row.map(|row| {
-        Ok(Gate {
-            owner_id: UserId::from_uuid(row.owner_id),
-            current_leaf: row.current_leaf_id.map(MessageId::from_uuid),
-            deleted: row.deleted_at.is_some(),
-            member: row.member_role.as_deref().map(member_role).transpose()?,
-            auto_reply: row.auto_reply,
-        })
-    })
-    .transpose()
 }
 
 /// A stored membership role.
@@ -322,6 +343,7 @@ pub async fn insert<C: Conn>(db: &C, row: NewMessageRow) -> Result<Message, Stor
         depth: Set(place.depth),
         jump_id: Set(Some(place.jump)),
         jump_depth: Set(place.jump_depth),
+        attachment_count: Set(attachment_count(&row.attachments)),
         edited_at: Set(None),
         deleted_at: Set(None),
         created_at: Set(now),
@@ -443,13 +465,20 @@ pub async fn list_all<C: Conn>(
 }
 
 /// Walks up the parent links from `start`, at most `steps` messages,
-/// returning them leaf-first: one primary-key lookup a step.
+/// returning them leaf-first. A bounded walk is read as one index range
+/// ([`depth_range`]) when that finds it whole; otherwise (and for a whole
+/// branch) the links are followed, one primary-key lookup a step.
 async fn walk_up<C: Conn>(
     db: &C,
     thread: ThreadId,
     start: Uuid,
     steps: Option<u64>,
 ) -> Result<Vec<messages::Model>, StoreError> {
+    if let Some(steps) = steps
+        && let Some(chain) = depth_range(db, thread, start, steps).await?
+    {
+        return Ok(chain);
+    }
     let limit = steps.map_or(i64::MAX, |n| i64::try_from(n).unwrap_or(i64::MAX));
     let backend = db.orm().get_database_backend();
     let sql = match backend {
@@ -491,6 +520,49 @@ async fn walk_up<C: Conn>(
     // Sorting by `step` in SQL would copy every wide row through a sorter;
     // the parent links give the order for free.
     Ok(parent_first(start, super::fetch(db, statement).await?))
+}
+
+/// A walk of `steps` messages up from `start` read as one range of the
+/// `(thread_id, depth)` index: the thread's messages at the `steps` depths
+/// ending at `start`'s, deepest first, of which the parent links keep the
+/// branch. In a thread without forks that range is the walk itself. At most
+/// `2 × steps + 16` rows are read; `None` when those do not hold the whole
+/// walk (other branches crowd the range), and the caller follows the links.
+async fn depth_range<C: Conn>(
+    db: &C,
+    thread: ThreadId,
+    start: Uuid,
+    steps: u64,
+) -> Result<Option<Vec<messages::Model>>, StoreError> {
+    let steps = Ord::min(
+        i64::try_from(steps).unwrap_or(i64::MAX),
+        i64::from(i32::MAX),
+    );
+    let statement = super::raw(
+        db.orm().get_database_backend(),
+        "SELECT m.* FROM messages m \
+         WHERE m.thread_id = $2 \
+           AND m.depth <= (SELECT s.depth FROM messages s WHERE s.id = $1 AND s.thread_id = $2) \
+           AND m.depth > (SELECT s.depth FROM messages s WHERE s.id = $1 AND s.thread_id = $2) - $3 \
+         ORDER BY m.depth DESC LIMIT $4",
+        vec![
+            DbValue::from(start),
+            DbValue::from(thread.as_uuid()),
+            DbValue::from(steps),
+            DbValue::from(steps.saturating_mul(2).saturating_add(16)),
+        ],
+    );
+    let rows: Vec<messages::Model> = super::fetch(db, statement).await?;
+    if rows.is_empty() {
+        // `start` is not a message of this thread.
+        return Ok(Some(rows));
+    }
+    let chain = parent_first(start, rows);
+    let whole = chain.first().is_some_and(|first| {
+        first.id == start
+            && i64::try_from(chain.len()).ok() == Some(Ord::min(steps, i64::from(first.depth) + 1))
+    });
+    Ok(whole.then_some(chain))
 }
 
 /// The rows of a walk up from `start`, each followed by its parent. A
@@ -717,6 +789,7 @@ pub async fn tombstone<C: Conn>(db: &C, id: MessageId) -> Result<(), StoreError>
             messages::Column::Metadata,
             Expr::value(Option::<Value>::None),
         )
+        .col_expr(messages::Column::AttachmentCount, Expr::value(0))
         .col_expr(messages::Column::DeletedAt, Expr::value(now))
         .col_expr(messages::Column::UpdatedAt, Expr::value(now))
         .filter(messages::Column::Id.eq(id.as_uuid()))
@@ -838,6 +911,7 @@ pub async fn insert_copies<C: Conn>(
                 depth: Set(place.map_or(0, |p| p.depth)),
                 jump_id: Set(place.map(|p| p.jump)),
                 jump_depth: Set(place.map_or(0, |p| p.jump_depth)),
+                attachment_count: Set(0),
                 edited_at: Set(None),
                 deleted_at: Set(copy.deleted_at),
                 created_at: Set(copy.created_at),
@@ -912,7 +986,7 @@ pub async fn insert_checked<C: Conn>(
 ) -> Result<Option<Posted>, StoreError> {
     let post = PostSteps::new(db.orm().get_database_backend(), poster, &row, title, false);
     let results = super::chain(db, post.steps).await?;
-    posted(results, row, poster, post.now)
+    posted(results, post.locked, row, poster, post.now)
 }
 
 /// [`insert_checked`] as the whole of a write transaction, which it commits.
@@ -947,7 +1021,7 @@ pub async fn post(
             results
         }
     };
-    posted(results, row, poster, post.now)
+    posted(results, post.locked, row, poster, post.now)
 }
 
 /// The statements of a post, in one visit to the writer: the insert (which
@@ -956,6 +1030,8 @@ pub async fn post(
 struct PostSteps {
     steps: Vec<(Statement, bool)>,
     now: chrono::DateTime<Utc>,
+    /// Whether the first step locks the thread (PostgreSQL).
+    locked: bool,
 }
 
 impl PostSteps {
@@ -987,8 +1063,26 @@ impl PostSteps {
             token_count.into(),
             token_family.into(),
             unless_replying.into(),
+            attachment_count(&row.attachments).into(),
         ];
-        let mut steps = vec![(super::raw(backend, POST_INSERT, values), true)];
+        let mut steps = Vec::new();
+        if backend == DbBackend::Postgres {
+            // Posts into one thread take turns: the thread's row is locked
+            // first, so the insert reads the leaf the previous post
+            // committed. Without it two posts read the same leaf and both
+            // become its children, forking the thread and dropping one of
+            // them from its current branch. (SQLite's one writer already
+            // runs them one at a time.)
+            steps.push((
+                super::raw(
+                    backend,
+                    "SELECT id FROM threads WHERE id = $1 FOR UPDATE",
+                    vec![row.thread_id.as_uuid().into()],
+                ),
+                false,
+            ));
+        }
+        steps.push((super::raw(backend, POST_INSERT, values), true));
         if !row.attachments.is_empty() {
             let links = row.attachments.iter().enumerate().map(|(position, file)| {
                 message_files::ActiveModel {
@@ -1052,18 +1146,26 @@ impl PostSteps {
             ),
             false,
         ));
-        PostSteps { steps, now }
+        PostSteps {
+            steps,
+            now,
+            locked: backend == DbBackend::Postgres,
+        }
     }
 }
 
 /// What a post's statements answered: `None` when the insert was refused.
 fn posted(
     results: Vec<Vec<sea_orm::QueryResult>>,
+    locked: bool,
     row: NewMessageRow,
     poster: Poster,
     now: chrono::DateTime<Utc>,
 ) -> Result<Option<Posted>, StoreError> {
     let mut results = results.into_iter();
+    if locked {
+        results.next();
+    }
     let Some(inserted) = results.next().and_then(|rows| rows.into_iter().next()) else {
         return Ok(None);
     };
@@ -1105,14 +1207,15 @@ const POST_EVENT: &str = "INSERT INTO events (id, thread_id, seq, kind, message_
 /// `$6` blocks, `$7` metadata, `$8` status, `$9` model, `$10` time,
 /// `$11` thread, `$12` the poster's org, `$13` whether the poster is an
 /// admin, `$14` the poster, `$15` and `$16` its token count and family,
-/// `$17` whether to refuse a thread whose assistant replies.
+/// `$17` whether to refuse a thread whose assistant replies, `$18` how many
+/// files it links.
 /// The message's place in the tree follows `migration::PathPlace::child`:
 /// depth one below the parent, and a jump to the parent's jump's jump when
 /// the two jumps below it span equal distances, else to the parent.
 pub(crate) const POST_INSERT: &str = "INSERT INTO messages (id, thread_id, org_id, parent_id, user_id, role, \
        content, blocks, metadata, status, model, created_at, updated_at, token_count, token_family, \
-       depth, jump_id, jump_depth) \
-     SELECT $1, t.id, t.org_id, p.id, $3, $4, $5, $6, $7, $8, $9, $10, $10, $15, $16, \
+       attachment_count, depth, jump_id, jump_depth) \
+     SELECT $1, t.id, t.org_id, p.id, $3, $4, $5, $6, $7, $8, $9, $10, $10, $15, $16, $18, \
        COALESCE(p.depth + 1, 0), \
        CASE WHEN p.id IS NULL THEN $1 \
             WHEN j.id IS NOT NULL AND p.depth - p.jump_depth = p.jump_depth - j.jump_depth THEN j.jump_id \
@@ -1192,6 +1295,7 @@ mod tests {
             depth: 0,
             jump_id: None,
             jump_depth: 0,
+            attachment_count: 0,
             edited_at: None,
             deleted_at: None,
             created_at: now,
@@ -1201,6 +1305,38 @@ mod tests {
 
     fn ids(rows: &[messages::Model]) -> Vec<u128> {
         rows.iter().map(|row| row.id.as_u128()).collect()
+    }
+
+    #[test]
+    fn a_cached_statement_is_the_one_built_for_its_arguments() {
+        use super::gate_statement;
+        use sea_orm::{
+            ColumnTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, QueryTrait, Statement,
+        };
+        // A query that also binds a value of its own (the limit).
+        fn build(backend: DbBackend, [a, b]: [Uuid; 2]) -> Statement {
+            messages::Entity::find()
+                .filter(messages::Column::ThreadId.eq(a))
+                .filter(messages::Column::OrgId.eq(b))
+                .limit(7)
+                .build(backend)
+        }
+        static CACHE: super::super::StatementCache<2> = super::super::StatementCache::new();
+        static GATES: super::super::StatementCache<3> = super::super::StatementCache::new();
+        for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
+            for _ in 0..3 {
+                let args = [Uuid::now_v7(), Uuid::now_v7()];
+                assert_eq!(
+                    CACHE.statement(backend, args, build).to_string(),
+                    build(backend, args).to_string()
+                );
+                let args = [Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7()];
+                let cached = GATES.statement(backend, args, gate_statement);
+                let built = gate_statement(backend, args);
+                assert_eq!(cached.sql, built.sql);
+                assert_eq!(cached.values, built.values);
+            }
+        }
     }
 
     #[test]

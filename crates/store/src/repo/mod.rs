@@ -126,6 +126,80 @@ where
 }
 use xl_domain::{Cursor, Order, PageRequest};
 
+/// A statement of the hottest reads, built with sea-query once per backend
+/// and then bound anew for each call: building one (the entity's select,
+/// its joins and conditions, then the SQL text) cost about four times what
+/// SQLite takes to run it. The statement is built from sentinel UUIDs, and
+/// each bound value is traced back to the argument it came from, so the
+/// builder stays the one description of the query (values it binds itself,
+/// such as a `LIMIT`, are kept as built).
+pub(crate) struct StatementCache<const N: usize> {
+    sqlite: std::sync::OnceLock<Template>,
+    postgres: std::sync::OnceLock<Template>,
+}
+
+struct Template {
+    sql: String,
+    values: Vec<Slot>,
+}
+
+enum Slot {
+    Argument(usize),
+    Fixed(Value),
+}
+
+impl<const N: usize> StatementCache<N> {
+    pub(crate) const fn new() -> Self {
+        StatementCache {
+            sqlite: std::sync::OnceLock::new(),
+            postgres: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The statement `build` makes of `args` on `backend`.
+    pub(crate) fn statement(
+        &self,
+        backend: DbBackend,
+        args: [uuid::Uuid; N],
+        build: impl FnOnce(DbBackend, [uuid::Uuid; N]) -> Statement,
+    ) -> Statement {
+        let cell = match backend {
+            DbBackend::Sqlite => &self.sqlite,
+            _ => &self.postgres,
+        };
+        let template = cell.get_or_init(|| {
+            let sentinels: [uuid::Uuid; N] =
+                std::array::from_fn(|i| uuid::Uuid::from_u128(0x5e47_0000_0000_0000 + i as u128));
+            let built = build(backend, sentinels);
+            let values = built.values.map(|v| v.0).unwrap_or_default();
+            Template {
+                sql: built.sql,
+                values: values
+                    .into_iter()
+                    .map(|value| {
+                        let argument = sentinels
+                            .iter()
+                            .position(|s| value == Value::Uuid(Some(*s)));
+                        match argument {
+                            Some(i) => Slot::Argument(i),
+                            None => Slot::Fixed(value),
+                        }
+                    })
+                    .collect(),
+            }
+        });
+        let values = template
+            .values
+            .iter()
+            .map(|slot| match slot {
+                Slot::Argument(i) => Value::Uuid(Some(args[*i])),
+                Slot::Fixed(value) => value.clone(),
+            })
+            .collect::<Vec<_>>();
+        Statement::from_sql_and_values(backend, template.sql.clone(), values)
+    }
+}
+
 /// A statement written in SQL rather than with sea-query, in the one
 /// placeholder scheme of this crate: PostgreSQL's numbered `$n`. On SQLite
 /// each becomes `?n`, SQLite's explicitly numbered form, so a parameter may

@@ -43,7 +43,7 @@ impl Reader {
             | OpenFlags::SQLITE_OPEN_URI;
         let conn = Connection::open_with_flags(&self.path, flags)?;
         conn.busy_timeout(self.busy_timeout)?;
-        conn.set_prepared_statement_cache_capacity(128);
+        super::tune(&conn)?;
         Ok(conn)
     }
 

@@ -150,7 +150,7 @@ impl Writer {
              PRAGMA wal_autocheckpoint = 0;"
         ))?;
         let checkpointer = Checkpointer::start(path)?;
-        conn.set_prepared_statement_cache_capacity(128);
+        super::tune(&conn)?;
         let (requests, receiver) = mpsc::channel::<Request>();
         let thread = thread::Builder::new()
             .name("xl-sqlite-writer".into())

@@ -272,6 +272,7 @@ async fn every_table_round_trips_and_deleting_an_org_cascades() {
             depth: 0,
             jump_id: None,
             jump_depth: 0,
+            attachment_count: 0,
             edited_at: Some(now),
             deleted_at: None,
             created_at: now,
